@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8080
+
+.PHONY: demo test lint unit deps bench clean
+
+deps:
+	@packaging/install-dev-deps.sh $(VENV)
+
+demo: deps
+	$(PY) -m bridge demo --port $(PORT)
+
+lint: deps
+	$(VENV)/bin/ruff check bridge tests bench
+	$(VENV)/bin/ruff format --check bridge tests bench
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest -q
+
+unit: deps
+	$(PY) -m pytest -q tests/unit tests/http
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,128 @@
+"""``scim-ldap-bridge``: serve | check-config | token new | demo | version.
+
+Exit codes: 0 success; 1 an operational error (printed as one line); 2 bad usage or a configuration
+with problems (each printed on its own line with its YAML path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from bridge import __version__
+from bridge.config import ConfigError, load_settings
+from bridge.mapping.load import MapError, load_user_map
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+DEFAULT_CONFIG = "/etc/scim-ldap-bridge/bridge.yaml"
+logger = logging.getLogger(__name__)
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh random bearer token (256 bits) and the config line holding its hash."""
+    token = secrets.token_urlsafe(32)
+    return token, "sha256:" + hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _token(args: argparse.Namespace) -> int:
+    token, token_hash = new_token()
+    print(f"Secret Token: {token}")
+    print("Paste the token into Entra's 'Secret Token' field; it is shown only this once.")
+    print("Add this line under auth.token_hashes in the bridge's config:")
+    print(f'  - "{token_hash}"')
+    return EXIT_OK
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+        load_user_map(settings.map_path)
+    except (ConfigError, MapError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{args.config}: configuration is valid (map {settings.map_path})")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import waitress  # noqa: PLC0415 - only the server needs it
+
+    from bridge.app import build_app  # noqa: PLC0415
+    from bridge.logs import setup_logging  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+        setup_logging(settings.logging)
+        app, close = build_app(settings)
+    except (ConfigError, MapError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    server = waitress.create_server(
+        app, host=settings.server.host, port=settings.server.port, threads=settings.server.threads, ident=None
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(EXIT_OK)  # waitress.run() treats SystemExit as "shut down cleanly"
+
+    signal.signal(signal.SIGTERM, stop)
+    logger.info(
+        "serving SCIM on http://%s:%s%s",
+        settings.server.host,
+        server.effective_port,
+        settings.server.base_path,
+    )
+    try:
+        server.run()
+    finally:
+        close()
+        logger.info("stopped")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bridge.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(port=args.port, ldap_port=args.ldap_port)
+
+
+def _version(args: argparse.Namespace) -> int:
+    print(f"scim-ldap-bridge {__version__}")
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    top = argparse.ArgumentParser(
+        prog="scim-ldap-bridge", description=__doc__.split("\n")[0] if __doc__ else None
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the SCIM server")
+    serve.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    serve.set_defaults(run=_serve)
+    check = commands.add_parser("check-config", help="validate the config and its attribute map")
+    check.add_argument("--config", default=DEFAULT_CONFIG)
+    check.set_defaults(run=_check_config)
+    token = commands.add_parser("token", help="manage bearer tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    token_commands.add_parser("new", help="print a fresh token and its config line").set_defaults(run=_token)
+    demo = commands.add_parser("demo", help="run the bridge against a throwaway local OpenLDAP")
+    demo.add_argument("--port", type=int, default=8080, help="bridge port on 127.0.0.1 (default 8080)")
+    demo.add_argument("--ldap-port", type=int, default=None, help="slapd port (default: a free one)")
+    demo.set_defaults(run=_demo)
+    commands.add_parser("version", help="print the version").set_defaults(run=_version)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and of ``python -m bridge``."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return EXIT_OK

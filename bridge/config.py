@@ -1,0 +1,337 @@
+"""Configuration: frozen dataclasses, loaded from one YAML file and validated once at start.
+
+Every key is documented in its field's ``doc`` (the README's reference table is checked against these
+by a test). :func:`load_settings` reports every problem at once, each with its YAML path and a hint;
+unknown keys are errors, with a "did you mean", so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from bridge.directory.filterparse import LdapFilterSyntaxError, parse_ldap_filter
+
+
+class ConfigError(Exception):
+    """The configuration has problems; ``problems`` lists each as ``path: message``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s):\n{lines}")
+
+
+class Secret:
+    """A secret value that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself; call only where it is handed to the directory."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+def doc(text: str, default: Any = MISSING) -> Any:
+    """A dataclass field with documentation (and a default, when given)."""
+    if default is MISSING:
+        return field(metadata={"doc": text})
+    if isinstance(default, list | dict):
+        raise TypeError("use a tuple default")  # pragma: no cover - guards the declarations below
+    return field(default=default, metadata={"doc": text})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = doc(
+        "Address to listen on. Keep 127.0.0.1 behind a reverse proxy on the same host.", "127.0.0.1"
+    )
+    port: int = doc("TCP port to listen on.", 8080)
+    threads: int = doc("Worker threads of the waitress server (requests served at once).", 8)
+    base_path: str = doc("URL path prefix of the SCIM endpoints.", "/scim/v2")
+    public_url: str | None = doc(
+        "The public base URL clients use (e.g. https://scim.example.com/scim/v2), for meta.location. "
+        "When unset, it is built from the request's Host header.",
+        None,
+    )
+    max_body_bytes: int = doc("Largest request body accepted; larger ones get 413.", 1_048_576)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    token_hashes: tuple[str, ...] = doc(
+        "SHA-256 hashes of the accepted bearer tokens, as 'sha256:<64 hex digits>' (from "
+        "`scim-ldap-bridge token new`). List several to rotate tokens without downtime."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LdapConfig:
+    urls: tuple[str, ...] = doc(
+        "Directory servers, tried in order (failover): ldap://host[:port] or ldaps://host[:port]."
+    )
+    bind_dn: str = doc("DN the bridge binds as; it needs write access to the user base.")
+    user_base: str = doc("Base DN under which users are created and searched.")
+    bind_password_file: str | None = doc("File holding the bind password (first line).", None)
+    bind_password_credential: str | None = doc(
+        "Name of a systemd credential (LoadCredential=) holding the bind password; read from "
+        "$CREDENTIALS_DIRECTORY.",
+        None,
+    )
+    tls: Literal["starttls", "ldaps", "none"] = doc(
+        "starttls (ldap:// URLs, upgraded before the bind), ldaps (ldaps:// URLs) or none. "
+        "'none' sends the bind password in clear text: only for a directory on the same host.",
+        "starttls",
+    )
+    ca_file: str | None = doc(
+        "PEM file of the CA that signed the directory's certificate; "
+        "the system's CAs when unset. Certificates are always verified.",
+        None,
+    )
+    connect_timeout: float = doc("Seconds to wait for a TCP connection to a directory server.", 5.0)
+    operation_timeout: float = doc("Seconds to wait for the answer to one LDAP operation.", 10.0)
+    pool_size: int = doc("LDAP connections kept open and shared by the worker threads.", 8)
+    group_base: str | None = doc("Base DN for groups.", None)
+    user_filter: str | None = doc(
+        "Extra LDAP filter ANDed to every user search: entries that do not match are invisible "
+        "and untouchable, e.g. (!(uid=admin)).",
+        None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeprovisioningConfig:
+    on_deactivate: Literal["disable", "delete"] = doc(
+        "What active=false (Entra's unassign, PATCH or PUT) does: disable the account with the map's "
+        "disable method, or delete the entry.",
+        "disable",
+    )
+    on_delete: Literal["delete", "disable"] = doc(
+        "What DELETE (Entra's hard delete) does: delete the entry, or only disable it.", "delete"
+    )
+    disabled_base: str | None = doc(
+        "When set, disabled users are moved under this DN and moved back to user_base when enabled.",
+        None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = doc("Least severe level logged.", "INFO")
+    access_log: bool = doc("One JSON line per request (method, route, status, duration).", True)
+    audit_log: bool = doc("One JSON line per directory write (operation, DN, attribute names).", True)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    auth: AuthConfig = doc("Who may call the bridge.")
+    ldap: LdapConfig = doc("How to reach the directory.")
+    map: str = doc("Attribute-map file, relative to this file (e.g. maps/openldap.yaml).")
+    server: ServerConfig = doc("The HTTP server.", ServerConfig())
+    deprovisioning: DeprovisioningConfig = doc("What unassign and delete do.", DeprovisioningConfig())
+    logging: LoggingConfig = doc("Logging on stderr, as JSON lines.", LoggingConfig())
+    source: str = field(default="", metadata={"internal": True})
+
+    @property
+    def map_path(self) -> Path:
+        """The attribute-map file, resolved against the config file's folder."""
+        return (Path(self.source).parent / self.map).resolve()
+
+
+# --- the generic loader --------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(arg) for arg in typing.get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(arg) for arg in typing.get_args(tp) if arg is not type(None))
+    if origin is tuple:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if is_dataclass(tp):
+        return "a mapping"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
+
+
+def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
+    """``value`` converted to ``tp``, or None after appending a problem."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        return _convert(inner, value, path, problems)
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+        problems.append(f"{path}: must be {_type_name(tp)}, not {value!r}")
+        return None
+    if origin is tuple:
+        if isinstance(value, str | int | float):
+            value = [value]  # one value where a list is expected is a list of one
+        if not isinstance(value, list):
+            problems.append(f"{path}: must be {_type_name(tp)}")
+            return None
+        inner = typing.get_args(tp)[0]
+        return tuple(_convert(inner, item, f"{path}[{i}]", problems) for i, item in enumerate(value))
+    if is_dataclass(tp):
+        return _load_dataclass(tp, value, path, problems)
+    ok = (
+        (tp is bool and isinstance(value, bool))
+        or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (tp is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (tp is str and isinstance(value, str))
+    )
+    if not ok:
+        problems.append(f"{path}: must be {_type_name(tp)}, not {type(value).__name__} {value!r}")
+        return None
+    return float(value) if tp is float else value
+
+
+def _load_dataclass(cls: Any, data: Any, path: str, problems: list[str]) -> Any:
+    where = f"{path}: " if path else ""
+    if not isinstance(data, Mapping):
+        problems.append(f"{where}must be a mapping of keys to values")
+        return None
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in fields(cls) if not f.metadata.get("internal")]
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
+            problems.append(f"{path + '.' if path else ''}{key}: unknown key{hint}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        sub = f"{path}.{f.name}" if path else f.name
+        if f.name in data:
+            values[f.name] = _convert(hints[f.name], data[f.name], sub, problems)
+        elif f.default is MISSING:
+            problems.append(f"{sub}: required ({f.metadata['doc']})")
+    try:
+        return cls(**values)
+    except TypeError:
+        return None  # a required value is missing: already reported
+
+
+def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
+    """Rules that span keys or look at the machine."""
+    for i, token_hash in enumerate(settings.auth.token_hashes):
+        digest = token_hash.removeprefix("sha256:")
+        if (
+            not token_hash.startswith("sha256:")
+            or len(digest) != 64
+            or not all(c in "0123456789abcdef" for c in digest)
+        ):
+            problems.append(
+                f"auth.token_hashes[{i}]: must be 'sha256:' and 64 lower-case hex digits; "
+                "make one with `scim-ldap-bridge token new`"
+            )
+    if not settings.auth.token_hashes:
+        problems.append("auth.token_hashes: at least one token hash is needed (`scim-ldap-bridge token new`)")
+    ldap = settings.ldap
+    if not ldap.urls:
+        problems.append("ldap.urls: at least one directory URL is needed")
+    for i, url in enumerate(ldap.urls):
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in ("ldap", "ldaps"):
+            problems.append(f"ldap.urls[{i}]: must start with ldap:// or ldaps://, not {url!r}")
+        elif ldap.tls == "ldaps" and scheme != "ldaps":
+            problems.append(f"ldap.urls[{i}]: tls is 'ldaps' but the URL is {url!r}; use ldaps://")
+        elif ldap.tls != "ldaps" and scheme == "ldaps":
+            problems.append(f"ldap.urls[{i}]: an ldaps:// URL needs `tls: ldaps`")
+    if (ldap.bind_password_file is None) == (ldap.bind_password_credential is None):
+        problems.append("ldap: set exactly one of bind_password_file and bind_password_credential")
+    if ldap.bind_password_file is not None:
+        path = base_dir / ldap.bind_password_file
+        if not path.is_file():
+            problems.append(f"ldap.bind_password_file: no such file: {path}")
+    if ldap.ca_file is not None and not (base_dir / ldap.ca_file).is_file():
+        problems.append(f"ldap.ca_file: no such file: {base_dir / ldap.ca_file}")
+    if ldap.user_filter is not None:
+        try:
+            parse_ldap_filter(ldap.user_filter)
+        except LdapFilterSyntaxError as exc:
+            problems.append(f"ldap.user_filter: {exc} (write it as an RFC 4515 filter in parentheses)")
+    for name, number in (
+        ("pool_size", ldap.pool_size),
+        ("connect_timeout", ldap.connect_timeout),
+        ("operation_timeout", ldap.operation_timeout),
+    ):
+        if number <= 0:
+            problems.append(f"ldap.{name}: must be more than 0")
+    server = settings.server
+    if not server.base_path.startswith("/") or server.base_path.endswith("/"):
+        problems.append("server.base_path: must start with '/' and not end with one, e.g. /scim/v2")
+    if not 0 < server.port < 65536:
+        problems.append("server.port: must be between 1 and 65535")
+    if server.threads < 1:
+        problems.append("server.threads: must be at least 1")
+    if not (base_dir / settings.map).is_file():
+        problems.append(f"map: no such file: {base_dir / settings.map}")
+
+
+def parse_settings(data: Any, source: str) -> Settings:
+    """Settings from parsed YAML ``data``; raises ConfigError listing every problem."""
+    problems: list[str] = []
+    settings = _load_dataclass(Settings, data, "", problems)
+    if settings is not None and not problems:
+        settings = Settings(
+            **{f.name: getattr(settings, f.name) for f in fields(Settings)} | {"source": source}
+        )
+        _check(settings, Path(source).parent, problems)
+    if problems or settings is None:
+        raise ConfigError(source, problems)
+    return typing.cast(Settings, settings)
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate the YAML config at ``path``."""
+    source = str(Path(path).resolve())
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+    return parse_settings(data if data is not None else {}, source)
+
+
+def read_bind_password(ldap: LdapConfig, base_dir: Path, environ: Mapping[str, str] = os.environ) -> Secret:
+    """The bind password from its file or systemd credential (first line, newline stripped)."""
+    if ldap.bind_password_credential is not None:
+        directory = environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ConfigError(
+                "ldap.bind_password_credential",
+                ["$CREDENTIALS_DIRECTORY is not set: start the bridge from systemd with LoadCredential="],
+            )
+        path = Path(directory) / ldap.bind_password_credential
+    else:
+        path = base_dir / typing.cast(str, ldap.bind_password_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the bind password: {exc.strerror}"]) from exc
+    return Secret(text.splitlines()[0] if text else "")

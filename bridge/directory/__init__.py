@@ -1,0 +1,1 @@
+"""The storage port (base.py) and its adapters."""

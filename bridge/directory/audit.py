@@ -1,0 +1,72 @@
+"""An audit trail of every directory write, around any Directory adapter.
+
+One JSON line per write on the ``bridge.audit`` logger: the operation, the DN, the names of the
+attributes written and the outcome. Values are never logged, so passwords cannot leak through here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+from bridge.directory.base import Directory, DirFilter, Entry, Modification, SearchResult
+
+audit = logging.getLogger("bridge.audit")
+
+
+class AuditedDirectory:
+    """Delegates to ``inner`` and logs each add, modify, move and delete."""
+
+    def __init__(self, inner: Directory) -> None:
+        self.inner = inner
+
+    @contextmanager
+    def _audit(self, operation: str, dn: str, attributes: Sequence[str], **more: str) -> Iterator[None]:
+        started = time.monotonic()
+        fields = {"op": operation, "dn": dn, "attributes": sorted(set(attributes), key=str.lower), **more}
+        try:
+            yield
+        except Exception as exc:
+            fields.update(outcome="failed", error=type(exc).__name__)
+            audit.warning("directory %s failed", operation, extra={**fields, "ms": _ms(started)})
+            raise
+        audit.info("directory %s", operation, extra={**fields, "outcome": "ok", "ms": _ms(started)})
+
+    def normalize_dn(self, dn: str) -> str:
+        return self.inner.normalize_dn(dn)
+
+    def search(
+        self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
+    ) -> SearchResult:
+        return self.inner.search(bases, flt, attributes, limit=limit)
+
+    def get_by_id(
+        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
+    ) -> Entry:
+        return self.inner.get_by_id(bases, flt, entry_id, attributes)
+
+    def add(
+        self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
+    ) -> Entry:
+        with self._audit("add", f"{rdn[0]}={rdn[1]},{parent}", list(attributes)):
+            return self.inner.add(parent, rdn, attributes, read)
+
+    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+        if not changes:
+            return self.inner.modify(dn, changes, read)  # a read, not a write
+        with self._audit("modify", dn, [change.attribute for change in changes]):
+            return self.inner.modify(dn, changes, read)
+
+    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
+        with self._audit("move", dn, [rdn[0]], new_parent=parent):
+            return self.inner.move(dn, rdn, parent)
+
+    def delete(self, dn: str) -> None:
+        with self._audit("delete", dn, []):
+            self.inner.delete(dn)
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 2)

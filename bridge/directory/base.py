@@ -1,0 +1,218 @@
+"""The storage port: what the service needs from a directory, and nothing about how it is reached.
+
+Two adapters implement :class:`Directory`: ``memory.InMemoryDirectory`` (fast tests) and
+``ldap.adapter.LdapDirectory`` (OpenLDAP, Active Directory). One contract suite
+(``tests/contract``) runs against both.
+
+Attribute names are case-insensitive in LDAP; the port hands them around lower-cased, and values as
+``str``. DNs are built only by the adapters from structured parts (a parent DN and an RDN pair), so
+that escaping lives in one place (``ldap/render.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+# --- entries and changes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One directory entry as read: its DN, its parent DN, its stable id and its attributes.
+
+    ``id`` is the directory's immutable identifier (OpenLDAP ``entryUUID``, AD ``objectGUID``), which
+    becomes the SCIM ``id``. ``attributes`` maps lower-cased attribute names to their values.
+    ``parent`` is normalised by the adapter, so it compares equal to a normalised base DN.
+    """
+
+    dn: str
+    parent: str
+    id: str
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def get(self, name: str) -> tuple[str, ...]:
+        """All values of attribute ``name`` (any case), or an empty tuple."""
+        return self.attributes.get(name.lower(), ())
+
+    def first(self, name: str) -> str | None:
+        """The first value of attribute ``name``, or None when it has none."""
+        values = self.get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class Modification:
+    """One LDAP modify operation on one attribute (RFC 4511 section 4.6).
+
+    ``replace`` with no values deletes the attribute; ``delete`` with no values deletes every value.
+    """
+
+    op: Literal["add", "delete", "replace"]
+    attribute: str
+    values: tuple[str, ...] = ()
+
+
+# --- the directory filter AST: what the mapping produces and the adapters render or evaluate ----
+
+
+@dataclass(frozen=True, slots=True)
+class Eq:
+    """``(attribute=value)``, matched with the attribute's equality rule."""
+
+    attribute: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Present:
+    """``(attribute=*)``."""
+
+    attribute: str
+
+
+@dataclass(frozen=True, slots=True)
+class Substring:
+    """``(attribute=initial*any*final)``; at least one part is set."""
+
+    attribute: str
+    initial: str | None = None
+    any: tuple[str, ...] = ()
+    final: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GreaterOrEqual:
+    """``(attribute>=value)``."""
+
+    attribute: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class LessOrEqual:
+    """``(attribute<=value)``."""
+
+    attribute: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """``(&...)``; an empty AllOf matches everything."""
+
+    items: tuple[DirFilter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """``(|...)``; an empty AnyOf matches nothing."""
+
+    items: tuple[DirFilter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Negation:
+    """``(!...)``."""
+
+    item: DirFilter
+
+
+DirFilter = Eq | Present | Substring | GreaterOrEqual | LessOrEqual | AllOf | AnyOf | Negation
+
+MATCH_NOTHING: DirFilter = AnyOf(())
+MATCH_ALL: DirFilter = AllOf(())
+
+
+def all_of(*items: DirFilter) -> DirFilter:
+    """AND of ``items``, flattening nested ANDs and dropping match-all terms."""
+    flat: list[DirFilter] = []
+    for item in items:
+        match item:
+            case AllOf(inner):
+                flat.extend(inner)
+            case _:
+                flat.append(item)
+    if any(item == MATCH_NOTHING for item in flat):
+        return MATCH_NOTHING
+    return flat[0] if len(flat) == 1 else AllOf(tuple(flat))
+
+
+def any_of(*items: DirFilter) -> DirFilter:
+    """OR of ``items``, flattening nested ORs and dropping match-nothing terms."""
+    flat: list[DirFilter] = []
+    for item in items:
+        match item:
+            case AnyOf(inner):
+                flat.extend(inner)
+            case _:
+                flat.append(item)
+    if any(item == MATCH_ALL for item in flat):
+        return MATCH_ALL
+    return flat[0] if len(flat) == 1 else AnyOf(tuple(flat))
+
+
+# --- the port -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """One page of a search: the entries and the total number that matched."""
+
+    entries: tuple[Entry, ...]
+    total: int
+
+
+class Directory(Protocol):
+    """The operations the provisioning service performs on a directory.
+
+    Every method raises a :class:`bridge.directory.errors.DirectoryError` subclass on failure; none
+    returns None to mean failure.
+    """
+
+    def normalize_dn(self, dn: str) -> str:
+        """The canonical spelling of ``dn``, comparable with ``Entry.parent``."""
+        ...
+
+    def search(
+        self,
+        bases: Sequence[str],
+        flt: DirFilter,
+        attributes: Sequence[str],
+        *,
+        limit: int | None = None,
+    ) -> SearchResult:
+        """Entries under any of ``bases`` (subtree) matching ``flt``, at most ``limit`` of them.
+
+        ``total`` counts every match, also those past ``limit``. Entries are ordered by DN so that
+        results are stable between calls.
+        """
+        ...
+
+    def get_by_id(
+        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
+    ) -> Entry:
+        """The entry with stable id ``entry_id`` under ``bases`` that matches ``flt``.
+
+        Raises ``NoSuchEntry`` when there is none (also for ids that are not well-formed).
+        """
+        ...
+
+    def add(
+        self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
+    ) -> Entry:
+        """Create ``rdn,parent`` with ``attributes`` and return it as read back with ``read``."""
+        ...
+
+    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+        """Apply ``changes`` atomically to ``dn`` and return the entry as read back with ``read``."""
+        ...
+
+    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
+        """Rename ``dn`` to ``rdn,parent`` (modify DN, old RDN value removed); returns the new DN."""
+        ...
+
+    def delete(self, dn: str) -> None:
+        """Delete the leaf entry ``dn``."""
+        ...

@@ -1,0 +1,1 @@
+"""The ldap3 adapter: the only package that imports ldap3."""

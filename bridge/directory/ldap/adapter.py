@@ -1,0 +1,167 @@
+"""The :class:`bridge.directory.base.Directory` port over ldap3: OpenLDAP today, AD next.
+
+Searches use the simple paged-results control (RFC 2696) so that no server size limit cuts a result
+short. Every write is followed by one base-scope read of what the service asked for, so the answer
+the client gets is what the directory holds (including operational attributes such as entryUUID and
+modifyTimestamp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
+
+from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Modification, SearchResult
+from bridge.directory.errors import NoSuchEntry
+from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
+from bridge.directory.ldap.flavors import OPENLDAP, Flavor
+from bridge.directory.ldap.render import dn_key, make_dn, make_rdn, normalize_dn, parent_dn, render_filter
+
+_PAGE_SIZE = 500
+_MODIFY_OPS = {"add": MODIFY_ADD, "delete": MODIFY_DELETE, "replace": MODIFY_REPLACE}
+
+
+class LdapDirectory:
+    """A directory reached through a :class:`ConnectionPool`."""
+
+    def __init__(self, pool: ConnectionPool, flavor: Flavor = OPENLDAP) -> None:
+        self._pool = pool
+        self._flavor = flavor
+
+    @property
+    def pool(self) -> ConnectionPool:
+        return self._pool
+
+    def normalize_dn(self, dn: str) -> str:
+        return normalize_dn(dn)
+
+    def _attributes(self, read: Sequence[str]) -> list[str]:
+        return list(dict.fromkeys([*read, self._flavor.id_attribute]))
+
+    def _entry(self, item: Mapping[str, Any]) -> Entry:
+        raw: Mapping[str, list[bytes]] = item["raw_attributes"]
+        attributes: dict[str, tuple[str, ...]] = {}
+        entry_id = ""
+        for name, values in raw.items():
+            key = name.lower()
+            if key == self._flavor.id_attribute.lower():
+                entry_id = self._flavor.decode_id(values[0]) if values else ""
+            attributes[key] = tuple(value.decode("utf-8", "replace") for value in values)
+        dn = normalize_dn(item["dn"])
+        return Entry(dn=dn, parent=parent_dn(dn), id=entry_id, attributes=attributes)
+
+    def _search(
+        self, conn: Connection, base: str, *, scope: str, flt: str, read: Sequence[str], limit: int | None
+    ) -> tuple[list[Entry], int]:
+        entries: list[Entry] = []
+        total = 0
+        cookie: bytes | None = None
+        while True:
+            conn.search(
+                base,
+                flt,
+                scope,
+                attributes=self._attributes(read),
+                paged_size=_PAGE_SIZE,
+                paged_cookie=cookie,
+            )
+            if conn.result.get("result") == 32:  # the base itself is missing: nothing matches
+                return entries, total
+            raise_for_result(conn.result, f"search under {base}")
+            for item in conn.response or ():
+                if item.get("type") != "searchResEntry":
+                    continue  # continuation references: referrals are never chased
+                total += 1
+                if limit is None or len(entries) < limit:
+                    entries.append(self._entry(item))
+            controls = conn.result.get("controls") or {}
+            cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+            if not cookie:
+                return entries, total
+
+    def search(
+        self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
+    ) -> SearchResult:
+        text = render_filter(flt)
+
+        def work(conn: Connection) -> SearchResult:
+            found: dict[str, Entry] = {}
+            total = 0
+            for base in bases:
+                entries, count = self._search(
+                    conn, base, scope=SUBTREE, flt=text, read=attributes, limit=None
+                )
+                for entry in entries:
+                    if dn_key(entry.dn) not in found:
+                        found[dn_key(entry.dn)] = entry
+                    else:
+                        count -= 1  # nested bases: the same entry counted twice
+                total += count
+            ordered = [found[key] for key in sorted(found)]
+            return SearchResult(tuple(ordered[:limit] if limit is not None else ordered), total)
+
+        return self._pool.execute(work)
+
+    def get_by_id(
+        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
+    ) -> Entry:
+        if not self._flavor.valid_id(entry_id):
+            raise NoSuchEntry(f"no entry with id {entry_id!r}")
+        result = self.search(
+            bases, AllOf((flt, Eq(self._flavor.id_attribute, entry_id))), attributes, limit=1
+        )
+        if not result.entries:
+            raise NoSuchEntry(f"no entry with id {entry_id}")
+        return result.entries[0]
+
+    def _read(self, conn: Connection, dn: str, read: Sequence[str]) -> Entry:
+        entries, _ = self._search(conn, dn, scope=BASE, flt="(objectClass=*)", read=read, limit=1)
+        if not entries:
+            raise NoSuchEntry(f"{dn} vanished right after it was written")
+        return entries[0]
+
+    def add(
+        self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
+    ) -> Entry:
+        dn = make_dn(rdn, parent)
+        payload = {name: list(values) for name, values in attributes.items() if values}
+
+        def work(conn: Connection) -> Entry:
+            conn.add(dn, attributes=payload)
+            raise_for_result(conn.result, f"add {dn}")
+            return self._read(conn, dn, read)
+
+        return self._pool.execute(work)
+
+    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+        payload: dict[str, list[tuple[str, list[str]]]] = {}
+        for change in changes:
+            payload.setdefault(change.attribute, []).append((_MODIFY_OPS[change.op], list(change.values)))
+
+        def work(conn: Connection) -> Entry:
+            if payload:
+                conn.modify(dn, payload)
+                raise_for_result(conn.result, f"modify {dn}")
+            return self._read(conn, dn, read)
+
+        return self._pool.execute(work)
+
+    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
+        new_rdn = make_rdn(rdn)
+        same_parent = dn_key(parent_dn(dn)) == dn_key(parent)
+
+        def work(conn: Connection) -> str:
+            conn.modify_dn(dn, new_rdn, delete_old_dn=True, new_superior=None if same_parent else parent)
+            raise_for_result(conn.result, f"rename {dn}")
+            return normalize_dn(make_dn(rdn, parent))
+
+        return self._pool.execute(work)
+
+    def delete(self, dn: str) -> None:
+        def work(conn: Connection) -> None:
+            conn.delete(dn)
+            raise_for_result(conn.result, f"delete {dn}")
+
+        self._pool.execute(work)

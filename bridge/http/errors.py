@@ -1,0 +1,104 @@
+"""SCIM Error bodies (RFC 7644 section 3.12) for every failure, registered once on the app.
+
+Internals never reach a client: an unexpected exception becomes a 500 whose detail is a fixed
+sentence and the request id; the traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import falcon
+
+from bridge.directory.errors import (
+    ConstraintViolation,
+    DirectoryError,
+    DirectoryUnavailable,
+    EntryAlreadyExists,
+    InsufficientAccess,
+    NoSuchEntry,
+    NotAllowed,
+)
+from bridge.logs import request_id
+from bridge.scim.errors import ScimError
+from bridge.scim.schemas import ERROR
+
+logger = logging.getLogger(__name__)
+
+SCIM_JSON = "application/scim+json"
+RETRY_AFTER = 30
+
+
+def error_body(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
+    """A SCIM Error message; ``status`` is a string, as the RFC's examples and Entra expect."""
+    body: dict[str, Any] = {"schemas": [ERROR], "status": str(status)}
+    if scim_type:
+        body["scimType"] = scim_type
+    body["detail"] = detail
+    return body
+
+
+def _respond(resp: falcon.Response, status: int, detail: str, scim_type: str | None = None) -> None:
+    resp.status = status
+    resp.content_type = SCIM_JSON
+    resp.media = error_body(status, detail, scim_type)
+
+
+def handle_scim(req: falcon.Request, resp: falcon.Response, exc: ScimError, params: Any) -> None:
+    _respond(resp, exc.status, exc.detail, exc.scim_type)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        resp.set_header("Retry-After", str(retry_after))
+    if exc.status == 401:
+        resp.set_header("WWW-Authenticate", 'Bearer realm="scim"')
+
+
+_DIRECTORY: list[tuple[type[DirectoryError], int, str | None]] = [
+    (NoSuchEntry, 404, None),
+    (EntryAlreadyExists, 409, "uniqueness"),
+    (ConstraintViolation, 400, "invalidValue"),
+    (InsufficientAccess, 403, None),
+    (NotAllowed, 403, None),
+]
+
+
+def handle_directory(req: falcon.Request, resp: falcon.Response, exc: DirectoryError, params: Any) -> None:
+    if isinstance(exc, DirectoryUnavailable):
+        logger.error("directory unavailable: %s", exc.reason)
+        _respond(resp, 503, "the directory is not reachable right now; retry later")
+        resp.set_header("Retry-After", str(RETRY_AFTER))
+        return
+    for kind, status, scim_type in _DIRECTORY:
+        if isinstance(exc, kind):
+            _respond(resp, status, exc.reason, scim_type)
+            return
+    handle_unexpected(req, resp, exc, params)
+
+
+def handle_http(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError, params: Any) -> None:
+    """Falcon's own errors (unknown route, method not allowed) as SCIM errors."""
+    status = int(exc.status_code)
+    detail = exc.description or exc.title or "error"
+    if status == 404:
+        detail = f"no such endpoint: {req.path}"
+    elif status == 405:
+        detail = f"{req.method} is not allowed on {req.path}"
+    _respond(resp, status, detail)
+    if exc.headers:
+        resp.set_headers(exc.headers)
+
+
+def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params: Any) -> None:
+    logger.exception("unexpected error while serving %s %s", req.method, req.path)
+    _respond(
+        resp, 500, f"internal error; the bridge's log has the details under request id {request_id.get()}"
+    )
+
+
+def register(app: falcon.App[falcon.Request, falcon.Response]) -> None:
+    """Install the handlers; the most general first, since Falcon picks the most specific."""
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http)
+    app.add_error_handler(DirectoryError, handle_directory)
+    app.add_error_handler(ScimError, handle_scim)

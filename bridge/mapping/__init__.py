@@ -1,0 +1,1 @@
+"""The YAML attribute-map engine, pure."""

@@ -1,0 +1,140 @@
+"""Turn directory entries into SCIM documents and back, and work out the smallest set of changes.
+
+The service never writes a whole entry on update: it maps the entry to a document, patches the
+document, maps both documents back to directory values and writes only the attributes whose values
+differ. So a repeated, identical provisioning cycle writes nothing, and attributes the map does not
+know (or values an admin added) are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.directory.base import (
+    MATCH_NOTHING,
+    DirFilter,
+    Entry,
+    Eq,
+    Modification,
+    Negation,
+)
+from bridge.mapping.model import ResourceMap, Rule
+from bridge.scim.errors import InvalidValue
+
+_OPERATIONAL = ("objectClass", "createTimestamp", "modifyTimestamp")
+
+LdapValues = dict[str, tuple[str, ...]]
+
+
+class UserMapping:
+    """The compiled user map, with everything the service asks of it."""
+
+    def __init__(self, resource_map: ResourceMap) -> None:
+        self.map = resource_map
+        self.rules = resource_map.rules
+        self.rdn_attribute = resource_map.rdn.ldap
+        names = [*_OPERATIONAL, *(rule.ldap for rule in self.rules), resource_map.active.attribute]
+        self.read_attributes: tuple[str, ...] = tuple(dict.fromkeys(names))
+        self.structural_filter: DirFilter = Eq("objectClass", resource_map.object_classes[0])
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def is_active(self, entry: Entry) -> bool:
+        """False when the entry carries this directory's disable marker."""
+        active = self.map.active
+        return not any(
+            value.upper() == active.disabled_value.upper() for value in entry.get(active.attribute)
+        )
+
+    def to_document(self, entry: Entry) -> dict[str, Any]:
+        """The canonical SCIM document of ``entry`` (without id and meta)."""
+        document: dict[str, Any] = {}
+        for rule in self.rules:
+            values = entry.get(rule.ldap)
+            if values:
+                rule.target.put(document, rule.converter.from_ldap(values[0]))
+        document["active"] = self.is_active(entry)
+        return document
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def _value(self, rule: Rule, document: Mapping[str, Any]) -> tuple[str, ...]:
+        value = rule.target.get(document)
+        if value not in (None, ""):
+            try:
+                return (rule.converter.to_ldap(value),)
+            except ValueError as exc:
+                raise InvalidValue(f"{rule.target.text} {exc}") from exc
+        for template in rule.default:
+            rendered = template.render(document)
+            if rendered is not None:
+                return (rendered,)
+        return ()
+
+    def to_ldap(self, document: Mapping[str, Any]) -> LdapValues:
+        """The directory values of every mapped attribute (empty tuples for absent ones)."""
+        return {rule.ldap: self._value(rule, document) for rule in self.rules}
+
+    def rdn(self, values: Mapping[str, tuple[str, ...]]) -> tuple[str, str]:
+        """The RDN (attribute, value) of an entry with these mapped values."""
+        found = values.get(self.rdn_attribute, ())
+        if not found:
+            raise InvalidValue(f"{self.map.rdn.target.text} is required")
+        return self.rdn_attribute, found[0]
+
+    def new_entry(self, document: Mapping[str, Any], active: bool) -> dict[str, tuple[str, ...]]:
+        """All attributes of a new entry for ``document``."""
+        attributes = {name: values for name, values in self.to_ldap(document).items() if values}
+        attributes["objectClass"] = self.map.object_classes
+        if not active:
+            attributes[self.map.active.attribute] = (self.map.active.disabled_value,)
+        return attributes
+
+    def changes(self, entry: Entry, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Modification]:
+        """The modifications that take ``entry`` from document ``old`` to document ``new``.
+
+        The RDN attribute is left out: renaming is a modify-DN, which the service does first.
+        """
+        before, after = self.to_ldap(old), self.to_ldap(new)
+        changes = [
+            Modification("replace", name, values)
+            for name, values in after.items()
+            if values != before.get(name, ()) and name.lower() != self.rdn_attribute.lower()
+        ]
+        present = {value.lower() for value in entry.get("objectClass")}
+        missing = tuple(c for c in self.map.auxiliary_classes if c.lower() not in present)
+        if changes and missing:
+            changes.insert(0, Modification("add", "objectClass", missing))  # adopted entries gain our class
+        if bool(new.get("active", True)) != self.is_active(entry):
+            changes.append(self.active_change(bool(new.get("active", True))))
+        return changes
+
+    def active_change(self, active: bool) -> Modification:
+        """The modification that enables or disables an entry that is in the other state."""
+        rule = self.map.active
+        if not active:
+            return Modification("replace", rule.attribute, (rule.disabled_value,))
+        if rule.enabled_value is not None:
+            return Modification("replace", rule.attribute, (rule.enabled_value,))
+        return Modification("delete", rule.attribute, (rule.disabled_value,))
+
+    def active_filter(self, active: bool) -> DirFilter:
+        """Entries whose ``active`` is ``active``."""
+        disabled = Eq(self.map.active.attribute, self.map.active.disabled_value)
+        return Negation(disabled) if active else disabled
+
+    def rules_for(self, attribute: str, sub: str | None, urn: str | None) -> list[Rule]:
+        """The rules whose target is ``attribute`` (any element type) and ``sub``."""
+        out = []
+        for rule in self.rules:
+            target = rule.target
+            if target.attribute.name.lower() != attribute.lower() or (target.urn or None) != (urn or None):
+                continue
+            if (target.sub.name.lower() if target.sub else None) != (sub.lower() if sub else None):
+                continue
+            out.append(rule)
+        return out
+
+
+__all__ = ["MATCH_NOTHING", "LdapValues", "UserMapping"]

@@ -1,0 +1,216 @@
+"""Read an attribute-map YAML file into a :class:`ResourceMap`, reporting every problem by its path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bridge.mapping.model import PPOLICY_LOCK, ActiveRule, Converter, ResourceMap, Rule, Target, Template
+from bridge.scim.errors import InvalidPath
+from bridge.scim.filter import Compare
+from bridge.scim.path import parse_path
+from bridge.scim.schemas import USER, ResourceSchema
+
+_LDAP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_ROW_KEYS = ("ldap", "convert", "strip_suffix", "default")
+_USER_KEYS = ("object_classes", "auxiliary_classes", "rdn", "active", "attributes")
+_ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value")
+
+
+class MapError(Exception):
+    """The map file has problems; ``problems`` lists each as ``path: message``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def resolve_target(text: str, schema: ResourceSchema) -> Target:
+    """The target a map path names, e.g. ``emails[type eq "work"].value``; ValueError says what is wrong."""
+    try:
+        path = parse_path(text)
+    except InvalidPath as exc:
+        raise ValueError(exc.detail) from exc
+    if path.uri is not None and schema.urn(path.uri) is None:
+        raise ValueError(f"unknown schema URN {path.uri!r}")
+    attribute = schema.attribute(path.uri, path.attr)
+    if attribute is None:
+        raise ValueError(f"{path.attr!r} is not an attribute of {path.uri or schema.core_urn}")
+    urn = schema.urn(path.uri) if path.uri else None
+    urn = None if urn == schema.core_urn else urn
+    sub = None
+    if path.sub is not None:
+        sub = attribute.sub(path.sub)
+        if sub is None:
+            raise ValueError(f"{attribute.name} has no sub-attribute {path.sub!r}")
+    if attribute.multi_valued:
+        match path.filter:
+            case Compare(p, "eq", str(element_type)) if p.attr.lower() == "type" and p.sub is None:
+                pass
+            case _:
+                example = f'{attribute.name}[type eq "work"].value'
+                raise ValueError(f"{attribute.name} is multi-valued: name the element, e.g. {example}")
+        if sub is None:
+            raise ValueError(f"name the sub-attribute of {attribute.name}, e.g. .value")
+        return Target(urn, attribute, element_type, sub)
+    if path.filter is not None:
+        raise ValueError(f"{attribute.name} is single-valued: it takes no [filter]")
+    if attribute.type == "complex" and sub is None:
+        example = f"{attribute.name}.{attribute.sub_attributes[0].name}"
+        raise ValueError(f"{attribute.name} is complex: name a sub-attribute, e.g. {example}")
+    return Target(urn, attribute, None, sub)
+
+
+def _template(text: str, schema: ResourceSchema) -> Template:
+    parts: list[str | Target] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(text):
+        parts.append(text[position : match.start()])
+        parts.append(resolve_target(match.group(1).strip(), schema))
+        position = match.end()
+    parts.append(text[position:])
+    return Template(text, tuple(part for part in parts if part != ""))
+
+
+def _unknown(data: Mapping[str, Any], known: tuple[str, ...], where: str, problems: list[str]) -> None:
+    for key in data:
+        if key not in known:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(known)})")
+
+
+def _rule(key: str, row: Any, where: str, schema: ResourceSchema, problems: list[str]) -> Rule | None:
+    try:
+        target = resolve_target(key, schema)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    if isinstance(row, str):
+        row = {"ldap": row}
+    if not isinstance(row, Mapping):
+        problems.append(f"{where}: must be an LDAP attribute name or a mapping with 'ldap'")
+        return None
+    _unknown(row, _ROW_KEYS, where, problems)
+    ldap = row.get("ldap")
+    if not isinstance(ldap, str) or not _LDAP_NAME.match(ldap):
+        problems.append(f"{where}.ldap: must be an LDAP attribute name, not {ldap!r}")
+        return None
+    kind = row.get("convert", "boolean" if target.attribute.type == "boolean" else "string")
+    if kind not in ("string", "boolean", "integer", "postal_address"):
+        problems.append(f"{where}.convert: must be string, boolean, integer or postal_address, not {kind!r}")
+        return None
+    suffix = row.get("strip_suffix")
+    if suffix is not None and (not isinstance(suffix, str) or not suffix.startswith("@")):
+        problems.append(
+            f"{where}.strip_suffix: must be a domain suffix starting with '@', like '@contoso.com'"
+        )
+        return None
+    defaults = row.get("default", ())
+    if isinstance(defaults, str):
+        defaults = [defaults]
+    templates: list[Template] = []
+    for i, text in enumerate(defaults):
+        try:
+            templates.append(_template(str(text), schema))
+        except ValueError as exc:
+            problems.append(f"{where}.default[{i}]: {exc}")
+    return Rule(target, ldap, Converter(kind, suffix), tuple(templates))
+
+
+def _active(data: Any, where: str, problems: list[str]) -> ActiveRule | None:
+    if not isinstance(data, Mapping):
+        problems.append(f"{where}: must be a mapping with 'method' (ppolicy or attribute)")
+        return None
+    _unknown(data, _ACTIVE_KEYS, where, problems)
+    method = data.get("method")
+    if method == "ppolicy":
+        return ActiveRule("ppolicy", "pwdAccountLockedTime", PPOLICY_LOCK)
+    if method == "attribute":
+        before = len(problems)
+        attribute, disabled = data.get("attribute"), data.get("disabled_value")
+        enabled = data.get("enabled_value")
+        if not isinstance(attribute, str) or not _LDAP_NAME.match(attribute):
+            problems.append(f"{where}.attribute: the LDAP attribute that marks a disabled account")
+        if not isinstance(disabled, str | int | bool) or disabled == "":
+            problems.append(f'{where}.disabled_value: the value it holds while disabled (e.g. "TRUE")')
+        if enabled is not None and not isinstance(enabled, str | int):
+            problems.append(f"{where}.enabled_value: a value, or leave it out to remove the attribute")
+        if len(problems) > before:
+            return None
+        return ActiveRule(
+            "attribute", str(attribute), _yaml_scalar(disabled), None if enabled is None else str(enabled)
+        )
+    problems.append(f"{where}.method: must be ppolicy or attribute, not {method!r}")
+    return None
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"  # YAML reads TRUE as a boolean; LDAP spells it upper-case
+    return str(value)
+
+
+def parse_user_map(data: Any, source: str, schema: ResourceSchema = USER) -> ResourceMap:
+    """The user map from parsed YAML; raises MapError listing every problem."""
+    problems: list[str] = []
+    user = data.get("user") if isinstance(data, Mapping) else None
+    if not isinstance(user, Mapping):
+        raise MapError(source, ["user: missing; the map starts with a 'user:' section"])
+    _unknown(user, _USER_KEYS, "user", problems)
+    rows = user.get("attributes")
+    rules: list[Rule] = []
+    if not isinstance(rows, Mapping) or not rows:
+        problems.append("user.attributes: a mapping of SCIM paths to LDAP attributes is required")
+        rows = {}
+    for key, row in rows.items():
+        rule = _rule(str(key), row, f"user.attributes.{key}", schema, problems)
+        if rule is not None:
+            rules.append(rule)
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if rule.ldap.lower() in seen:
+            problems.append(
+                f"user.attributes.{rule.target.text}: LDAP attribute {rule.ldap} is already "
+                f"mapped from {seen[rule.ldap.lower()]}"
+            )
+        seen[rule.ldap.lower()] = rule.target.text
+    classes = user.get("object_classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        problems.append("user.object_classes: a list of object classes for new entries, e.g. [inetOrgPerson]")
+        classes = []
+    auxiliary = user.get("auxiliary_classes", [])
+    if not isinstance(auxiliary, list) or not all(isinstance(c, str) for c in auxiliary):
+        problems.append("user.auxiliary_classes: a list of auxiliary classes added to adopted entries")
+        auxiliary = []
+    rdn_name = user.get("rdn", "userName")
+    rdn = next((r for r in rules if r.target.text.lower() == str(rdn_name).lower()), None)
+    if rdn is None:
+        problems.append(
+            f"user.rdn: {rdn_name!r} must be one of the mapped SCIM attributes (usually userName)"
+        )
+    elif rdn.target.attribute.multi_valued or rdn.target.sub is not None:
+        problems.append("user.rdn: must be a simple single-valued attribute such as userName")
+    if not any(r.target.text == "userName" for r in rules):
+        problems.append("user.attributes.userName: userName must be mapped (it is required and unique)")
+    active = _active(user.get("active"), "user.active", problems)
+    if problems or rdn is None or active is None:
+        raise MapError(source, problems)
+    object_classes = tuple(dict.fromkeys([*classes, *auxiliary]))
+    return ResourceMap(object_classes, tuple(auxiliary), rdn, tuple(rules), active)
+
+
+def load_user_map(path: str | Path) -> ResourceMap:
+    """Read and compile the map file at ``path``."""
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MapError(source, [f"cannot read: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise MapError(source, [f"not valid YAML: {exc}"]) from exc
+    return parse_user_map(data, source)

@@ -1,0 +1,198 @@
+"""The compiled attribute map: where each SCIM value lives in the directory, and how it is spelled there.
+
+A map row names a SCIM path (``emails[type eq "work"].value``) and an LDAP attribute (``mail``), with
+an optional converter and, for attributes the directory requires, templates that fill them when the
+client sent nothing. Values are converted, never re-formatted: what a client writes reads back
+exactly, because Entra re-sends every value that comes back different [D1][I16].
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bridge.scim.schemas import Attribute
+
+# RFC 4517 section 3.3.28: lines of a Postal Address are separated by "$"; "$" and "\" are escaped.
+_POSTAL_ESCAPES = {"\\": "\\5C", "$": "\\24"}
+_POSTAL_UNESCAPE = re.compile(r"\\(5[Cc]|24)")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a value sits in a canonical SCIM document."""
+
+    urn: str | None  # an extension's schema URN; None for the core schema
+    attribute: Attribute
+    type: str | None = None  # the element type of a multi-valued attribute ("work")
+    sub: Attribute | None = None  # the sub-attribute ("value", "givenName")
+
+    @property
+    def text(self) -> str:
+        """The path as an admin writes it in the map."""
+        name = f"{self.urn}:{self.attribute.name}" if self.urn else self.attribute.name
+        if self.type is not None:
+            name += f'[type eq "{self.type}"]'
+        return f"{name}.{self.sub.name}" if self.sub is not None else name
+
+    def get(self, document: Mapping[str, Any]) -> Any:
+        """The value at this target in ``document``, or None."""
+        owner = document.get(self.urn, {}) if self.urn else document
+        value = owner.get(self.attribute.name) if isinstance(owner, Mapping) else None
+        if self.type is not None:
+            element = _element(value, self.type)
+            return None if element is None or self.sub is None else element.get(self.sub.name)
+        if self.sub is not None:
+            return value.get(self.sub.name) if isinstance(value, Mapping) else None
+        return value
+
+    def put(self, document: dict[str, Any], value: Any) -> None:
+        """Set the value at this target in ``document``, creating containers and elements."""
+        owner = document.setdefault(self.urn, {}) if self.urn else document
+        name = self.attribute.name
+        if self.type is not None and self.sub is not None:
+            elements = owner.setdefault(name, [])
+            element = _element(elements, self.type)
+            if element is None:
+                element = {"type": self.type}
+                elements.append(element)
+            element[self.sub.name] = value
+        elif self.sub is not None:
+            owner.setdefault(name, {})[self.sub.name] = value
+        else:
+            owner[name] = value
+
+
+def _element(elements: Any, element_type: str) -> dict[str, Any] | None:
+    if not isinstance(elements, list):
+        return None
+    wanted = element_type.lower()
+    for element in elements:
+        if isinstance(element, dict) and str(element.get("type", "")).lower() == wanted:
+            return element
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Converter:
+    """How one SCIM value is spelled in the directory, both ways.
+
+    ``string`` keeps it as is; ``boolean`` is LDAP's TRUE/FALSE; ``integer``; ``postal_address`` turns
+    newlines into RFC 4517 ``$`` separators; ``strip_suffix`` lets ``jdoe@contoso.com`` live as
+    ``jdoe`` and read back with the suffix restored.
+    """
+
+    kind: Literal["string", "boolean", "integer", "postal_address"] = "string"
+    strip_suffix: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        """True when the directory value is the SCIM value itself (substring filters translate)."""
+        return self.kind == "string" and self.strip_suffix is None
+
+    def to_ldap(self, value: Any) -> str:
+        """The directory spelling of ``value``; ValueError says why it has none."""
+        if self.kind == "boolean":
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return "TRUE" if value else "FALSE"
+        if self.kind == "integer":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | str)
+                or not str(value).lstrip("-").isdigit()
+            ):
+                raise ValueError("must be an integer")
+            return str(int(value))
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        if self.kind == "postal_address":
+            escaped = "".join(_POSTAL_ESCAPES.get(c, c) for c in value)
+            return escaped.replace("\r\n", "$").replace("\n", "$")
+        if self.strip_suffix is not None:
+            if "@" not in value:
+                raise ValueError(f"must end with {self.strip_suffix} (the map strips and restores it)")
+            if value.lower().endswith(self.strip_suffix.lower()):
+                stripped = value[: -len(self.strip_suffix)]
+                if not stripped:
+                    raise ValueError("has nothing before the suffix")
+                return stripped
+        return value
+
+    def from_ldap(self, text: str) -> Any:
+        """The SCIM value of a directory value."""
+        if self.kind == "boolean":
+            return text.upper() == "TRUE"
+        if self.kind == "integer":
+            return int(text) if text.lstrip("-").isdigit() else text
+        if self.kind == "postal_address":
+            return _POSTAL_UNESCAPE.sub(
+                lambda m: "\\" if m.group(1) in ("5C", "5c") else "$", text.replace("$", "\n")
+            )
+        if self.strip_suffix is not None and "@" not in text:
+            return text + self.strip_suffix
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A value built from other SCIM values, like ``{name.givenName} {name.familyName}``."""
+
+    text: str
+    parts: tuple[str | Target, ...]
+
+    def render(self, document: Mapping[str, Any]) -> str | None:
+        """The rendered value, or None when a referenced value is missing."""
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = part.get(document)
+            if value in (None, ""):
+                return None
+            out.append(str(value))
+        rendered = "".join(out).strip()
+        return rendered or None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the map: a SCIM target, the LDAP attribute holding it, and how."""
+
+    target: Target
+    ldap: str
+    converter: Converter = Converter()
+    default: tuple[Template, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRule:
+    """How this directory disables an account, and so how ``active`` is read back.
+
+    ``ppolicy``: OpenLDAP's password-policy lock ``pwdAccountLockedTime: 000001010000Z`` (permanent
+    until removed; it only refuses binds where a policy with ``pwdLockout: TRUE`` applies).
+    ``attribute``: a configured attribute holds ``disabled_value`` while disabled; on enable it gets
+    ``enabled_value``, or the disabled value is removed.
+    """
+
+    method: Literal["ppolicy", "attribute"]
+    attribute: str
+    disabled_value: str
+    enabled_value: str | None = None
+
+
+PPOLICY_LOCK = "000001010000Z"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceMap:
+    """The map of one resource type (User)."""
+
+    object_classes: tuple[str, ...]
+    auxiliary_classes: tuple[str, ...]
+    rdn: Rule
+    rules: tuple[Rule, ...]
+    active: ActiveRule

@@ -1,0 +1,1 @@
+"""The SCIM protocol, pure: no I/O, no web framework, no LDAP."""

@@ -1,0 +1,221 @@
+"""Every deviation of real SCIM clients from RFC 7643/7644 that the bridge tolerates, by name.
+
+Each function says where the behaviour was seen. The keys in brackets point at
+``shared/reference/entra-client.md`` section 12 (Microsoft's docs [D*], its reference code [R*],
+third-party reports [I*], validator runs [T*]).
+
+The output of this module is a *canonical document*: a plain dict whose keys are the schema's own
+spelling of attribute names, whose booleans are booleans, with no nulls, and with extension
+attributes nested under their schema URN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.scim.errors import InvalidSyntax, InvalidValue, NoTarget
+from bridge.scim.path import Path, parse_path
+from bridge.scim.schemas import Attribute, ResourceSchema
+
+_IGNORED_KEYS = frozenset({"schemas", "id", "meta"})
+
+
+def coerce_boolean(value: Any, where: str) -> bool:
+    """A JSON boolean, or the strings "True"/"False" in any case.
+
+    Entra's default mapping for ``active`` is ``Switch([IsSoftDeleted], , "False", "True", "True",
+    "False")``, whose output is a string, sent as-is without the aadOptscim062020 flag [D2][R6][I1][I2];
+    Microsoft's own test suite posts ``"active": "True"`` [R1].
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidValue(f"{where} must be true or false, not {value!r}")
+
+
+def unwrap_reference(attribute: Attribute, value: Any) -> Any:
+    """A single-valued complex reference (``manager``) from any of the shapes Entra sends.
+
+    A plain id string (``"value": "<id>"``, seen in 2020 and 2024 [I12][I13]), the object
+    ``{"value": "<id>"}`` (SCIM Validator [T1]) or the old one-element array
+    ``[{"$ref": ..., "value": "<id>"}]`` (Microsoft's old example [D1][D18]) all become the object;
+    ``""`` and ``[]`` mean "no manager" (Logic-App "replace with empty" [R3]).
+    """
+    if attribute.multi_valued or attribute.type != "complex" or attribute.sub("value") is None:
+        return value
+    if value in ("", []):
+        return None
+    if isinstance(value, str):
+        return {"value": value}
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def normalize_value(attribute: Attribute, value: Any, where: str) -> Any:
+    """``value`` checked against ``attribute``'s type, with canonical sub-attribute names; None for null.
+
+    Sub-attribute names are matched case-insensitively: Microsoft's suite sends ``"Primary"`` and
+    ``"Manager": {"Value": ...}`` [R1]. Nulls and empty lists mean "no value": an older Entra sends
+    ``"addresses": null``, and every Entra POST carries ``"roles": []`` [D1][D18].
+    """
+    return _normalize(attribute, unwrap_reference(attribute, value), where)
+
+
+def _normalize(attribute: Attribute, value: Any, where: str) -> Any:
+    if value is None:
+        return None
+    if attribute.multi_valued:
+        items = value if isinstance(value, list) else [value]
+        single = Attribute(attribute.name, attribute.type, sub_attributes=attribute.sub_attributes)
+        out = [_normalize(single, item, f"{where}[{i}]") for i, item in enumerate(items)]
+        out = [item for item in out if item not in (None, {})]
+        return out or None
+    if attribute.type == "complex":
+        if not isinstance(value, Mapping):
+            raise InvalidValue(f"{where} must be an object")
+        result: dict[str, Any] = {}
+        for key, sub_value in value.items():
+            sub = attribute.sub(str(key))
+            if sub is None:
+                continue  # unknown sub-attributes are ignored like unknown attributes
+            normalized = normalize_value(sub, sub_value, f"{where}.{sub.name}")
+            if normalized is not None:
+                result[sub.name] = normalized
+        return result
+    if attribute.type == "boolean":
+        return coerce_boolean(value, where)
+    if attribute.type == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise InvalidValue(f"{where} must be an integer, not {value!r}")
+    if attribute.type == "decimal":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        raise InvalidValue(f"{where} must be a number, not {value!r}")
+    if not isinstance(value, str):
+        raise InvalidValue(f"{where} must be a string, not {type(value).__name__} {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A canonical document and the attribute names that were recognised as not ours and dropped."""
+
+    document: dict[str, Any]
+    ignored: tuple[str, ...]
+
+
+def normalize_resource(body: Any, schema: ResourceSchema) -> Normalized:
+    """The canonical document of a POST or PUT body.
+
+    Tolerated: ``meta``, ``id`` and ``schemas`` in the body (Entra sends ``meta.resourceType`` [D1]);
+    schema URNs that are unknown or malformed (``...enterprise:2.0User`` [D18]), or missing for an
+    extension that is present [D7]; unknown attributes (a misspelled one in Microsoft's PUT test is
+    expected to be ignored [R1]); and capitalised attribute names [R1].
+    """
+    if not isinstance(body, Mapping):
+        raise InvalidSyntax("the request body must be a JSON object")
+    document: dict[str, Any] = {}
+    ignored: list[str] = []
+    for raw_key, value in body.items():
+        key = str(raw_key)
+        if key.lower() in _IGNORED_KEYS:
+            continue
+        urn = schema.urn(key)
+        if urn is not None and urn != schema.core_urn:
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise InvalidValue(f"{key} must be an object holding the extension's attributes")
+            extension: dict[str, Any] = {}
+            for sub_key, sub_value in value.items():
+                attribute = schema.attribute(urn, str(sub_key))
+                if attribute is None:
+                    ignored.append(f"{urn}:{sub_key}")
+                    continue
+                normalized = normalize_value(attribute, sub_value, f"{urn}:{attribute.name}")
+                if normalized is not None:
+                    extension[attribute.name] = normalized
+            if extension:
+                document[urn] = extension
+            continue
+        attribute = schema.attribute(None, key)
+        if attribute is None:
+            ignored.append(key)
+            continue
+        normalized = normalize_value(attribute, value, attribute.name)
+        if normalized is not None:
+            document[attribute.name] = normalized
+    return Normalized(document, tuple(ignored))
+
+
+@dataclass(frozen=True, slots=True)
+class PatchOperation:
+    """One PATCH operation with a lower-case op and a parsed path (RFC 7644 section 3.5.2)."""
+
+    op: str
+    path: Path | None
+    value: Any
+
+
+def normalize_op_name(op: Any, index: int) -> str:
+    """``add``/``replace``/``remove`` from any case: Entra sends ``Add``/``Replace``/``Remove`` unless
+    the aadOptscim062020 flag is set [D1][D2]."""
+    if isinstance(op, str) and op.strip().lower() in ("add", "replace", "remove"):
+        return op.strip().lower()
+    raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove, not {op!r}")
+
+
+def expand_pathless(value: Any, schema: ResourceSchema, op: str, index: int) -> list[PatchOperation]:
+    """A path-less add/replace value split into one operation per attribute.
+
+    With aadOptscim062020, Entra merges simple attributes into one path-less ``replace`` whose keys are
+    paths: ``"name.givenName"`` and ``"urn:...:enterprise:2.0:User:employeeNumber"`` [D2][I5][I6][I7];
+    a key may also be an extension URN holding an object [I29]. Treating the keys as paths, not as
+    literal attribute names, is what libraries that broke on this got wrong.
+    """
+    if not isinstance(value, Mapping):
+        raise InvalidSyntax(f"Operations[{index}].value must be an object when there is no path")
+    operations: list[PatchOperation] = []
+    for raw_key, item in value.items():
+        key = str(raw_key)
+        urn = schema.urn(key)
+        if urn is not None and urn != schema.core_urn and isinstance(item, Mapping):
+            operations.extend(
+                PatchOperation(op, Path(urn, str(sub_key), None, None), sub_value)
+                for sub_key, sub_value in item.items()
+            )
+        elif key.lower() in _IGNORED_KEYS:
+            continue
+        else:
+            operations.append(PatchOperation(op, parse_path(key), item))
+    return operations
+
+
+def normalize_patch(body: Any, schema: ResourceSchema) -> list[PatchOperation]:
+    """The operations of a PatchOp body, with op names lower-cased and path-less values split."""
+    if not isinstance(body, Mapping):
+        raise InvalidSyntax("the request body must be a JSON object")
+    raw_ops = next((v for k, v in body.items() if str(k).lower() == "operations"), None)
+    if not isinstance(raw_ops, list) or not raw_ops:
+        raise InvalidSyntax("a PATCH body needs a non-empty 'Operations' list")
+    operations: list[PatchOperation] = []
+    for index, raw in enumerate(raw_ops):
+        if not isinstance(raw, Mapping):
+            raise InvalidSyntax(f"Operations[{index}] must be an object")
+        fields = {str(k).lower(): v for k, v in raw.items()}
+        op = normalize_op_name(fields.get("op"), index)
+        path_text = fields.get("path")
+        if path_text is not None and not isinstance(path_text, str):
+            raise InvalidSyntax(f"Operations[{index}].path must be a string")
+        if path_text is None or not path_text.strip():
+            if op == "remove":
+                raise NoTarget(f"Operations[{index}]: remove needs a path")
+            operations.extend(expand_pathless(fields.get("value"), schema, op, index))
+        else:
+            operations.append(PatchOperation(op, parse_path(path_text.strip()), fields.get("value")))
+    return operations

@@ -1,0 +1,220 @@
+"""Apply PATCH operations to a canonical document (RFC 7644 section 3.5.2), purely.
+
+The service reads an entry, maps it to a document, applies the operations here, and maps the result
+back: what changed in the directory is the difference, so an operation that sets what is already
+there writes nothing. Operations on attributes the schema does not know are reported in
+``PatchResult.ignored`` instead of failing, as unknown attributes are on POST.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.scim.compat import PatchOperation, normalize_value
+from bridge.scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from bridge.scim.filter import And, Compare, Filter, evaluate
+from bridge.scim.schemas import Attribute, ResourceSchema
+
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+@dataclass(frozen=True, slots=True)
+class PatchResult:
+    """The patched document, and the paths of operations that targeted unknown attributes."""
+
+    document: dict[str, Any]
+    ignored: tuple[str, ...]
+
+
+def apply_patch(
+    document: dict[str, Any], operations: list[PatchOperation], schema: ResourceSchema
+) -> PatchResult:
+    """A new document with ``operations`` applied in order; ``document`` is left untouched."""
+    result = copy.deepcopy(document)
+    ignored: list[str] = []
+    for index, operation in enumerate(operations):
+        _apply(result, operation, schema, ignored, f"Operations[{index}]")
+    return PatchResult(result, tuple(ignored))
+
+
+def _owner(document: dict[str, Any], urn: str | None, schema: ResourceSchema, create: bool) -> dict[str, Any]:
+    """The dict that holds attributes of schema ``urn``: the document, or its extension object."""
+    canonical = schema.urn(urn) if urn else schema.core_urn
+    if canonical is None or canonical == schema.core_urn:
+        return document
+    if create:
+        return document.setdefault(canonical, {})  # type: ignore[no-any-return]
+    found = document.get(canonical)
+    return found if isinstance(found, dict) else {}
+
+
+def _apply(
+    document: dict[str, Any],
+    operation: PatchOperation,
+    schema: ResourceSchema,
+    ignored: list[str],
+    where: str,
+) -> None:
+    path = operation.path
+    assert path is not None  # compat.normalize_patch splits path-less operations
+    if path.uri is not None and schema.urn(path.uri) is None:
+        ignored.append(f"{path.uri}:{path.attr}")
+        return
+    attribute = schema.attribute(path.uri, path.attr)
+    if attribute is None:
+        ignored.append(path.attr)
+        return
+    if attribute.mutability == "readOnly":
+        raise Mutability(f"{where}: {attribute.name} is read-only")
+    owner = _owner(document, path.uri, schema, create=operation.op != "remove")
+    if path.filter is not None:
+        _apply_filtered(owner, attribute, operation, where)
+    elif path.sub is not None:
+        _apply_sub(owner, attribute, path.sub, operation, where)
+    else:
+        _apply_whole(owner, attribute, operation, where)
+    if path.uri is not None and schema.urn(path.uri) != schema.core_urn:
+        urn = schema.urn(path.uri)
+        if urn in document and not document[urn]:
+            del document[urn]
+
+
+def _clears(operation: PatchOperation) -> bool:
+    """Remove, and add or replace with null or "", all mean "clear": Microsoft's suite sets optional
+    attributes to "" and then null and expects them to read back empty [R2]."""
+    return operation.op == "remove" or operation.value in _EMPTY
+
+
+def _apply_whole(owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str) -> None:
+    name = attribute.name
+    if operation.op == "remove" and attribute.multi_valued and operation.value not in _EMPTY:
+        # Entra's legacy member/email removal: Remove + path + the values to remove, not "all" [D2][I9][I10].
+        doomed = normalize_value(attribute, operation.value, where) or []
+        keys = {_element_key(item) for item in doomed}
+        kept = [item for item in owner.get(name, []) if _element_key(item) not in keys]
+        _store(owner, name, kept)
+        return
+    if _clears(operation):
+        owner.pop(name, None)
+        return
+    value = normalize_value(attribute, operation.value, where)
+    if attribute.multi_valued:
+        if operation.op == "add":
+            current = list(owner.get(name, []))
+            current.extend(item for item in value if item not in current)
+            value = current
+        _store(owner, name, value)
+    elif attribute.type == "complex":
+        # Both add and replace merge sub-attributes into a complex attribute (3.5.2.1, 3.5.2.3).
+        merged = {**owner.get(name, {}), **value}
+        _store(owner, name, {k: v for k, v in merged.items() if v not in _EMPTY})
+    else:
+        owner[name] = value
+
+
+def _apply_sub(
+    owner: dict[str, Any], attribute: Attribute, sub_name: str, operation: PatchOperation, where: str
+) -> None:
+    sub = attribute.sub(sub_name)
+    if sub is None:
+        raise InvalidPath(f"{where}: {attribute.name} has no sub-attribute {sub_name!r}")
+    if sub.mutability == "readOnly":
+        raise Mutability(f"{where}: {attribute.name}.{sub.name} is read-only")
+    value = None if _clears(operation) else normalize_value(sub, operation.value, where)
+    if attribute.multi_valued:
+        elements = [dict(item) for item in owner.get(attribute.name, [])]
+        if not elements and value is not None:
+            elements = [{}]
+        for element in elements:
+            _set(element, sub.name, value)
+        _store(owner, attribute.name, [e for e in elements if _meaningful(e)])
+        return
+    current = dict(owner.get(attribute.name) or {})
+    _set(current, sub.name, value)
+    _store(owner, attribute.name, current)
+
+
+def _apply_filtered(
+    owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str
+) -> None:
+    path = operation.path
+    assert path is not None and path.filter is not None
+    if not attribute.multi_valued:
+        raise InvalidPath(f"{where}: a value filter needs a multi-valued attribute; {attribute.name} is not")
+    case_exact = {sub.name.lower() for sub in attribute.sub_attributes if sub.case_exact}
+    elements = [dict(item) for item in owner.get(attribute.name, [])]
+    matched = [
+        i
+        for i, element in enumerate(elements)
+        if evaluate(path.filter, element, case_exact=lambda p: (p.sub or p.attr).lower() in case_exact)
+    ]
+    if path.sub is not None:
+        sub = attribute.sub(path.sub)
+        if sub is None:
+            raise InvalidPath(f"{where}: {attribute.name} has no sub-attribute {path.sub!r}")
+        value = None if _clears(operation) else normalize_value(sub, operation.value, where)
+        if not matched and value is not None:
+            # Entra adds or replaces emails[type eq "work"].value on users that have no work email yet,
+            # and expects the element to be created [I19][T1].
+            elements.append(_element_from_filter(path.filter, where, attribute))
+            matched = [len(elements) - 1]
+        for i in matched:
+            _set(elements[i], sub.name, value)
+    elif operation.op == "remove":
+        elements = [e for i, e in enumerate(elements) if i not in matched]
+    else:
+        value = normalize_value(attribute, operation.value, where) if not _clears(operation) else None
+        replacement = value[0] if isinstance(value, list) and value else value
+        if not isinstance(replacement, dict):
+            raise InvalidValue(f"{where}: the value for a filtered path must be an object")
+        if not matched:
+            elements.append({**_element_from_filter(path.filter, where, attribute), **replacement})
+        for i in matched:
+            base = (
+                elements[i] if operation.op == "add" else _element_from_filter(path.filter, where, attribute)
+            )
+            elements[i] = {**base, **replacement}
+    _store(owner, attribute.name, [e for e in elements if _meaningful(e)])
+
+
+def _element_from_filter(flt: Filter, where: str, attribute: Attribute) -> dict[str, Any]:
+    """The element a filter of equalities describes: ``type eq "work"`` gives ``{"type": "work"}``."""
+    match flt:
+        case Compare(path, "eq", value) if path.sub is None and value is not None:
+            sub = attribute.sub(path.attr)
+            if sub is None:
+                raise InvalidPath(f"{where}: {attribute.name} has no sub-attribute {path.attr!r}")
+            return {sub.name: value}
+        case And(left, right):
+            return {
+                **_element_from_filter(left, where, attribute),
+                **_element_from_filter(right, where, attribute),
+            }
+    raise NoTarget(f"{where}: no value matches the filter, and it does not describe a value to create")
+
+
+def _meaningful(element: Any) -> bool:
+    """An element left with only its type or primary flag holds no value any more."""
+    if not isinstance(element, dict):
+        return element not in _EMPTY
+    return any(key not in ("type", "primary") for key in element)
+
+
+def _element_key(item: Any) -> Any:
+    if isinstance(item, dict):
+        value = item.get("value")
+        return value.lower() if isinstance(value, str) else value
+    return item.lower() if isinstance(item, str) else item
+
+
+def _set(target: dict[str, Any], name: str, value: Any) -> None:
+    if value in _EMPTY:
+        target.pop(name, None)
+    else:
+        target[name] = value
+
+
+def _store(owner: dict[str, Any], name: str, value: Any) -> None:
+    _set(owner, name, value)

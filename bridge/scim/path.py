@@ -1,0 +1,34 @@
+"""PATCH operation paths, ``attrPath / valuePath [subAttr]`` (RFC 7644 section 3.5.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.scim.errors import InvalidFilter, InvalidPath
+from bridge.scim.filter import Filter, parse_path_parts
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A PATCH target: an attribute, maybe a value filter, maybe a sub-attribute (RFC 7644 section 3.5.2)."""
+
+    uri: str | None
+    attr: str
+    filter: Filter | None
+    sub: str | None
+
+
+def parse_path(text: str, *, max_length: int = 1024) -> Path:
+    """Parse the ``path`` of a PATCH operation, names as written (RFC 7644 section 3.5.2)."""
+    if len(text) > max_length:
+        raise InvalidPath(f"the path is {len(text)} characters long; the limit is {max_length}")
+    if not text.strip():
+        raise InvalidPath("the path is empty")
+    try:
+        attr_path, flt, sub = parse_path_parts(text)
+    except InvalidFilter as exc:
+        # One parser serves filters and paths, so its errors are re-typed for the PATCH caller.
+        raise InvalidPath(f"invalid path: {exc.detail}") from exc
+    if flt is None:
+        return Path(attr_path.uri, attr_path.attr, None, attr_path.sub)
+    return Path(attr_path.uri, attr_path.attr, flt, sub)

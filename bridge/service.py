@@ -1,0 +1,266 @@
+"""ProvisioningService: one method per SCIM operation on Users, over the Directory port.
+
+It orchestrates the pure pieces (``scim/`` parses and patches, ``mapping/`` converts) and the port;
+it imports neither falcon nor ldap3. Updates are read, patch, diff, write: only attributes whose
+values change are written, a rename is a modify-DN (the id stays), and the deprovisioning policy
+decides what ``active=false`` and DELETE do.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bridge.config import DeprovisioningConfig
+from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, all_of
+from bridge.directory.errors import (
+    ConstraintViolation,
+    DirectoryError,
+    EntryAlreadyExists,
+    InsufficientAccess,
+    NoSuchEntry,
+    NotAllowed,
+)
+from bridge.mapping.engine import UserMapping
+from bridge.mapping.filters import FilterTranslator
+from bridge.scim.compat import normalize_patch, normalize_resource
+from bridge.scim.errors import Forbidden, InvalidValue, NotFound, ServerError, Uniqueness
+from bridge.scim.filter import Filter
+from bridge.scim.patch import apply_patch
+from bridge.scim.schemas import USER
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A user as the client sees it: id, canonical document and timestamps (ISO 8601)."""
+
+    id: str
+    document: dict[str, Any]
+    created: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list: the users on it and how many matched in all."""
+
+    total: int
+    users: tuple[UserView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where users live: new ones go to ``user_base``; ``disabled_base`` holds moved disabled ones."""
+
+    user_base: str
+    disabled_base: str | None = None
+    user_filter: DirFilter | None = None
+
+
+def iso_time(generalized: str | None) -> str | None:
+    """RFC 4517 GeneralizedTime (``20261122083000Z``) as ISO 8601 (``2026-11-22T08:30:00Z``)."""
+    if not generalized:
+        return None
+    text = generalized.split(".")[0].rstrip("Z")
+    try:
+        moment = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ProvisioningService:
+    """The SCIM operations on Users."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        mapping: UserMapping,
+        scope: Scope,
+        policy: DeprovisioningConfig,
+        *,
+        id_filter: Any,
+    ) -> None:
+        self._directory = directory
+        self._mapping = mapping
+        self._policy = policy
+        self._user_base = directory.normalize_dn(scope.user_base)
+        self._disabled_base = directory.normalize_dn(scope.disabled_base) if scope.disabled_base else None
+        bases = [self._user_base]
+        if self._disabled_base and not self._disabled_base.lower().endswith(self._user_base.lower()):
+            bases.append(self._disabled_base)
+        self._bases: tuple[str, ...] = tuple(bases)
+        self._scope_filter = all_of(
+            mapping.structural_filter, *([scope.user_filter] if scope.user_filter else [])
+        )
+        self._translator = FilterTranslator(mapping, USER, id_filter)
+        self._read = mapping.read_attributes
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def _entry(self, user_id: str) -> Entry:
+        try:
+            return self._directory.get_by_id(self._bases, self._scope_filter, user_id, self._read)
+        except NoSuchEntry as exc:
+            raise NotFound(f"User {user_id} not found") from exc
+
+    def _view(self, entry: Entry) -> UserView:
+        return UserView(
+            id=entry.id,
+            document=self._mapping.to_document(entry),
+            created=iso_time(entry.first("createTimestamp")),
+            last_modified=iso_time(entry.first("modifyTimestamp")),
+        )
+
+    def get_user(self, user_id: str) -> UserView:
+        """GET /Users/{id}: disabled users are found too (Entra needs them [D1])."""
+        return self._view(self._entry(user_id))
+
+    def list_users(self, flt: Filter | None, start_index: int, count: int) -> Page:
+        """GET /Users: a page of the users matching ``flt``, in a stable order (RFC 7644 3.4.2)."""
+        condition = (
+            self._scope_filter if flt is None else all_of(self._scope_filter, self._translator.translate(flt))
+        )
+        if condition == MATCH_NOTHING:
+            return Page(0, ())  # Test Connection's random GUID on a converted attribute never reaches LDAP
+        result = self._directory.search(self._bases, condition, self._read, limit=start_index - 1 + count)
+        entries = result.entries[start_index - 1 :]
+        return Page(result.total, tuple(self._view(entry) for entry in entries))
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def _taken(self, rdn: tuple[str, str], own_id: str | None) -> bool:
+        found = self._directory.search(self._bases, Eq(*rdn), (), limit=2)
+        return any(entry.id != own_id for entry in found.entries)
+
+    def create_user(self, body: Any) -> UserView:
+        """POST /Users (RFC 7644 3.3): one LDAP add with every mapped value and, when asked, the lock."""
+        normalized = normalize_resource(body, USER)
+        if normalized.ignored:
+            logger.debug("ignored attributes not in the schema: %s", ", ".join(normalized.ignored))
+        document = normalized.document
+        if not str(document.get("userName", "")).strip():
+            raise InvalidValue("userName is required")
+        active = bool(document.get("active", True))
+        attributes = self._mapping.new_entry(document, active)
+        rdn = self._mapping.rdn(attributes)
+        if self._taken(rdn, None):
+            raise Uniqueness(f"userName {document['userName']} is already taken")
+        parent = self._disabled_base if not active and self._disabled_base else self._user_base
+        try:
+            entry = self._directory.add(parent, rdn, attributes, self._read)
+        except EntryAlreadyExists as exc:
+            raise Uniqueness(f"userName {document['userName']} is already taken") from exc
+        except NoSuchEntry as exc:
+            raise ServerError(
+                f"the base {parent} does not exist in the directory; check the configuration"
+            ) from exc
+        except DirectoryError as exc:
+            raise _client_error(exc) from exc
+        return self._view(entry)
+
+    def replace_user(self, user_id: str, body: Any) -> UserView | None:
+        """PUT /Users/{id} (RFC 7644 3.5.1): absent attributes are cleared; ``active`` absent is kept.
+
+        Returns None when the policy turned the request into a delete.
+        """
+        entry = self._entry(user_id)
+        old = self._mapping.to_document(entry)
+        new = normalize_resource(body, USER).document
+        new.setdefault("active", old["active"])
+        return self._update(entry, old, new, may_delete=True)
+
+    def patch_user(self, user_id: str, body: Any) -> UserView | None:
+        """PATCH /Users/{id} (RFC 7644 3.5.2). Returns None when the policy deleted the user."""
+        operations = normalize_patch(body, USER)
+        entry = self._entry(user_id)
+        old = self._mapping.to_document(entry)
+        result = apply_patch(old, operations, USER)
+        if result.ignored:
+            logger.info("PATCH targeted attributes the map does not store: %s", ", ".join(result.ignored))
+        result.document.setdefault("active", True)
+        return self._update(entry, old, result.document, may_delete=True)
+
+    def delete_user(self, user_id: str) -> None:
+        """DELETE /Users/{id}: delete the entry, or disable it when ``on_delete`` is ``disable``."""
+        entry = self._entry(user_id)
+        if self._policy.on_delete == "disable":
+            old = self._mapping.to_document(entry)
+            self._update(entry, old, {**old, "active": False}, may_delete=False)
+            return
+        self._delete(entry)
+
+    def _delete(self, entry: Entry) -> None:
+        try:
+            self._directory.delete(entry.dn)
+        except NoSuchEntry as exc:
+            raise NotFound(f"User {entry.id} not found") from exc
+        except DirectoryError as exc:
+            raise _client_error(exc) from exc
+
+    def _parent_for(self, entry: Entry, active: bool) -> str:
+        if self._disabled_base is None:
+            return entry.parent
+        if not active:
+            return self._disabled_base
+        if entry.parent.lower() == self._disabled_base.lower():
+            return self._user_base
+        return entry.parent
+
+    def _update(
+        self, entry: Entry, old: dict[str, Any], new: dict[str, Any], *, may_delete: bool
+    ) -> UserView | None:
+        if not str(new.get("userName", "")).strip():
+            raise InvalidValue("userName is required and cannot be removed")
+        active = bool(new.get("active", True))
+        if (
+            may_delete
+            and not active
+            and self._mapping.is_active(entry)
+            and self._policy.on_deactivate == "delete"
+        ):
+            self._delete(entry)
+            return None
+        rdn = self._mapping.rdn(self._mapping.to_ldap(new))
+        parent = self._parent_for(entry, active)
+        current = entry.first(rdn[0])
+        moves = rdn[1] != current or parent.lower() != entry.parent.lower()
+        if rdn[1].lower() != (current or "").lower() and self._taken(rdn, entry.id):
+            raise Uniqueness(f"userName {new['userName']} is already taken")
+        changes = self._mapping.changes(entry, old, new)
+        try:
+            if moves and not active:
+                # Lock first, then move: a failure in between leaves the account locked, never open.
+                self._directory.modify(entry.dn, changes, ())
+                new_dn = self._directory.move(entry.dn, rdn, parent)
+                updated = self._directory.modify(new_dn, (), self._read)
+            elif moves:
+                new_dn = self._directory.move(entry.dn, rdn, parent)
+                updated = self._directory.modify(new_dn, changes, self._read)
+            elif changes:
+                updated = self._directory.modify(entry.dn, changes, self._read)
+            else:
+                updated = entry  # nothing differs: an identical cycle writes nothing
+        except EntryAlreadyExists as exc:
+            raise Uniqueness(f"userName {new['userName']} is already taken") from exc
+        except NoSuchEntry as exc:
+            raise NotFound(f"User {entry.id} not found") from exc
+        except DirectoryError as exc:
+            raise _client_error(exc) from exc
+        return self._view(updated)
+
+
+def _client_error(exc: DirectoryError) -> Exception:
+    """The SCIM error for a directory refusal the client can act on; others pass through."""
+    if isinstance(exc, ConstraintViolation):
+        return InvalidValue(f"the directory refused the change: {exc.reason}")
+    if isinstance(exc, InsufficientAccess | NotAllowed):
+        return Forbidden(f"the directory refused the operation: {exc.reason}")
+    return exc
+
+
+__all__ = ["Page", "ProvisioningService", "Scope", "UserView", "iso_time"]

@@ -1,0 +1,1 @@
+"""Throwaway servers for the demo and the tests (a real slapd on loopback)."""

@@ -1,0 +1,187 @@
+"""The Directory port's contract: one class of tests, subclassed for every adapter.
+
+A subclass provides two fixtures: ``directory`` (the adapter under test) and ``base`` (an empty
+container DN the test may fill). Entries are inetOrgPerson so that a real server accepts them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from bridge.directory.base import (
+    MATCH_ALL,
+    MATCH_NOTHING,
+    AllOf,
+    AnyOf,
+    Directory,
+    Eq,
+    GreaterOrEqual,
+    Modification,
+    Negation,
+    Present,
+    Substring,
+)
+from bridge.directory.errors import EntryAlreadyExists, NoSuchEntry, NotAllowed
+
+READ = ("uid", "cn", "sn", "mail", "description", "objectClass", "createTimestamp", "modifyTimestamp")
+
+
+def person(uid: str, **more: Any) -> dict[str, tuple[str, ...]]:
+    attributes = {"objectClass": ("inetOrgPerson",), "uid": (uid,), "cn": (uid.title(),), "sn": ("Test",)}
+    attributes.update({k: tuple(v) if isinstance(v, list | tuple) else (v,) for k, v in more.items()})
+    return attributes
+
+
+class DirectoryContract:
+    """Behaviour every adapter shares; the service relies on each of these sentences."""
+
+    def add(self, directory: Directory, base: str, uid: str, **more: Any) -> Any:
+        return directory.add(base, ("uid", uid), person(uid, **more), READ)
+
+    def test_an_added_entry_reads_back_with_a_stable_id_and_its_values(
+        self, directory: Directory, base: str
+    ) -> None:
+        entry = self.add(directory, base, "alice", mail="Alice@Example.org")
+        assert uuid.UUID(entry.id)
+        assert entry.first("mail") == "Alice@Example.org"  # exactly as written, case kept
+        assert entry.parent.lower() == directory.normalize_dn(base).lower()
+        assert entry.first("createTimestamp") and entry.first("modifyTimestamp")
+        again = directory.get_by_id([base], MATCH_ALL, entry.id, READ)
+        assert again.id == entry.id and again.dn.lower() == entry.dn.lower()
+
+    def test_adding_an_existing_dn_is_refused(self, directory: Directory, base: str) -> None:
+        self.add(directory, base, "bob")
+        with pytest.raises(EntryAlreadyExists):
+            self.add(directory, base, "BOB")
+
+    def test_adding_under_a_missing_parent_is_refused(self, directory: Directory, base: str) -> None:
+        with pytest.raises(NoSuchEntry):
+            self.add(directory, f"ou=missing,{base}", "carol")
+
+    @pytest.mark.parametrize("bad_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid", "*", ""])
+    def test_an_unknown_or_malformed_id_is_no_such_entry(
+        self, directory: Directory, base: str, bad_id: str
+    ) -> None:
+        self.add(directory, base, "dave")
+        with pytest.raises(NoSuchEntry):
+            directory.get_by_id([base], MATCH_ALL, bad_id, READ)
+
+    def test_get_by_id_only_finds_entries_that_match_the_scope_filter(
+        self, directory: Directory, base: str
+    ) -> None:
+        entry = self.add(directory, base, "erin", description="service")
+        with pytest.raises(NoSuchEntry):
+            directory.get_by_id([base], Negation(Eq("description", "service")), entry.id, READ)
+
+    def test_equality_ignores_case_for_case_ignore_attributes(self, directory: Directory, base: str) -> None:
+        self.add(directory, base, "frank", mail="frank@example.org")
+        found = directory.search([base], Eq("mail", "FRANK@EXAMPLE.ORG"), READ)
+        assert [e.first("uid") for e in found.entries] == ["frank"]
+
+    def test_substring_presence_negation_and_ranges_are_evaluated_by_the_directory(
+        self, directory: Directory, base: str
+    ) -> None:
+        for uid in ("gina", "gino", "hank"):
+            self.add(directory, base, uid, mail=f"{uid}@example.org")
+        self.add(directory, base, "ida")
+
+        def uids(flt: Any) -> list[str]:
+            return sorted(e.first("uid") or "" for e in directory.search([base], flt, READ).entries)
+
+        assert uids(Substring("uid", initial="gin")) == ["gina", "gino"]
+        assert uids(Substring("mail", final="@EXAMPLE.org")) == ["gina", "gino", "hank"]
+        assert uids(Substring("uid", any=("an",))) == ["hank"]
+        assert uids(AllOf((Present("uid"), Negation(Present("mail"))))) == ["ida"]
+        assert uids(AnyOf((Eq("uid", "gina"), Eq("uid", "ida")))) == ["gina", "ida"]
+        # Ranges need an ORDERING rule (uid has none in OpenLDAP's schema); timestamps have one.
+        assert uids(AllOf((Present("mail"), GreaterOrEqual("createTimestamp", "19700101000000Z")))) == [
+            "gina",
+            "gino",
+            "hank",
+        ]
+        assert uids(AllOf((Present("uid"), MATCH_NOTHING))) == []
+
+    def test_search_counts_every_match_but_returns_at_most_the_limit_in_dn_order(
+        self, directory: Directory, base: str
+    ) -> None:
+        for uid in ("u3", "u1", "u2", "u4"):
+            self.add(directory, base, uid)
+        page = directory.search([base], Present("uid"), READ, limit=2)
+        assert page.total == 4
+        assert [e.first("uid") for e in page.entries] == ["u1", "u2"]
+
+    def test_searching_a_missing_base_finds_nothing(self, directory: Directory, base: str) -> None:
+        assert directory.search([f"ou=nowhere,{base}"], MATCH_ALL, READ).total == 0
+
+    def test_modify_replaces_adds_and_deletes_values(self, directory: Directory, base: str) -> None:
+        entry = self.add(directory, base, "jane", mail="jane@example.org", description=("a", "b"))
+        changed = directory.modify(
+            entry.dn,
+            [
+                Modification("replace", "mail", ("Jane.Doe@Example.org",)),
+                Modification("delete", "description", ("a",)),
+                Modification("add", "description", ("c",)),
+                Modification("replace", "sn", ("Doe",)),
+            ],
+            READ,
+        )
+        assert changed.first("mail") == "Jane.Doe@Example.org"
+        assert sorted(changed.get("description")) == ["b", "c"]
+        assert changed.first("sn") == "Doe"
+        cleared = directory.modify(entry.dn, [Modification("replace", "description", ())], READ)
+        assert cleared.get("description") == ()
+
+    def test_moving_renames_and_reparents_without_changing_the_id(
+        self, directory: Directory, base: str
+    ) -> None:
+        other = directory.add(
+            base, ("ou", "elsewhere"), {"objectClass": ("organizationalUnit",), "ou": ("elsewhere",)}, ()
+        )
+        entry = self.add(directory, base, "kim")
+        renamed = directory.move(entry.dn, ("uid", "kim.lee"), base)
+        moved = directory.move(renamed, ("uid", "kim.lee"), other.dn)
+        found = directory.get_by_id([base], MATCH_ALL, entry.id, READ)
+        assert found.dn.lower() == moved.lower()
+        assert found.get("uid") == ("kim.lee",)  # the old RDN value is gone
+        assert found.parent.lower() == other.dn.lower()
+
+    def test_moving_onto_an_existing_dn_is_refused(self, directory: Directory, base: str) -> None:
+        first = self.add(directory, base, "lena")
+        self.add(directory, base, "lina")
+        with pytest.raises(EntryAlreadyExists):
+            directory.move(first.dn, ("uid", "lina"), base)
+
+    def test_delete_removes_a_leaf_and_refuses_a_missing_or_non_leaf_entry(
+        self, directory: Directory, base: str
+    ) -> None:
+        entry = self.add(directory, base, "max")
+        directory.delete(entry.dn)
+        with pytest.raises(NoSuchEntry):
+            directory.get_by_id([base], MATCH_ALL, entry.id, READ)
+        with pytest.raises(NoSuchEntry):
+            directory.delete(entry.dn)
+        ou = directory.add(
+            base, ("ou", "full"), {"objectClass": ("organizationalUnit",), "ou": ("full",)}, ()
+        )
+        self.add(directory, ou.dn, "nina")
+        with pytest.raises(NotAllowed):
+            directory.delete(ou.dn)
+
+    @pytest.mark.parametrize(
+        "hostile",
+        ['a,b+c="d"', "#lead and trail ", "back\\slash", "*)(uid=*", "semi;colon<>", "ünï©ødé"],
+    )
+    def test_values_with_dn_and_filter_syntax_are_stored_and_found_literally(
+        self, directory: Directory, base: str, hostile: str
+    ) -> None:
+        entry = self.add(directory, base, hostile)
+        self.add(directory, base, "bystander")
+        found = directory.search([base], Eq("uid", hostile), READ)
+        assert [e.id for e in found.entries] == [entry.id]
+        assert directory.get_by_id([base], MATCH_ALL, entry.id, READ).get("uid") == (hostile,)
+        renamed = directory.move(entry.dn, ("uid", hostile + "2"), base)
+        directory.delete(renamed)
+        assert directory.search([base], Eq("uid", hostile + "2"), READ).total == 0

@@ -1,0 +1,54 @@
+"""Fixtures for tests that drive the app over a real slapd and check the directory independently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bridge.app import create_app
+from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings
+from bridge.directory.ldap.adapter import LdapDirectory
+from bridge.directory.ldap.connection import ConnectionPool
+from bridge.mapping.model import ResourceMap
+from bridge.testing.slapd import SlapdInfo
+from tests.conftest import OPENLDAP_MAP, TOKEN_HASH, ScimClient
+from tests.slapd_fixtures import Subtree
+
+
+def subtree_settings(info: SlapdInfo, subtree: Subtree, **deprovisioning: Any) -> Settings:
+    disabled = deprovisioning.pop("disabled_base", None)
+    return Settings(
+        auth=AuthConfig((TOKEN_HASH,)),
+        ldap=LdapConfig(
+            urls=(info.url,),
+            bind_dn=info.bind_dn,
+            user_base=subtree.user_base,
+            tls="none",
+            user_filter=deprovisioning.pop("user_filter", None),
+        ),
+        map=str(OPENLDAP_MAP),
+        deprovisioning=DeprovisioningConfig(
+            **deprovisioning, disabled_base=subtree.disabled_base if disabled else None
+        ),
+    )
+
+
+@pytest.fixture
+def ldap_client(
+    slapd: SlapdInfo, ldap_subtree: Subtree, user_map: ResourceMap
+) -> Iterator[Callable[..., ScimClient]]:
+    """A factory of clients over the real slapd: keyword arguments set the deprovisioning policy,
+    ``disabled_base=True`` moves disabled users, ``user_filter=`` scopes, ``resource_map=`` swaps the map."""
+    pools: list[ConnectionPool] = []
+
+    def build(resource_map: ResourceMap | None = None, **deprovisioning: Any) -> ScimClient:
+        settings = subtree_settings(slapd, ldap_subtree, **deprovisioning)
+        pool = ConnectionPool(settings.ldap, Secret(slapd.password))
+        pools.append(pool)
+        return ScimClient(create_app(settings, LdapDirectory(pool), resource_map or user_map))
+
+    yield build
+    for pool in pools:
+        pool.close()
