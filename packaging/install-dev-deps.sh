@@ -13,21 +13,21 @@ command -v ldapsearch >/dev/null 2>&1 || need_apt+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo -E)
   echo "installing Debian packages: ${need_apt[*]}" >&2
   # A policy-rc.d that refuses keeps apt from starting a system slapd on port 389.
   policy=/usr/sbin/policy-rc.d
   made_policy=0
   if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
-    $sudo chmod +x "$policy"
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod +x "$policy"
     made_policy=1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo -E apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-  [ "$made_policy" = 1 ] && $sudo rm -f "$policy"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  if [ "$made_policy" = 1 ]; then "${sudo[@]}" rm -f "$policy"; fi
 fi
 
 stamp="$venv/.installed"

@@ -360,3 +360,16 @@ def test_bad_input_gets_a_scim_error_and_writes_nothing(
     assert response.json["status"] == str(status) and response.json.get("scimType") == scim_type
     assert response.json["detail"] and "Traceback" not in response.text
     assert inspector.people() == before
+
+
+def test_a_case_only_change_of_the_username_is_kept_exactly(
+    ldap_client: Callable[..., ScimClient], inspector: Inspector
+) -> None:
+    """Entra compares userName exactly and re-sends a difference every cycle [D1][I16]."""
+    client = ldap_client()
+    user_id, _ = created(client, inspector)
+    response = client.patch_user(user_id, replace("userName", "Alice@Contoso.com"))
+    assert response.status_code == 200, response.json
+    assert client.simulate_get(f"{SCIM}/Users/{user_id}").json["userName"] == "Alice@Contoso.com"
+    (dn, entry), = inspector.find(f"(entryUUID={user_id})")
+    assert entry["uid"] == ["Alice@Contoso.com"] and dn.startswith("uid=Alice@Contoso.com,")
