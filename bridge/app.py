@@ -9,7 +9,7 @@ from typing import Any
 
 import falcon
 
-from bridge.config import Settings, read_bind_password
+from bridge.config import Settings, load_user_map, read_bind_password
 from bridge.directory.audit import AuditedDirectory
 from bridge.directory.base import Directory, DirFilter, Eq
 from bridge.directory.filterparse import parse_ldap_filter
@@ -17,7 +17,6 @@ from bridge.http import errors, media
 from bridge.http.middleware import AccessLog, BearerAuth, RequestId
 from bridge.http.resources import Users
 from bridge.mapping.engine import UserMapping
-from bridge.mapping.load import load_user_map
 from bridge.mapping.model import ResourceMap
 from bridge.service import ProvisioningService, Scope
 

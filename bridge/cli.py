@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from bridge import __version__
-from bridge.config import ConfigError, load_settings
-from bridge.mapping.load import MapError, load_user_map
+from bridge.config import ConfigError, load_settings, load_user_map
+from bridge.mapping.load import MapError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 DEFAULT_CONFIG = "/etc/scim-ldap-bridge/bridge.yaml"

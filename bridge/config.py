@@ -7,6 +7,7 @@ unknown keys are errors, with a "did you mean", so a typo never passes silently.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import types
@@ -19,6 +20,8 @@ from typing import Any, Literal
 import yaml
 
 from bridge.directory.filterparse import LdapFilterSyntaxError, parse_ldap_filter
+from bridge.mapping.load import MapError, parse_user_map
+from bridge.mapping.model import ResourceMap
 
 
 class ConfigError(Exception):
@@ -207,7 +210,7 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
 
 
 def _load_dataclass(cls: Any, data: Any, path: str, problems: list[str]) -> Any:
-    where = f"{path}: " if path else ""
+    where = f"{path}: " if path else "the configuration "
     if not isinstance(data, Mapping):
         problems.append(f"{where}must be a mapping of keys to values")
         return None
@@ -227,44 +230,46 @@ def _load_dataclass(cls: Any, data: Any, path: str, problems: list[str]) -> Any:
             values[f.name] = _convert(hints[f.name], data[f.name], sub, problems)
         elif f.default is MISSING:
             problems.append(f"{sub}: required ({f.metadata['doc']})")
-    try:
-        return cls(**values)
-    except TypeError:
-        return None  # a required value is missing: already reported
+            values[f.name] = None
+    # Built even when some values are missing or wrong (they are None, and reported), so that the
+    # checks across keys still run and every problem is reported in one go.
+    return cls(**values)
 
 
-def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
-    """Rules that span keys or look at the machine."""
-    for i, token_hash in enumerate(settings.auth.token_hashes):
-        digest = token_hash.removeprefix("sha256:")
+def _check_auth(auth: AuthConfig, problems: list[str]) -> None:
+    hashes = auth.token_hashes or ()
+    for i, token_hash in enumerate(hashes):
+        digest = str(token_hash).removeprefix("sha256:")
         if (
-            not token_hash.startswith("sha256:")
+            not str(token_hash).startswith("sha256:")
             or len(digest) != 64
-            or not all(c in "0123456789abcdef" for c in digest)
+            or any(c not in "0123456789abcdef" for c in digest)
         ):
             problems.append(
                 f"auth.token_hashes[{i}]: must be 'sha256:' and 64 lower-case hex digits; "
                 "make one with `scim-ldap-bridge token new`"
             )
-    if not settings.auth.token_hashes:
+    if auth.token_hashes is not None and not hashes:
         problems.append("auth.token_hashes: at least one token hash is needed (`scim-ldap-bridge token new`)")
-    ldap = settings.ldap
-    if not ldap.urls:
+
+
+def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
+    if ldap.urls is not None and not ldap.urls:
         problems.append("ldap.urls: at least one directory URL is needed")
-    for i, url in enumerate(ldap.urls):
-        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    for i, url in enumerate(ldap.urls or ()):
+        if url is None:
+            continue  # its type problem is reported already
+        scheme = url.split("://", 1)[0].lower() if url and "://" in url else ""
         if scheme not in ("ldap", "ldaps"):
             problems.append(f"ldap.urls[{i}]: must start with ldap:// or ldaps://, not {url!r}")
         elif ldap.tls == "ldaps" and scheme != "ldaps":
             problems.append(f"ldap.urls[{i}]: tls is 'ldaps' but the URL is {url!r}; use ldaps://")
-        elif ldap.tls != "ldaps" and scheme == "ldaps":
+        elif ldap.tls in ("starttls", "none") and scheme == "ldaps":
             problems.append(f"ldap.urls[{i}]: an ldaps:// URL needs `tls: ldaps`")
     if (ldap.bind_password_file is None) == (ldap.bind_password_credential is None):
         problems.append("ldap: set exactly one of bind_password_file and bind_password_credential")
-    if ldap.bind_password_file is not None:
-        path = base_dir / ldap.bind_password_file
-        if not path.is_file():
-            problems.append(f"ldap.bind_password_file: no such file: {path}")
+    if ldap.bind_password_file is not None and not (base_dir / ldap.bind_password_file).is_file():
+        problems.append(f"ldap.bind_password_file: no such file: {base_dir / ldap.bind_password_file}")
     if ldap.ca_file is not None and not (base_dir / ldap.ca_file).is_file():
         problems.append(f"ldap.ca_file: no such file: {base_dir / ldap.ca_file}")
     if ldap.user_filter is not None:
@@ -272,21 +277,31 @@ def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
             parse_ldap_filter(ldap.user_filter)
         except LdapFilterSyntaxError as exc:
             problems.append(f"ldap.user_filter: {exc} (write it as an RFC 4515 filter in parentheses)")
-    for name, number in (
-        ("pool_size", ldap.pool_size),
-        ("connect_timeout", ldap.connect_timeout),
-        ("operation_timeout", ldap.operation_timeout),
-    ):
-        if number <= 0:
+    for name in ("pool_size", "connect_timeout", "operation_timeout"):
+        number = getattr(ldap, name)
+        if number is not None and number <= 0:
             problems.append(f"ldap.{name}: must be more than 0")
-    server = settings.server
-    if not server.base_path.startswith("/") or server.base_path.endswith("/"):
+
+
+def _check_server(server: ServerConfig, problems: list[str]) -> None:
+    base_path = server.base_path
+    if base_path is not None and (not base_path.startswith("/") or base_path.endswith("/")):
         problems.append("server.base_path: must start with '/' and not end with one, e.g. /scim/v2")
-    if not 0 < server.port < 65536:
+    if server.port is not None and not 0 < server.port < 65536:
         problems.append("server.port: must be between 1 and 65535")
-    if server.threads < 1:
+    if server.threads is not None and server.threads < 1:
         problems.append("server.threads: must be at least 1")
-    if not (base_dir / settings.map).is_file():
+
+
+def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
+    """Rules that span keys or look at the machine; every value may be None (already reported)."""
+    if settings.auth is not None:
+        _check_auth(settings.auth, problems)
+    if settings.ldap is not None:
+        _check_ldap(settings.ldap, base_dir, problems)
+    if settings.server is not None:
+        _check_server(settings.server, problems)
+    if settings.map is not None and not (base_dir / settings.map).is_file():
         problems.append(f"map: no such file: {base_dir / settings.map}")
 
 
@@ -294,10 +309,8 @@ def parse_settings(data: Any, source: str) -> Settings:
     """Settings from parsed YAML ``data``; raises ConfigError listing every problem."""
     problems: list[str] = []
     settings = _load_dataclass(Settings, data, "", problems)
-    if settings is not None and not problems:
-        settings = Settings(
-            **{f.name: getattr(settings, f.name) for f in fields(Settings)} | {"source": source}
-        )
+    if settings is not None:
+        settings = dataclasses.replace(settings, source=source)
         _check(settings, Path(source).parent, problems)
     if problems or settings is None:
         raise ConfigError(source, problems)
@@ -335,3 +348,15 @@ def read_bind_password(ldap: LdapConfig, base_dir: Path, environ: Mapping[str, s
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the bind password: {exc.strerror}"]) from exc
     return Secret(text.splitlines()[0] if text else "")
+
+
+def load_user_map(path: str | os.PathLike[str]) -> ResourceMap:
+    """Read and compile the attribute-map file at ``path``; MapError lists its problems."""
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MapError(source, [f"cannot read: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise MapError(source, [f"not valid YAML: {exc}"]) from exc
+    return parse_user_map(data, source)

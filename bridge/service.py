@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.config import DeprovisioningConfig
-from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, all_of
+from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, all_of
 from bridge.directory.errors import (
     ConstraintViolation,
     DirectoryError,
@@ -133,8 +133,9 @@ class ProvisioningService:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def _taken(self, rdn: tuple[str, str], own_id: str | None) -> bool:
-        found = self._directory.search(self._bases, Eq(*rdn), (), limit=2)
+    def _taken(self, document: dict[str, Any], own_id: str | None) -> bool:
+        """True when another entry anywhere in the bases already holds this userName (any case)."""
+        found = self._directory.search(self._bases, self._mapping.rdn_filter(document), (), limit=2)
         return any(entry.id != own_id for entry in found.entries)
 
     def create_user(self, body: Any) -> UserView:
@@ -148,7 +149,7 @@ class ProvisioningService:
         active = bool(document.get("active", True))
         attributes = self._mapping.new_entry(document, active)
         rdn = self._mapping.rdn(attributes)
-        if self._taken(rdn, None):
+        if self._taken(document, None):
             raise Uniqueness(f"userName {document['userName']} is already taken")
         parent = self._disabled_base if not active and self._disabled_base else self._user_base
         try:
@@ -182,7 +183,8 @@ class ProvisioningService:
         result = apply_patch(old, operations, USER)
         if result.ignored:
             logger.info("PATCH targeted attributes the map does not store: %s", ", ".join(result.ignored))
-        result.document.setdefault("active", True)
+        # Removing or nulling active keeps the account as it is: only an explicit false disables it.
+        result.document.setdefault("active", old["active"])
         return self._update(entry, old, result.document, may_delete=True)
 
     def delete_user(self, user_id: str) -> None:
@@ -229,7 +231,8 @@ class ProvisioningService:
         parent = self._parent_for(entry, active)
         current = entry.first(rdn[0])
         moves = rdn[1] != current or parent.lower() != entry.parent.lower()
-        if rdn[1].lower() != (current or "").lower() and self._taken(rdn, entry.id):
+        renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
+        if renamed and self._taken(new, entry.id):
             raise Uniqueness(f"userName {new['userName']} is already taken")
         changes = self._mapping.changes(entry, old, new)
         try:

@@ -12,9 +12,9 @@ import falcon.testing
 import pytest
 
 from bridge.app import create_app
-from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Settings
+from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Settings, load_user_map
 from bridge.directory.memory import InMemoryDirectory
-from bridge.mapping.load import load_user_map, parse_user_map
+from bridge.mapping.load import parse_user_map
 from bridge.mapping.model import ResourceMap
 
 pytest_plugins = ["tests.slapd_fixtures"]

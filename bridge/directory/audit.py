@@ -60,7 +60,7 @@ class AuditedDirectory:
             return self.inner.modify(dn, changes, read)
 
     def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
-        with self._audit("move", dn, [rdn[0]], new_parent=parent):
+        with self._audit("move", dn, [rdn[0]], new_rdn=f"{rdn[0]}={rdn[1]}", new_parent=parent):
             return self.inner.move(dn, rdn, parent)
 
     def delete(self, dn: str) -> None:

@@ -20,6 +20,12 @@ access = logging.getLogger("bridge.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+def collapse_slashes(path: str) -> str:
+    """``/scim//Users`` as ``/scim/Users``: a Tenant URL entered with a trailing slash makes Entra join
+    paths with a doubled one (accepted defensively; entra-client.md section 1.1)."""
+    return re.sub(r"/{2,}", "/", path)
+
+
 class RequestId:
     """Give every request an id (the caller's X-Request-ID when it is sane), echoed in the response."""
 
@@ -28,8 +34,19 @@ class RequestId:
         rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         req.context.request_id = rid
         req.context.started = time.monotonic()
-        request_id.set(rid)
+        req.context.request_id_token = request_id.set(rid)
         resp.set_header("X-Request-ID", rid)
+        if "//" in req.path:
+            req.path = collapse_slashes(req.path)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
+    ) -> None:
+        # Runs after the access log (middleware responds in reverse order). Without the reset, a worker
+        # thread's lines between requests would carry the previous request's id.
+        token = getattr(req.context, "request_id_token", None)
+        if token is not None:
+            request_id.reset(token)
 
 
 class BearerAuth:

@@ -8,6 +8,8 @@ know (or values an admin added) are never touched.
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +20,7 @@ from bridge.directory.base import (
     Eq,
     Modification,
     Negation,
+    any_of,
 )
 from bridge.mapping.model import ResourceMap, Rule
 from bridge.scim.errors import InvalidValue
@@ -25,6 +28,7 @@ from bridge.scim.errors import InvalidValue
 _OPERATIONAL = ("objectClass", "createTimestamp", "modifyTimestamp")
 
 LdapValues = dict[str, tuple[str, ...]]
+_FLAGS = ("primary", "display")  # sub-attributes the map does not store: they do not make two values differ
 
 
 class UserMapping:
@@ -37,6 +41,13 @@ class UserMapping:
         names = [*_OPERATIONAL, *(rule.ldap for rule in self.rules), resource_map.active.attribute]
         self.read_attributes: tuple[str, ...] = tuple(dict.fromkeys(names))
         self.structural_filter: DirFilter = Eq("objectClass", resource_map.object_classes[0])
+        slots: dict[tuple[str | None, str], list[str]] = {}
+        for rule in self.rules:
+            if rule.target.type is not None:
+                types = slots.setdefault((rule.target.urn, rule.target.attribute.name), [])
+                if rule.target.type not in types:
+                    types.append(rule.target.type)
+        self._slots = slots
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -74,7 +85,46 @@ class UserMapping:
 
     def to_ldap(self, document: Mapping[str, Any]) -> LdapValues:
         """The directory values of every mapped attribute (empty tuples for absent ones)."""
+        document = self._typed(document)
         return {rule.ldap: self._value(rule, document) for rule in self.rules}
+
+    def _typed(self, document: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``document`` with its multi-valued elements checked against the map's one-per-type slots.
+
+        An element without a type takes the map's first type for that attribute when that slot is
+        free (clients often send one email with no type). Two different values for one type the map
+        stores once are refused: keeping one and answering 200 would drop the other silently.
+        """
+        out: dict[str, Any] | None = None
+        for (urn, name), types in self._slots.items():
+            owner = document.get(urn, {}) if urn else document
+            elements = owner.get(name) if isinstance(owner, Mapping) else None
+            if not isinstance(elements, list) or not elements:
+                continue
+            given = {str(e.get("type")).lower() for e in elements if isinstance(e, dict) and e.get("type")}
+            fixed: list[Any] = []
+            for element in elements:
+                if isinstance(element, dict) and not element.get("type") and types[0].lower() not in given:
+                    fixed.append({**element, "type": types[0]})
+                    given.add(types[0].lower())
+                else:
+                    fixed.append(element)
+            for slot in types:
+                values = {
+                    json.dumps({k: v for k, v in e.items() if k not in _FLAGS}, sort_keys=True)
+                    for e in fixed
+                    if isinstance(e, dict) and str(e.get("type", "")).lower() == slot.lower()
+                }
+                if len(values) > 1:
+                    raise InvalidValue(
+                        f'{name} has {len(values)} elements of type "{slot}"; the directory keeps one. '
+                        f"Send one, or replace the one it has"
+                    )
+            if fixed != elements:
+                out = out if out is not None else copy.deepcopy(dict(document))
+                target = out.setdefault(urn, {}) if urn else out
+                target[name] = fixed
+        return out if out is not None else document
 
     def rdn(self, values: Mapping[str, tuple[str, ...]]) -> tuple[str, str]:
         """The RDN (attribute, value) of an entry with these mapped values."""
@@ -82,6 +132,12 @@ class UserMapping:
         if not found:
             raise InvalidValue(f"{self.map.rdn.target.text} is required")
         return self.rdn_attribute, found[0]
+
+    def rdn_filter(self, document: Mapping[str, Any]) -> DirFilter:
+        """Entries whose naming value equals this document's, ignoring case: who holds the name."""
+        rule = self.map.rdn
+        values = rule.converter.equality_values(rule.target.get(document))
+        return any_of(*(Eq(rule.ldap, value) for value in values)) if values else MATCH_NOTHING
 
     def new_entry(self, document: Mapping[str, Any], active: bool) -> dict[str, tuple[str, ...]]:
         """All attributes of a new entry for ``document``."""

@@ -197,15 +197,14 @@ class FilterTranslator:
             or (not rule.converter.exact and rule.converter.kind != "integer")
         ):
             raise InvalidFilter(f"'{op}' is not defined for {shown}")
+        if op in ("eq", "ne"):
+            # A value the directory cannot hold (a userName without the map's suffix) matches nothing.
+            equal = any_of(*(Eq(rule.ldap, v) for v in rule.converter.equality_values(value)))
+            return equal if op == "eq" else negate(equal)
         try:
             text = rule.converter.to_ldap(value if rule.converter.kind != "string" else str(value))
         except ValueError:
-            # A value the directory cannot hold (a userName without the map's suffix) matches nothing.
-            return MATCH_NOTHING if op != "ne" else MATCH_ALL
-        if op == "eq":
-            return Eq(rule.ldap, text)
-        if op == "ne":
-            return Negation(Eq(rule.ldap, text))
+            return MATCH_NOTHING
         if op == "co":
             return Substring(rule.ldap, any=(text,))
         if op in ("sw", "ew"):

@@ -1,13 +1,14 @@
-"""Read an attribute-map YAML file into a :class:`ResourceMap`, reporting every problem by its path."""
+"""Compile parsed attribute-map data into a :class:`ResourceMap`, reporting every problem by its path.
+
+Pure: reading the YAML file is ``bridge.config.load_user_map``'s job.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from bridge.mapping.model import PPOLICY_LOCK, ActiveRule, Converter, ResourceMap, Rule, Target, Template
 from bridge.scim.errors import InvalidPath
@@ -20,6 +21,8 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _ROW_KEYS = ("ldap", "convert", "strip_suffix", "default")
 _USER_KEYS = ("object_classes", "auxiliary_classes", "rdn", "active", "attributes")
 _ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value")
+# The converters that keep a SCIM type's JSON values exact, the default first.
+_CONVERTERS = {"boolean": ("boolean",), "integer": ("integer",)}
 
 
 class MapError(Exception):
@@ -81,7 +84,9 @@ def _template(text: str, schema: ResourceSchema) -> Template:
 def _unknown(data: Mapping[str, Any], known: tuple[str, ...], where: str, problems: list[str]) -> None:
     for key in data:
         if key not in known:
-            problems.append(f"{where}.{key}: unknown key (known: {', '.join(known)})")
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
+            problems.append(f"{where}.{key}: unknown key ({hint})")
 
 
 def _rule(key: str, row: Any, where: str, schema: ResourceSchema, problems: list[str]) -> Rule | None:
@@ -100,9 +105,14 @@ def _rule(key: str, row: Any, where: str, schema: ResourceSchema, problems: list
     if not isinstance(ldap, str) or not _LDAP_NAME.match(ldap):
         problems.append(f"{where}.ldap: must be an LDAP attribute name, not {ldap!r}")
         return None
-    kind = row.get("convert", "boolean" if target.attribute.type == "boolean" else "string")
-    if kind not in ("string", "boolean", "integer", "postal_address"):
-        problems.append(f"{where}.convert: must be string, boolean, integer or postal_address, not {kind!r}")
+    scim_type = (target.sub or target.attribute).type
+    fitting = _CONVERTERS.get(scim_type, ("string", "postal_address"))
+    kind = row.get("convert", fitting[0])
+    if kind not in fitting:
+        problems.append(
+            f"{where}.convert: {target.text} is a SCIM {scim_type}, so convert must be "
+            f"{' or '.join(fitting)}, not {kind!r}"
+        )
         return None
     suffix = row.get("strip_suffix")
     if suffix is not None and (not isinstance(suffix, str) or not suffix.startswith("@")):
@@ -129,6 +139,10 @@ def _active(data: Any, where: str, problems: list[str]) -> ActiveRule | None:
     _unknown(data, _ACTIVE_KEYS, where, problems)
     method = data.get("method")
     if method == "ppolicy":
+        extra = [key for key in data if key != "method"]
+        if extra:
+            problems.append(f"{where}: {', '.join(extra)} only apply to method: attribute")
+            return None
         return ActiveRule("ppolicy", "pwdAccountLockedTime", PPOLICY_LOCK)
     if method == "attribute":
         before = len(problems)
@@ -202,15 +216,3 @@ def parse_user_map(data: Any, source: str, schema: ResourceSchema = USER) -> Res
         raise MapError(source, problems)
     object_classes = tuple(dict.fromkeys([*classes, *auxiliary]))
     return ResourceMap(object_classes, tuple(auxiliary), rdn, tuple(rules), active)
-
-
-def load_user_map(path: str | Path) -> ResourceMap:
-    """Read and compile the map file at ``path``."""
-    source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MapError(source, [f"cannot read: {exc.strerror}"]) from exc
-    except yaml.YAMLError as exc:
-        raise MapError(source, [f"not valid YAML: {exc}"]) from exc
-    return parse_user_map(data, source)

@@ -114,12 +114,28 @@ class Converter:
         if self.strip_suffix is not None:
             if "@" not in value:
                 raise ValueError(f"must end with {self.strip_suffix} (the map strips and restores it)")
-            if value.lower().endswith(self.strip_suffix.lower()):
+            # Only the suffix exactly as configured is stripped: it is restored in that spelling, so a
+            # value in another case is kept whole and still reads back exactly.
+            if value.endswith(self.strip_suffix):
                 stripped = value[: -len(self.strip_suffix)]
                 if not stripped:
                     raise ValueError("has nothing before the suffix")
                 return stripped
         return value
+
+    def equality_values(self, value: Any) -> tuple[str, ...]:
+        """Every directory value whose SCIM value equals ``value`` ignoring case, for filters and
+        uniqueness checks; empty when the directory cannot hold ``value`` at all."""
+        try:
+            stored = self.to_ldap(value)
+        except ValueError:
+            return ()
+        if self.strip_suffix is None or not isinstance(value, str):
+            return (stored,)
+        candidates = [stored, value]
+        if value.lower().endswith(self.strip_suffix.lower()) and len(value) > len(self.strip_suffix):
+            candidates.append(value[: -len(self.strip_suffix)])
+        return tuple(dict.fromkeys(candidates))
 
     def from_ldap(self, text: str) -> Any:
         """The SCIM value of a directory value."""

@@ -27,12 +27,13 @@ def coerce_boolean(value: Any, where: str) -> bool:
 
     Entra's default mapping for ``active`` is ``Switch([IsSoftDeleted], , "False", "True", "True",
     "False")``, whose output is a string, sent as-is without the aadOptscim062020 flag [D2][R6][I1][I2];
-    Microsoft's own test suite posts ``"active": "True"`` [R1].
+    Microsoft's own test suite posts ``"active": "True"`` [R1]. The reference's advice to also take
+    ``"1"``/``"0"`` (section 2.6, an inference) is followed.
     """
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")  # "1"/"0": accepted defensively, never seen sent
     raise InvalidValue(f"{where} must be true or false, not {value!r}")
 
 

@@ -371,5 +371,5 @@ def test_a_case_only_change_of_the_username_is_kept_exactly(
     response = client.patch_user(user_id, replace("userName", "Alice@Contoso.com"))
     assert response.status_code == 200, response.json
     assert client.simulate_get(f"{SCIM}/Users/{user_id}").json["userName"] == "Alice@Contoso.com"
-    (dn, entry), = inspector.find(f"(entryUUID={user_id})")
+    ((dn, entry),) = inspector.find(f"(entryUUID={user_id})")
     assert entry["uid"] == ["Alice@Contoso.com"] and dn.startswith("uid=Alice@Contoso.com,")

@@ -1,0 +1,244 @@
+"""Logs: JSON lines with the request id, an access line per request, an audit line per directory
+write, and never a secret (DESIGN section 3 step 6, bridge/logs.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bridge.app import create_app
+from bridge.config import LoggingConfig
+from bridge.directory.memory import InMemoryDirectory
+from bridge.logs import REDACTED, RequestContext, formatter, request_id, setup_logging
+from bridge.mapping.model import ResourceMap
+from tests.conftest import SCIM, TOKEN, ScimClient, make_settings
+
+Lines = Callable[[], list[dict[str, Any]]]
+PASSWORD = "Corr3ct-Horse-Battery"
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Lines]:
+    """Everything logged, through ``setup_logging`` at DEBUG, as parsed JSON lines; the root logger's
+    handlers, level and the access/audit switches are restored afterwards."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    switches = {name: logging.getLogger(name).disabled for name in ("bridge.access", "bridge.audit")}
+    waitress_level = logging.getLogger("waitress").level
+    stream = io.StringIO()
+    setup_logging(LoggingConfig(level="DEBUG"), stream)
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    yield lines
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    for name, disabled in switches.items():
+        logging.getLogger(name).disabled = disabled
+    logging.getLogger("waitress").setLevel(waitress_level)
+
+
+def formatted(record: logging.LogRecord) -> dict[str, Any]:
+    RequestContext().filter(record)
+    return json.loads(formatter().format(record))
+
+
+def record(**extra: Any) -> logging.LogRecord:
+    log = logging.LogRecord("bridge.test", logging.INFO, __file__, 1, "user %s changed", ("u1",), None)
+    log.__dict__.update(extra)
+    return log
+
+
+# --- shape and redaction -------------------------------------------------------------------------
+
+
+def test_a_record_is_one_json_object_with_time_level_logger_message_and_request_id() -> None:
+    """Fields are renamed for humans and tools; the message is formatted lazily from %s arguments."""
+    token = request_id.set("req-42")
+    try:
+        line = formatted(record(dn="uid=u1,ou=people,dc=example,dc=org"))
+    finally:
+        request_id.reset(token)
+    assert line["level"] == "INFO"
+    assert line["logger"] == "bridge.test"
+    assert line["message"] == "user u1 changed"
+    assert line["request_id"] == "req-42"
+    assert line["dn"] == "uid=u1,ou=people,dc=example,dc=org"
+    assert line["time"][:2] == "20" and "T" in line["time"]
+
+
+def test_outside_a_request_the_request_id_is_a_dash() -> None:
+    """Start-up and shutdown lines carry request_id "-" rather than a stale id."""
+    assert formatted(record())["request_id"] == "-"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "Password",
+        "bind_password",
+        "token",
+        "token_hashes",
+        "authorization",
+        "client_secret",
+        "credential",
+        "bind_password_credential",
+        "unicodePwd",
+        "pass",
+    ],
+)
+def test_extra_fields_with_secret_looking_names_are_redacted(name: str) -> None:
+    """The last line of defence: a field whose name looks secret never shows its value (bridge/logs.py)."""
+    line = formatted(record(**{name: "hunter2"}))
+    assert line[name] == REDACTED
+    assert "hunter2" not in json.dumps(line)
+
+
+def test_a_line_logged_after_a_request_does_not_carry_its_id(log_lines: Lines, client: ScimClient) -> None:
+    """The request id lives as long as its request: a worker thread's next line outside a request
+    is not attributed to the request it served last."""
+    client.simulate_get(f"{SCIM}/Users", headers={"X-Request-ID": "req-done"})
+    logging.getLogger("bridge.service").info("between requests")
+    lines = log_lines()
+    assert (lines[-2]["logger"], lines[-2]["request_id"]) == ("bridge.access", "req-done")
+    assert (lines[-1]["message"], lines[-1]["request_id"]) == ("between requests", "-")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("dn", "uid=a,dc=x"), ("attributes", ["cn", "mail"]), ("status", 201)]
+)
+def test_ordinary_extra_fields_are_kept(name: str, value: Any) -> None:
+    """Only secret-looking names are redacted: DNs, attribute names and statuses stay readable."""
+    assert formatted(record(**{name: value}))[name] == value
+
+
+def test_setup_logging_writes_json_lines_and_honours_the_level(log_lines: Lines) -> None:
+    """Every stream (access, audit, the rest) shares one JSON format on one handler."""
+    logging.getLogger("bridge.audit").info("directory %s", "add", extra={"op": "add"})
+    logging.getLogger("bridge.service").debug("debug line")
+    setup_logging(LoggingConfig(level="WARNING"), io.StringIO())  # replaces, never duplicates, the handler
+    assert len(logging.getLogger().handlers) == 1
+    assert [(line["logger"], line["message"]) for line in log_lines()] == [
+        ("bridge.audit", "directory add"),
+        ("bridge.service", "debug line"),
+    ]
+
+
+def test_access_and_audit_lines_can_be_switched_off() -> None:
+    """logging.access_log / audit_log false silence their streams (bridge/config.py LoggingConfig)."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        setup_logging(LoggingConfig(level="INFO", access_log=False, audit_log=False), stream)
+        logging.getLogger("bridge.access").info("GET /x 200")
+        logging.getLogger("bridge.audit").info("directory add")
+        logging.getLogger("bridge.service").info("kept")
+    finally:
+        for name in ("bridge.access", "bridge.audit"):
+            logging.getLogger(name).disabled = False
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["kept"]
+
+
+# --- through the app -----------------------------------------------------------------------------
+
+
+def test_each_request_writes_one_access_line_with_method_route_template_status_and_duration(
+    log_lines: Lines, client: ScimClient
+) -> None:
+    """The route template, never the id or the query string (which may hold personal data)."""
+    created = client.post_user({"userName": "ann@contoso.com"})
+    client.simulate_get(f"{SCIM}/Users/{created.json['id']}", headers={"X-Request-ID": "abc-123"})
+    client.simulate_get(f"{SCIM}/Users", params={"filter": 'userName eq "ann@contoso.com"'})
+    client.simulate_get(f"{SCIM}/Users", headers={"Authorization": "Bearer wrong"})
+    access = [line for line in log_lines() if line["logger"] == "bridge.access"]
+    assert [(line["method"], line["route"], line["status"]) for line in access] == [
+        ("POST", f"{SCIM}/Users", 201),
+        ("GET", f"{SCIM}/Users/{{user_id}}", 200),
+        ("GET", f"{SCIM}/Users", 200),
+        ("GET", "(no route)", 401),
+    ]
+    assert all(isinstance(line["ms"], float | int) and line["ms"] >= 0 for line in access)
+    assert access[1]["request_id"] == "abc-123"
+    text = json.dumps(access)
+    assert created.json["id"] not in text
+    assert "ann@contoso.com" not in text
+
+
+def test_each_directory_write_writes_one_audit_line_with_op_dn_attribute_names_and_outcome(
+    log_lines: Lines, client: ScimClient
+) -> None:
+    """Operation, DN, attribute names, outcome, and the request id that caused it (DESIGN 3.6)."""
+    created = client.simulate_post(
+        f"{SCIM}/Users",
+        json={"userName": "bo@contoso.com", "title": "Chef"},
+        headers={"X-Request-ID": "req-add"},
+    )
+    client.patch_user(created.json["id"], {"op": "replace", "path": "title", "value": "Sous-chef"})
+    client.patch_user(created.json["id"], {"op": "replace", "path": "title", "value": "Sous-chef"})
+    client.patch_user(created.json["id"], {"op": "replace", "path": "userName", "value": "b@contoso.com"})
+    client.simulate_delete(f"{SCIM}/Users/{created.json['id']}")
+    audit = [line for line in log_lines() if line["logger"] == "bridge.audit"]
+    dn = "uid=bo@contoso.com,ou=people,dc=example,dc=org"
+    renamed = "uid=b@contoso.com,ou=people,dc=example,dc=org"
+    assert [(line["op"], line["dn"], line["attributes"], line["outcome"]) for line in audit] == [
+        ("add", dn, ["cn", "objectClass", "sn", "title", "uid"], "ok"),
+        ("modify", dn, ["title"], "ok"),
+        ("move", dn, ["uid"], "ok"),
+        ("delete", renamed, [], "ok"),
+    ]
+    assert audit[0]["request_id"] == "req-add"
+    assert "Chef" not in json.dumps(audit)
+
+
+def test_a_failed_directory_write_is_audited_as_failed(
+    log_lines: Lines, memory: InMemoryDirectory, user_map: ResourceMap
+) -> None:
+    """A write the directory refuses is logged with outcome failed and the error's type."""
+    settings = make_settings()
+    settings = replace(settings, ldap=replace(settings.ldap, user_base="ou=missing,dc=example,dc=org"))
+    client = ScimClient(create_app(settings, memory, user_map))
+    assert client.post_user({"userName": "cy@contoso.com"}).status_code == 500
+    audit = [line for line in log_lines() if line["logger"] == "bridge.audit"]
+    assert [(line["op"], line["outcome"], line["error"], line["level"]) for line in audit] == [
+        ("add", "failed", "NoSuchEntry", "WARNING")
+    ]
+
+
+def test_no_password_or_bearer_token_ever_reaches_the_log(log_lines: Lines, client: ScimClient) -> None:
+    """Passwords in bodies and the bearer token in headers are never logged, at any level, on
+    success or failure (DESIGN 3.6, bridge/logs.py)."""
+    created = client.post_user({"userName": "di@contoso.com", "password": PASSWORD})
+    client.patch_user(created.json["id"], {"op": "replace", "path": "password", "value": PASSWORD})
+    client.patch_user(created.json["id"], {"op": "replace", "value": {"password": PASSWORD, "title": "x"}})
+    client.simulate_put(
+        f"{SCIM}/Users/{created.json['id']}", json={"userName": "di@contoso.com", "password": PASSWORD}
+    )
+    client.simulate_get(f"{SCIM}/Users", headers={"Authorization": f"Bearer {PASSWORD}"})
+    client.simulate_post(
+        f"{SCIM}/Users",
+        body='{"userName": "x", "password": "' + PASSWORD,
+        headers={"Content-Type": "application/scim+json"},
+    )
+    client.simulate_get(f"{SCIM}/Users", params={"filter": f'password eq "{PASSWORD}"'})
+    text = "\n".join(json.dumps(line) for line in log_lines())
+    assert len(log_lines()) >= 7
+    assert PASSWORD not in text
+    assert TOKEN not in text
+    assert "Bearer" not in text
