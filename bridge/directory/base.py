@@ -125,32 +125,29 @@ MATCH_NOTHING: DirFilter = AnyOf(())
 MATCH_ALL: DirFilter = AllOf(())
 
 
-def all_of(*items: DirFilter) -> DirFilter:
-    """AND of ``items``, flattening nested ANDs and dropping match-all terms."""
+def _flatten(kind: type[AllOf] | type[AnyOf], items: tuple[DirFilter, ...]) -> DirFilter:
+    """``kind`` of ``items``, with nested ``kind`` nodes flattened and the constants folded: a term that
+    decides the whole (nothing for AND, everything for OR) wins, and the neutral one is dropped."""
+    neutral, absorbing = (MATCH_ALL, MATCH_NOTHING) if kind is AllOf else (MATCH_NOTHING, MATCH_ALL)
     flat: list[DirFilter] = []
     for item in items:
-        match item:
-            case AllOf(inner):
-                flat.extend(inner)
-            case _:
-                flat.append(item)
-    if any(item == MATCH_NOTHING for item in flat):
-        return MATCH_NOTHING
-    return flat[0] if len(flat) == 1 else AllOf(tuple(flat))
+        flat.extend(item.items if isinstance(item, kind) else (item,))
+    if absorbing in flat:
+        return absorbing
+    flat = [item for item in flat if item != neutral]
+    if not flat:
+        return neutral
+    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def all_of(*items: DirFilter) -> DirFilter:
+    """AND of ``items``."""
+    return _flatten(AllOf, items)
 
 
 def any_of(*items: DirFilter) -> DirFilter:
-    """OR of ``items``, flattening nested ORs and dropping match-nothing terms."""
-    flat: list[DirFilter] = []
-    for item in items:
-        match item:
-            case AnyOf(inner):
-                flat.extend(inner)
-            case _:
-                flat.append(item)
-    if any(item == MATCH_ALL for item in flat):
-        return MATCH_ALL
-    return flat[0] if len(flat) == 1 else AnyOf(tuple(flat))
+    """OR of ``items``."""
+    return _flatten(AnyOf, items)
 
 
 # --- the port -----------------------------------------------------------------------------------

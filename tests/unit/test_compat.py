@@ -14,6 +14,7 @@ from bridge.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, NoTarge
 from bridge.scim.filter import AttrPath, Compare
 from bridge.scim.path import Path
 from bridge.scim.schemas import CORE_USER, ENTERPRISE_USER, PATCH_OP, USER
+from tests.samples import ENTRA_POST
 
 WORK = Compare(AttrPath(None, "type", None), "eq", "work")
 
@@ -59,19 +60,6 @@ def test_anything_else_where_a_boolean_belongs_is_invalid_value_naming_the_attri
 
 # --- normalize_resource ------------------------------------------------------------------------
 
-ENTRA_POST = {
-    "schemas": [CORE_USER, ENTERPRISE_USER],
-    "externalId": "alice",
-    "userName": "alice@contoso.com",
-    "active": True,
-    "displayName": "Alice Adams",
-    "emails": [{"primary": True, "type": "work", "value": "alice@contoso.com"}],
-    "meta": {"resourceType": "User"},
-    "name": {"formatted": "Alice Adams", "familyName": "Adams", "givenName": "Alice"},
-    "title": "Engineer",
-    ENTERPRISE_USER: {"employeeNumber": "10042", "department": "R&D"},
-    "roles": [],
-}
 
 ENTRA_POST_DOCUMENT = {
     "externalId": "alice",

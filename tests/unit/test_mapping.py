@@ -38,6 +38,7 @@ from bridge.scim.errors import InvalidFilter, InvalidValue
 from bridge.scim.filter import parse_filter
 from bridge.scim.schemas import ENTERPRISE_USER, USER
 from tests.conftest import OPENLDAP_MAP
+from tests.samples import EVERY_ROW
 
 MapWith = Callable[[dict[str, Any]], ResourceMap]
 STRIP = {"attributes": {"userName": {"ldap": "uid", "strip_suffix": "@contoso.com"}}}
@@ -368,32 +369,7 @@ def test_a_directory_value_that_is_not_a_number_reads_back_as_text() -> None:
 
 # --- documents -----------------------------------------------------------------------------------
 
-FULL: dict[str, Any] = {
-    "userName": "Jane.Doe@Contoso.com",
-    "externalId": "3F1E-abc-0042",
-    "name": {"givenName": "Jane", "familyName": "de la Doe", "formatted": "Jane de la Doe"},
-    "displayName": "Jane DOE",
-    "title": "VP, R&D",
-    "preferredLanguage": "en-US",
-    "emails": [{"type": "work", "value": "Jane.Doe@Contoso.com"}],
-    "phoneNumbers": [
-        {"type": "work", "value": "+1 (555) 010-0000"},
-        {"type": "mobile", "value": "+44 7700 900123"},
-        {"type": "fax", "value": "555.010.0001 ext. 2"},
-    ],
-    "addresses": [
-        {
-            "type": "work",
-            "streetAddress": "1 Main St.",
-            "locality": "Springfield",
-            "region": "IL",
-            "postalCode": "62701-0001",
-            "formatted": "1 Main St.\nSpringfield, IL 62701",
-        }
-    ],
-    ENTERPRISE_USER: {"employeeNumber": "007", "department": "R&D", "organization": "Contoso Ltd."},
-    "active": True,
-}
+FULL = EVERY_ROW
 
 FULL_LDAP = {
     "uid": ("Jane.Doe@Contoso.com",),
