@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8080
 
-.PHONY: demo test lint unit deps clean
+.PHONY: demo test lint unit deps bench clean
 
 deps:
 	@packaging/install-dev-deps.sh $(VENV)
@@ -12,8 +12,8 @@ demo: deps
 	$(PY) -m bridge demo --port $(PORT)
 
 lint: deps
-	$(VENV)/bin/ruff check bridge tests
-	$(VENV)/bin/ruff format --check bridge tests
+	$(VENV)/bin/ruff check bridge tests bench
+	$(VENV)/bin/ruff format --check bridge tests bench
 	$(VENV)/bin/mypy
 
 test: lint
@@ -24,3 +24,6 @@ unit: deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+bench: deps
+	$(PY) -m bench.group_members

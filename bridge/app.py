@@ -9,15 +9,16 @@ from typing import Any
 
 import falcon
 
-from bridge.config import Settings, load_user_map, read_bind_password
+from bridge.config import Settings, load_maps, read_bind_password
 from bridge.directory.audit import AuditedDirectory
 from bridge.directory.base import Directory, DirFilter, Eq
 from bridge.directory.filterparse import parse_ldap_filter
+from bridge.groups import GroupService, Memberships
 from bridge.http import errors, media
 from bridge.http.middleware import AccessLog, BearerAuth, RequestId
-from bridge.http.resources import Users
-from bridge.mapping.engine import UserMapping
-from bridge.mapping.model import ResourceMap
+from bridge.http.resources import Groups, Users
+from bridge.mapping.engine import ResourceMapping, UserMapping
+from bridge.mapping.model import MapSet, ResourceMap
 from bridge.service import ProvisioningService, Scope
 
 
@@ -29,22 +30,38 @@ def entry_uuid_filter(value: str) -> DirFilter:
 def create_app(
     settings: Settings,
     directory: Directory,
-    user_map: ResourceMap,
+    maps: ResourceMap | MapSet,
     *,
     id_filter: Callable[[str], DirFilter] = entry_uuid_filter,
+    dn_attribute: str = "entryDN",
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    """A Falcon app serving SCIM over ``directory``; every collaborator is passed in, nothing global."""
+    """A Falcon app serving SCIM over ``directory``; every collaborator is passed in, nothing global.
+
+    /Groups is served when the map has a ``group`` section and ``ldap.group_base`` is set.
+    """
+    maps = maps if isinstance(maps, MapSet) else MapSet(maps)
+    audited = AuditedDirectory(directory)
+    users_mapping = UserMapping(maps.user)
     scope = Scope(
         user_base=settings.ldap.user_base,
         disabled_base=settings.deprovisioning.disabled_base,
         user_filter=parse_ldap_filter(settings.ldap.user_filter) if settings.ldap.user_filter else None,
     )
+    memberships = None
+    if maps.group is not None and settings.ldap.group_base:
+        bases, user_scope = ProvisioningService.search_scope(audited, users_mapping, scope)
+        memberships = Memberships(
+            audited,
+            ResourceMapping(maps.group),
+            users_mapping,
+            group_base=settings.ldap.group_base,
+            user_bases=bases,
+            user_scope=user_scope,
+            id_filter=id_filter,
+            dn_attribute=dn_attribute,
+        )
     service = ProvisioningService(
-        AuditedDirectory(directory),
-        UserMapping(user_map),
-        scope,
-        settings.deprovisioning,
-        id_filter=id_filter,
+        audited, users_mapping, scope, settings.deprovisioning, id_filter=id_filter, memberships=memberships
     )
     base = settings.server.base_path
     middleware: list[Any] = [RequestId(), BearerAuth(settings.auth.token_hashes, base), AccessLog()]
@@ -53,14 +70,19 @@ def create_app(
     app.req_options.auto_parse_qs_csv = False
     media.install(app)
     errors.register(app)
-    users = Users(
-        service,
-        base_path=base,
-        public_url=settings.server.public_url,
-        max_body=settings.server.max_body_bytes,
-    )
+    options: dict[str, Any] = {
+        "base_path": base,
+        "public_url": settings.server.public_url,
+        "max_body": settings.server.max_body_bytes,
+    }
+    users = Users(service, **options)
     app.add_route(f"{base}/Users", users)
     app.add_route(f"{base}/Users/{{user_id}}", users, suffix="item")
+    if memberships is not None:
+        assert maps.group is not None
+        groups = Groups(GroupService(audited, ResourceMapping(maps.group), memberships, id_filter), **options)
+        app.add_route(f"{base}/Groups", groups)
+        app.add_route(f"{base}/Groups/{{group_id}}", groups, suffix="item")
     return app
 
 
@@ -71,6 +93,7 @@ def build_app(settings: Settings) -> tuple[falcon.App[falcon.Request, falcon.Res
 
     base_dir = Path(settings.source).parent
     password = read_bind_password(settings.ldap, base_dir)
+    maps = load_maps(settings.map_path)
     pool = ConnectionPool(settings.ldap, password, str(base_dir))
-    app = create_app(settings, LdapDirectory(pool), load_user_map(settings.map_path))
+    app = create_app(settings, LdapDirectory(pool), maps)
     return app, pool.close

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from bridge import __version__
-from bridge.config import ConfigError, load_settings, load_user_map
+from bridge.config import ConfigError, load_maps, load_settings
 from bridge.mapping.load import MapError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -42,11 +42,18 @@ def _token(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-        load_user_map(settings.map_path)
+        maps = load_maps(settings.map_path)
     except (ConfigError, MapError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     print(f"{args.config}: configuration is valid (map {settings.map_path})")
+    print(f"Users: served from {settings.ldap.user_base}")
+    if maps.group is None:
+        print("Groups: not served (the map has no group section)")
+    elif not settings.ldap.group_base:
+        print("Groups: not served (ldap.group_base is not set); switch off group provisioning in Entra")
+    else:
+        print(f"Groups: served from {settings.ldap.group_base}")
     return EXIT_OK
 
 

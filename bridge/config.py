@@ -20,8 +20,8 @@ from typing import Any, Literal
 import yaml
 
 from bridge.directory.filterparse import LdapFilterSyntaxError, parse_ldap_filter
-from bridge.mapping.load import MapError, parse_user_map
-from bridge.mapping.model import ResourceMap
+from bridge.mapping.load import MapError, parse_maps
+from bridge.mapping.model import MapSet, ResourceMap
 
 
 class ConfigError(Exception):
@@ -350,7 +350,7 @@ def read_bind_password(ldap: LdapConfig, base_dir: Path, environ: Mapping[str, s
     return Secret(text.splitlines()[0] if text else "")
 
 
-def load_user_map(path: str | os.PathLike[str]) -> ResourceMap:
+def load_maps(path: str | os.PathLike[str]) -> MapSet:
     """Read and compile the attribute-map file at ``path``; MapError lists its problems."""
     source = str(path)
     try:
@@ -359,4 +359,9 @@ def load_user_map(path: str | os.PathLike[str]) -> ResourceMap:
         raise MapError(source, [f"cannot read: {exc.strerror}"]) from exc
     except yaml.YAMLError as exc:
         raise MapError(source, [f"not valid YAML: {exc}"]) from exc
-    return parse_user_map(data, source)
+    return parse_maps(data, source)
+
+
+def load_user_map(path: str | os.PathLike[str]) -> ResourceMap:
+    """The user map of the map file at ``path``."""
+    return load_maps(path).user

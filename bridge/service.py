@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.config import DeprovisioningConfig
 from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, all_of
@@ -36,20 +36,34 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class UserView:
-    """A user as the client sees it: id, canonical document and timestamps (ISO 8601)."""
+    """A user as the client sees it: id, canonical document, timestamps (ISO 8601) and, when asked
+    for, the groups that hold it directly as (id, display name) pairs."""
 
     id: str
     document: dict[str, Any]
     created: str | None
     last_modified: str | None
+    groups: tuple[tuple[str, str | None], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a list: the users on it and how many matched in all."""
+    """One page of a list: the resources on it and how many matched in all."""
 
     total: int
-    users: tuple[UserView, ...]
+    resources: tuple[Any, ...]
+
+
+class MembershipHooks(Protocol):
+    """What the user service asks of the groups (``bridge.groups.Memberships``), when groups are mapped."""
+
+    def groups_of(self, user: Entry) -> list[Entry]: ...
+
+    def forget(self, user: Entry) -> None: ...
+
+    def renamed(self, old: Entry, new_dn: str, new_uid: str | None) -> None: ...
+
+    def group_name(self, group: Entry) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,21 +98,32 @@ class ProvisioningService:
         policy: DeprovisioningConfig,
         *,
         id_filter: Any,
+        memberships: MembershipHooks | None = None,
     ) -> None:
         self._directory = directory
         self._mapping = mapping
         self._policy = policy
+        self._memberships = memberships
         self._user_base = directory.normalize_dn(scope.user_base)
         self._disabled_base = directory.normalize_dn(scope.disabled_base) if scope.disabled_base else None
-        bases = [self._user_base]
-        if self._disabled_base and not self._disabled_base.lower().endswith(self._user_base.lower()):
-            bases.append(self._disabled_base)
-        self._bases: tuple[str, ...] = tuple(bases)
-        self._scope_filter = all_of(
-            mapping.structural_filter, *([scope.user_filter] if scope.user_filter else [])
-        )
+        self._bases, self._scope_filter = self.search_scope(directory, mapping, scope)
         self._translator = FilterTranslator(mapping, USER, id_filter)
         self._read = mapping.read_attributes
+
+    @staticmethod
+    def search_scope(
+        directory: Directory, mapping: UserMapping, scope: Scope
+    ) -> tuple[tuple[str, ...], DirFilter]:
+        """Where users are searched (the user base, and the disabled base when it lies elsewhere) and
+        the filter every user matches (the map's structural class and ``ldap.user_filter``)."""
+        user_base = directory.normalize_dn(scope.user_base)
+        bases = [user_base]
+        if scope.disabled_base:
+            disabled = directory.normalize_dn(scope.disabled_base)
+            if not disabled.lower().endswith(user_base.lower()):
+                bases.append(disabled)
+        condition = all_of(mapping.structural_filter, *([scope.user_filter] if scope.user_filter else []))
+        return tuple(bases), condition
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -108,19 +133,27 @@ class ProvisioningService:
         except NoSuchEntry as exc:
             raise NotFound(f"User {user_id} not found") from exc
 
-    def _view(self, entry: Entry) -> UserView:
+    def _view(self, entry: Entry, with_groups: bool = False) -> UserView:
+        groups = None
+        if with_groups and self._memberships is not None:
+            hooks = self._memberships
+            groups = tuple((group.id, hooks.group_name(group)) for group in hooks.groups_of(entry))
         return UserView(
             id=entry.id,
             document=self._mapping.to_document(entry),
             created=iso_time(entry.first("createTimestamp")),
             last_modified=iso_time(entry.first("modifyTimestamp")),
+            groups=groups,
         )
 
-    def get_user(self, user_id: str) -> UserView:
-        """GET /Users/{id}: disabled users are found too (Entra needs them [D1])."""
-        return self._view(self._entry(user_id))
+    def get_user(self, user_id: str, *, with_groups: bool = False) -> UserView:
+        """GET /Users/{id}: disabled users are found too (Entra needs them [D1]). The read-only
+        ``groups`` costs a reverse search, so it is computed only when asked for."""
+        return self._view(self._entry(user_id), with_groups)
 
-    def list_users(self, flt: Filter | None, start_index: int, count: int) -> Page:
+    def list_users(
+        self, flt: Filter | None, start_index: int, count: int, *, with_groups: bool = False
+    ) -> Page:
         """GET /Users: a page of the users matching ``flt``, in a stable order (RFC 7644 3.4.2)."""
         condition = (
             self._scope_filter if flt is None else all_of(self._scope_filter, self._translator.translate(flt))
@@ -129,7 +162,7 @@ class ProvisioningService:
             return Page(0, ())  # Test Connection's random GUID on a converted attribute never reaches LDAP
         result = self._directory.search(self._bases, condition, self._read, limit=start_index - 1 + count)
         entries = result.entries[start_index - 1 :]
-        return Page(result.total, tuple(self._view(entry) for entry in entries))
+        return Page(result.total, tuple(self._view(entry, with_groups) for entry in entries))
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -161,7 +194,7 @@ class ProvisioningService:
                 f"the base {parent} does not exist in the directory; check the configuration"
             ) from exc
         except DirectoryError as exc:
-            raise _client_error(exc) from exc
+            raise client_error(exc) from exc
         return self._view(entry)
 
     def replace_user(self, user_id: str, body: Any) -> UserView | None:
@@ -199,10 +232,17 @@ class ProvisioningService:
     def _delete(self, entry: Entry) -> None:
         try:
             self._directory.delete(entry.dn)
+            if self._memberships is not None:
+                self._memberships.forget(entry)  # a deleted user leaves every group
         except NoSuchEntry as exc:
             raise NotFound(f"User {entry.id} not found") from exc
         except DirectoryError as exc:
-            raise _client_error(exc) from exc
+            raise client_error(exc) from exc
+
+    def _follow(self, entry: Entry, new_dn: str, new_uid: str) -> None:
+        """Groups follow a renamed or moved user."""
+        if self._memberships is not None:
+            self._memberships.renamed(entry, new_dn, new_uid)
 
     def _parent_for(self, entry: Entry, active: bool) -> str:
         if self._disabled_base is None:
@@ -238,11 +278,13 @@ class ProvisioningService:
         try:
             if moves and not active:
                 # Lock first, then move: a failure in between leaves the account locked, never open.
-                self._directory.modify(entry.dn, changes, ())
+                self._directory.update(entry.dn, changes)
                 new_dn = self._directory.move(entry.dn, rdn, parent)
+                self._follow(entry, new_dn, rdn[1])
                 updated = self._directory.modify(new_dn, (), self._read)
             elif moves:
                 new_dn = self._directory.move(entry.dn, rdn, parent)
+                self._follow(entry, new_dn, rdn[1])
                 updated = self._directory.modify(new_dn, changes, self._read)
             elif changes:
                 updated = self._directory.modify(entry.dn, changes, self._read)
@@ -253,11 +295,11 @@ class ProvisioningService:
         except NoSuchEntry as exc:
             raise NotFound(f"User {entry.id} not found") from exc
         except DirectoryError as exc:
-            raise _client_error(exc) from exc
+            raise client_error(exc) from exc
         return self._view(updated)
 
 
-def _client_error(exc: DirectoryError) -> Exception:
+def client_error(exc: DirectoryError) -> Exception:
     """The SCIM error for a directory refusal the client can act on; others pass through."""
     if isinstance(exc, ConstraintViolation):
         return InvalidValue(f"the directory refused the change: {exc.reason}")
@@ -266,4 +308,4 @@ def _client_error(exc: DirectoryError) -> Exception:
     return exc
 
 
-__all__ = ["Page", "ProvisioningService", "Scope", "UserView", "iso_time"]
+__all__ = ["MembershipHooks", "Page", "ProvisioningService", "Scope", "UserView", "client_error", "iso_time"]

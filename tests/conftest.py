@@ -12,10 +12,10 @@ import falcon.testing
 import pytest
 
 from bridge.app import create_app
-from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Settings, load_user_map
+from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Settings, load_maps, load_user_map
 from bridge.directory.memory import InMemoryDirectory
-from bridge.mapping.load import parse_user_map
-from bridge.mapping.model import ResourceMap
+from bridge.mapping.load import parse_maps, parse_user_map
+from bridge.mapping.model import MapSet, ResourceMap
 
 pytest_plugins = ["tests.slapd_fixtures"]
 
@@ -26,6 +26,7 @@ TOKEN_HASH = "sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest()
 SUFFIX = "dc=example,dc=org"
 USER_BASE = f"ou=people,{SUFFIX}"
 DISABLED_BASE = f"ou=disabled,{SUFFIX}"
+GROUP_BASE = f"ou=groups,{SUFFIX}"
 SCIM = "/scim/v2"
 
 
@@ -33,7 +34,12 @@ def make_settings(**deprovisioning: Any) -> Settings:
     """Settings for in-process tests (no file behind them)."""
     return Settings(
         auth=AuthConfig((TOKEN_HASH,)),
-        ldap=LdapConfig(urls=("ldap://127.0.0.1:1",), bind_dn="cn=admin," + SUFFIX, user_base=USER_BASE),
+        ldap=LdapConfig(
+            urls=("ldap://127.0.0.1:1",),
+            bind_dn="cn=admin," + SUFFIX,
+            user_base=USER_BASE,
+            group_base=GROUP_BASE,
+        ),
         map=str(OPENLDAP_MAP),
         deprovisioning=DeprovisioningConfig(**deprovisioning),
     )
@@ -43,6 +49,28 @@ def make_settings(**deprovisioning: Any) -> Settings:
 def user_map() -> ResourceMap:
     """The shipped OpenLDAP map."""
     return load_user_map(OPENLDAP_MAP)
+
+
+@pytest.fixture(scope="session")
+def maps() -> MapSet:
+    """The shipped OpenLDAP map file: users and groups."""
+    return load_maps(OPENLDAP_MAP)
+
+
+@pytest.fixture
+def group_map_with() -> Callable[[dict[str, Any]], MapSet]:
+    """The shipped maps with some keys of the group section replaced (``members`` and ``posix`` whole)."""
+    import yaml
+
+    base = yaml.safe_load(OPENLDAP_MAP.read_text())
+
+    def build(changes: dict[str, Any]) -> MapSet:
+        group = {**base["group"], **changes}
+        return parse_maps(
+            {"user": base["user"], "group": {k: v for k, v in group.items() if v is not None}}, "test"
+        )
+
+    return build
 
 
 @pytest.fixture
@@ -83,12 +111,13 @@ class ScimClient(falcon.testing.TestClient):
 
 
 @pytest.fixture
-def make_client(memory: InMemoryDirectory, user_map: ResourceMap) -> Callable[..., ScimClient]:
-    """A client over the in-memory directory; keyword arguments set the deprovisioning policy."""
+def make_client(memory: InMemoryDirectory, maps: MapSet) -> Callable[..., ScimClient]:
+    """A client over the in-memory directory; keyword arguments set the deprovisioning policy. With no
+    ``resource_map`` it serves the shipped maps (users and groups); a user map alone serves users."""
 
-    def build(resource_map: ResourceMap | None = None, **deprovisioning: Any) -> ScimClient:
+    def build(resource_map: ResourceMap | MapSet | None = None, **deprovisioning: Any) -> ScimClient:
         settings = make_settings(**deprovisioning)
-        return ScimClient(create_app(settings, memory, resource_map or user_map))
+        return ScimClient(create_app(settings, memory, resource_map or maps))
 
     return build
 

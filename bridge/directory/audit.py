@@ -59,6 +59,11 @@ class AuditedDirectory:
         with self._audit("modify", dn, [change.attribute for change in changes]):
             return self.inner.modify(dn, changes, read)
 
+    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+        if changes:
+            with self._audit("modify", dn, [change.attribute for change in changes]):
+                self.inner.update(dn, changes)
+
     def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
         with self._audit("move", dn, [rdn[0]], new_rdn=f"{rdn[0]}={rdn[1]}", new_parent=parent):
             return self.inner.move(dn, rdn, parent)

@@ -47,6 +47,8 @@ class Modification:
     """One LDAP modify operation on one attribute (RFC 4511 section 4.6).
 
     ``replace`` with no values deletes the attribute; ``delete`` with no values deletes every value.
+    Adding a value that is present, or deleting one that is absent, succeeds (permissive modify), so
+    retried member changes are idempotent without reading the member list.
     """
 
     op: Literal["add", "delete", "replace"]
@@ -204,6 +206,11 @@ class Directory(Protocol):
 
     def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
         """Apply ``changes`` atomically to ``dn`` and return the entry as read back with ``read``."""
+        ...
+
+    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+        """Apply ``changes`` atomically to ``dn`` without reading it back (member changes answer 204,
+        and reading a group of 100,000 members back costs the directory as much as the change)."""
         ...
 
     def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:

@@ -92,7 +92,8 @@ class InMemoryDirectory:
             found = [
                 self._entry(dn, attrs, attributes)
                 for key, (dn, attrs) in sorted(self._entries.items())
-                if any(key == base or key.endswith("," + base) for base in keys) and self._matches(flt, attrs)
+                if any(key == base or key.endswith("," + base) for base in keys)
+                and self._matches(flt, attrs, dn)
             ]
         return SearchResult(tuple(found[:limit] if limit is not None else found), len(found))
 
@@ -146,6 +147,9 @@ class InMemoryDirectory:
             self._entries[dn_key(dn)] = (normal, updated)
             self.writes += 1
             return self._entry(normal, updated, read)
+
+    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+        self.modify(dn, changes, ())
 
     def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
         new_dn = normalize_dn(make_dn(rdn, parent))
@@ -215,8 +219,10 @@ class InMemoryDirectory:
     def _has(self, name: str, values: Sequence[str], value: str) -> bool:
         return any(self._equal(name, v, value) for v in values)
 
-    def _matches(self, flt: DirFilter, attrs: Mapping[str, list[str]]) -> bool:
+    def _matches(self, flt: DirFilter, attrs: Mapping[str, list[str]], dn: str) -> bool:
         match flt:
+            case Eq(name, value) if name.lower() == "entrydn":  # OpenLDAP's DN-valued operational attribute
+                return dn_key(value) == dn_key(dn)
             case Eq(name, value):
                 return self._has(name, attrs.get(name.lower(), ()), value)
             case Present(name):
@@ -234,11 +240,11 @@ class InMemoryDirectory:
                     self._fold(name, v) <= self._fold(name, value) for v in attrs.get(name.lower(), ())
                 )
             case AllOf(items):
-                return all(self._matches(item, attrs) for item in items)
+                return all(self._matches(item, attrs, dn) for item in items)
             case AnyOf(items):
-                return any(self._matches(item, attrs) for item in items)
+                return any(self._matches(item, attrs, dn) for item in items)
             case Negation(item):
-                return not self._matches(item, attrs)
+                return not self._matches(item, attrs, dn)
         raise TypeError(f"not a directory filter: {flt!r}")  # pragma: no cover
 
     def _substring(

@@ -6,11 +6,12 @@ from typing import Any
 
 import falcon
 
+from bridge.groups import GroupService, GroupView
 from bridge.http.media import SCIM_JSON, read_json
 from bridge.scim.errors import InvalidValue
-from bridge.scim.filter import parse_filter
+from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import list_response, project, resource
-from bridge.scim.schemas import USER
+from bridge.scim.schemas import GROUP, USER
 from bridge.service import ProvisioningService, UserView
 
 DEFAULT_COUNT = 100
@@ -32,65 +33,170 @@ def _names(req: falcon.Request, name: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()] if raw else []
 
 
-class Users:
-    """/Users and /Users/{user_id}."""
+def _asked_for(req: falcon.Request, name: str, *, by_default: bool) -> bool:
+    """Whether attribute ``name`` is to be returned under ``attributes``/``excludedAttributes`` (3.9)."""
+    wanted = [n.lower().rsplit(":", 1)[-1].split(".")[0] for n in _names(req, "attributes")]
+    excluded = [n.lower().rsplit(":", 1)[-1].split(".")[0] for n in _names(req, "excludedAttributes")]
+    if wanted:
+        return name.lower() in wanted
+    return by_default and name.lower() not in excluded
 
-    def __init__(
-        self, service: ProvisioningService, *, base_path: str, public_url: str | None, max_body: int
-    ) -> None:
-        self._service = service
+
+class _Resources:
+    """What /Users and /Groups share: paging, filters, locations and projection."""
+
+    endpoint = ""
+
+    def __init__(self, *, base_path: str, public_url: str | None, max_body: int) -> None:
         self._base_path = base_path
         self._public_url = public_url.rstrip("/") if public_url else None
         self._max_body = max_body
 
-    def _location(self, req: falcon.Request, user_id: str) -> str:
-        """meta.location: the configured public URL, else what this request was addressed to."""
-        base = self._public_url or f"{req.prefix}{self._base_path}"
-        return f"{base}/Users/{user_id}"
+    def base_url(self, req: falcon.Request) -> str:
+        """The configured public URL, else what this request was addressed to (for meta.location)."""
+        return self._public_url or f"{req.prefix}{self._base_path}"
 
-    def _render(self, req: falcon.Request, view: UserView) -> dict[str, Any]:
-        body = resource(
-            USER,
-            "User",
-            view.id,
-            view.document,
-            location=self._location(req, view.id),
-            created=view.created,
-            last_modified=view.last_modified,
-        )
-        return project(body, _names(req, "attributes"), _names(req, "excludedAttributes"))
+    def _location(self, req: falcon.Request, resource_id: str) -> str:
+        return f"{self.base_url(req)}/{self.endpoint}/{resource_id}"
 
-    def _send(self, req: falcon.Request, resp: falcon.Response, view: UserView | None, status: int) -> None:
-        if view is None:
-            resp.status = falcon.HTTP_204  # the policy deleted the user: there is nothing to show
-            return
-        resp.status = status
-        resp.content_type = SCIM_JSON
-        resp.media = self._render(req, view)
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    @staticmethod
+    def _query(req: falcon.Request) -> tuple[Filter | None, int, int]:
         text = req.get_param("filter")
         flt = parse_filter(text) if text is not None and text.strip() else None
         start = max(1, _integer(req, "startIndex", 1))
         count = min(max(0, _integer(req, "count", DEFAULT_COUNT)), MAX_COUNT)
-        page = self._service.list_users(flt, start, count)
+        return flt, start, count
+
+    def _project(self, req: falcon.Request, body: dict[str, Any]) -> dict[str, Any]:
+        return project(body, _names(req, "attributes"), _names(req, "excludedAttributes"))
+
+    @staticmethod
+    def _send(resp: falcon.Response, body: dict[str, Any] | None, status: int) -> None:
+        if body is None:
+            resp.status = falcon.HTTP_204  # the policy deleted it, or a PATCH that answers without a body
+            return
+        resp.status = status
         resp.content_type = SCIM_JSON
-        resp.media = list_response([self._render(req, view) for view in page.users], page.total, start)
+        resp.media = body
+
+
+class Users(_Resources):
+    """/Users and /Users/{user_id}."""
+
+    endpoint = "Users"
+
+    def __init__(self, service: ProvisioningService, **options: Any) -> None:
+        super().__init__(**options)
+        self._service = service
+
+    def _render(self, req: falcon.Request, view: UserView | None) -> dict[str, Any] | None:
+        if view is None:
+            return None
+        document = dict(view.document)
+        if view.groups is not None:
+            groups_url = f"{self.base_url(req)}/Groups"
+            document["groups"] = [
+                {
+                    "value": gid,
+                    "$ref": f"{groups_url}/{gid}",
+                    **({"display": name} if name else {}),
+                    "type": "direct",
+                }
+                for gid, name in view.groups
+            ]
+        body = resource(
+            USER,
+            "User",
+            view.id,
+            document,
+            location=self._location(req, view.id),
+            created=view.created,
+            last_modified=view.last_modified,
+        )
+        return self._project(req, body)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        flt, start, count = self._query(req)
+        with_groups = _asked_for(req, "groups", by_default=False)
+        page = self._service.list_users(flt, start, count, with_groups=with_groups)
+        resources = [self._render(req, view) or {} for view in page.resources]
+        self._send(resp, list_response(resources, page.total, start), 200)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         view = self._service.create_user(read_json(req, self._max_body))
-        self._send(req, resp, view, 201)
+        self._send(resp, self._render(req, view), 201)
         resp.location = self._location(req, view.id)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        self._send(req, resp, self._service.get_user(user_id), 200)
+        with_groups = _asked_for(req, "groups", by_default=False)
+        self._send(resp, self._render(req, self._service.get_user(user_id, with_groups=with_groups)), 200)
 
     def on_put_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        self._send(req, resp, self._service.replace_user(user_id, read_json(req, self._max_body)), 200)
+        view = self._service.replace_user(user_id, read_json(req, self._max_body))
+        self._send(resp, self._render(req, view), 200)
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        self._send(req, resp, self._service.patch_user(user_id, read_json(req, self._max_body)), 200)
+        view = self._service.patch_user(user_id, read_json(req, self._max_body))
+        self._send(resp, self._render(req, view), 200)
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         self._service.delete_user(user_id)
+        resp.status = falcon.HTTP_204
+
+
+class Groups(_Resources):
+    """/Groups and /Groups/{group_id}. Members are read only when they are to be returned: Entra
+    always asks with ``excludedAttributes=members`` [D1][D13]."""
+
+    endpoint = "Groups"
+
+    def __init__(self, service: GroupService, **options: Any) -> None:
+        super().__init__(**options)
+        self._service = service
+
+    def _render(self, req: falcon.Request, view: GroupView) -> dict[str, Any]:
+        document = dict(view.document)
+        if view.members is not None:
+            base = self.base_url(req)
+            document["members"] = [
+                {"value": m.id, "$ref": f"{base}/{m.kind}s/{m.id}", "type": m.kind} for m in view.members
+            ]
+        body = resource(
+            GROUP,
+            "Group",
+            view.id,
+            document,
+            location=self._location(req, view.id),
+            created=view.created,
+            last_modified=view.last_modified,
+        )
+        return self._project(req, body)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        flt, start, count = self._query(req)
+        with_members = _asked_for(req, "members", by_default=True)
+        page = self._service.list_groups(flt, start, count, with_members=with_members)
+        self._send(
+            resp, list_response([self._render(req, v) for v in page.resources], page.total, start), 200
+        )
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        view = self._service.create_group(read_json(req, self._max_body))
+        self._send(resp, self._render(req, view), 201)
+        resp.location = self._location(req, view.id)
+
+    def on_get_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
+        with_members = _asked_for(req, "members", by_default=True)
+        self._send(resp, self._render(req, self._service.get_group(group_id, with_members=with_members)), 200)
+
+    def on_put_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
+        view = self._service.replace_group(group_id, read_json(req, self._max_body))
+        self._send(resp, self._render(req, view), 200)
+
+    def on_patch_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
+        self._service.patch_group(group_id, read_json(req, self._max_body))
+        resp.status = falcon.HTTP_204
+
+    def on_delete_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
+        self._service.delete_group(group_id)
         resp.status = falcon.HTTP_204

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.directory.base import (
+    MATCH_ALL,
     MATCH_NOTHING,
     DirFilter,
     Entry,
@@ -31,14 +32,15 @@ LdapValues = dict[str, tuple[str, ...]]
 _FLAGS = ("primary", "display")  # sub-attributes the map does not store: they do not make two values differ
 
 
-class UserMapping:
-    """The compiled user map, with everything the service asks of it."""
+class ResourceMapping:
+    """A compiled resource map (users or groups), with everything the services ask of it."""
 
     def __init__(self, resource_map: ResourceMap) -> None:
         self.map = resource_map
         self.rules = resource_map.rules
         self.rdn_attribute = resource_map.rdn.ldap
-        names = [*_OPERATIONAL, *(rule.ldap for rule in self.rules), resource_map.active.attribute]
+        active = [resource_map.active.attribute] if resource_map.active else []
+        names = [*_OPERATIONAL, *(rule.ldap for rule in self.rules), *active]
         self.read_attributes: tuple[str, ...] = tuple(dict.fromkeys(names))
         self.structural_filter: DirFilter = Eq("objectClass", resource_map.object_classes[0])
         slots: dict[tuple[str | None, str], list[str]] = {}
@@ -54,6 +56,8 @@ class UserMapping:
     def is_active(self, entry: Entry) -> bool:
         """False when the entry carries this directory's disable marker."""
         active = self.map.active
+        if active is None:
+            return True
         return not any(
             value.upper() == active.disabled_value.upper() for value in entry.get(active.attribute)
         )
@@ -65,7 +69,8 @@ class UserMapping:
             values = entry.get(rule.ldap)
             if values:
                 rule.target.put(document, rule.converter.from_ldap(values[0]))
-        document["active"] = self.is_active(entry)
+        if self.map.active is not None:
+            document["active"] = self.is_active(entry)
         return document
 
     # --- writing -------------------------------------------------------------------------------
@@ -143,7 +148,7 @@ class UserMapping:
         """All attributes of a new entry for ``document``."""
         attributes = {name: values for name, values in self.to_ldap(document).items() if values}
         attributes["objectClass"] = self.map.object_classes
-        if not active:
+        if not active and self.map.active is not None:
             attributes[self.map.active.attribute] = (self.map.active.disabled_value,)
         return attributes
 
@@ -162,13 +167,14 @@ class UserMapping:
         missing = tuple(c for c in self.map.auxiliary_classes if c.lower() not in present)
         if changes and missing:
             changes.insert(0, Modification("add", "objectClass", missing))  # adopted entries gain our class
-        if bool(new.get("active", True)) != self.is_active(entry):
+        if self.map.active is not None and bool(new.get("active", True)) != self.is_active(entry):
             changes.append(self.active_change(bool(new.get("active", True))))
         return changes
 
     def active_change(self, active: bool) -> Modification:
         """The modification that enables or disables an entry that is in the other state."""
         rule = self.map.active
+        assert rule is not None, "only resources with an active rule are enabled or disabled"
         if not active:
             return Modification("replace", rule.attribute, (rule.disabled_value,))
         if rule.enabled_value is not None:
@@ -177,6 +183,8 @@ class UserMapping:
 
     def active_filter(self, active: bool) -> DirFilter:
         """Entries whose ``active`` is ``active``."""
+        if self.map.active is None:
+            return MATCH_ALL if active else MATCH_NOTHING
         disabled = Eq(self.map.active.attribute, self.map.active.disabled_value)
         return Negation(disabled) if active else disabled
 
@@ -193,4 +201,6 @@ class UserMapping:
         return out
 
 
-__all__ = ["MATCH_NOTHING", "LdapValues", "UserMapping"]
+UserMapping = ResourceMapping  # the name the user service and its tests know it by
+
+__all__ = ["MATCH_NOTHING", "LdapValues", "ResourceMapping", "UserMapping"]

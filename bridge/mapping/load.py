@@ -8,19 +8,33 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from bridge.mapping.model import PPOLICY_LOCK, ActiveRule, Converter, ResourceMap, Rule, Target, Template
+from bridge.mapping.model import (
+    PPOLICY_LOCK,
+    ActiveRule,
+    Converter,
+    MapSet,
+    MemberRule,
+    PosixRule,
+    ResourceMap,
+    Rule,
+    Target,
+    Template,
+)
 from bridge.scim.errors import InvalidPath
 from bridge.scim.filter import Compare
 from bridge.scim.path import parse_path
-from bridge.scim.schemas import USER, ResourceSchema
+from bridge.scim.schemas import GROUP, USER, ResourceSchema
 
 _LDAP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _ROW_KEYS = ("ldap", "convert", "strip_suffix", "default")
 _USER_KEYS = ("object_classes", "auxiliary_classes", "rdn", "active", "attributes")
 _ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value")
+_GROUP_KEYS = ("object_classes", "auxiliary_classes", "rdn", "members", "posix", "integrity", "attributes")
+_MEMBER_KEYS = ("attribute", "placeholder")
+_MEMBER_HOLDS: dict[str, Literal["dn", "uid"]] = {"member": "dn", "uniqueMember": "dn", "memberUid": "uid"}
 # The converters that keep a SCIM type's JSON values exact, the default first.
 _CONVERTERS = {"boolean": ("boolean",), "integer": ("integer",)}
 
@@ -169,50 +183,133 @@ def _yaml_scalar(value: Any) -> str:
     return str(value)
 
 
-def parse_user_map(data: Any, source: str, schema: ResourceSchema = USER) -> ResourceMap:
-    """The user map from parsed YAML; raises MapError listing every problem."""
-    problems: list[str] = []
-    user = data.get("user") if isinstance(data, Mapping) else None
-    if not isinstance(user, Mapping):
-        raise MapError(source, ["user: missing; the map starts with a 'user:' section"])
-    _unknown(user, _USER_KEYS, "user", problems)
-    rows = user.get("attributes")
+def _common(
+    section: Mapping[str, Any], name: str, naming: str, schema: ResourceSchema, problems: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], Rule | None, tuple[Rule, ...]]:
+    """Object classes, auxiliary classes, RDN rule and rows: what users and groups share."""
+    rows = section.get("attributes")
     rules: list[Rule] = []
     if not isinstance(rows, Mapping) or not rows:
-        problems.append("user.attributes: a mapping of SCIM paths to LDAP attributes is required")
+        problems.append(f"{name}.attributes: a mapping of SCIM paths to LDAP attributes is required")
         rows = {}
     for key, row in rows.items():
-        rule = _rule(str(key), row, f"user.attributes.{key}", schema, problems)
+        rule = _rule(str(key), row, f"{name}.attributes.{key}", schema, problems)
         if rule is not None:
             rules.append(rule)
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.ldap.lower() in seen:
             problems.append(
-                f"user.attributes.{rule.target.text}: LDAP attribute {rule.ldap} is already "
+                f"{name}.attributes.{rule.target.text}: LDAP attribute {rule.ldap} is already "
                 f"mapped from {seen[rule.ldap.lower()]}"
             )
         seen[rule.ldap.lower()] = rule.target.text
-    classes = user.get("object_classes")
+    classes = section.get("object_classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-        problems.append("user.object_classes: a list of object classes for new entries, e.g. [inetOrgPerson]")
+        example = "inetOrgPerson" if name == "user" else "groupOfNames"
+        problems.append(f"{name}.object_classes: a list of object classes for new entries, e.g. [{example}]")
         classes = []
-    auxiliary = user.get("auxiliary_classes", [])
+    auxiliary = section.get("auxiliary_classes", [])
     if not isinstance(auxiliary, list) or not all(isinstance(c, str) for c in auxiliary):
-        problems.append("user.auxiliary_classes: a list of auxiliary classes added to adopted entries")
+        problems.append(f"{name}.auxiliary_classes: a list of auxiliary classes added to adopted entries")
         auxiliary = []
-    rdn_name = user.get("rdn", "userName")
+    rdn_name = section.get("rdn", naming)
     rdn = next((r for r in rules if r.target.text.lower() == str(rdn_name).lower()), None)
     if rdn is None:
         problems.append(
-            f"user.rdn: {rdn_name!r} must be one of the mapped SCIM attributes (usually userName)"
+            f"{name}.rdn: {rdn_name!r} must be one of the mapped SCIM attributes (usually {naming})"
         )
     elif rdn.target.attribute.multi_valued or rdn.target.sub is not None:
-        problems.append("user.rdn: must be a simple single-valued attribute such as userName")
-    if not any(r.target.text == "userName" for r in rules):
-        problems.append("user.attributes.userName: userName must be mapped (it is required and unique)")
-    active = _active(user.get("active"), "user.active", problems)
-    if problems or rdn is None or active is None:
-        raise MapError(source, problems)
+        problems.append(f"{name}.rdn: must be a simple single-valued attribute such as {naming}")
+    if not any(r.target.text == naming for r in rules):
+        problems.append(f"{name}.attributes.{naming}: {naming} must be mapped (it is required and unique)")
     object_classes = tuple(dict.fromkeys([*classes, *auxiliary]))
-    return ResourceMap(object_classes, tuple(auxiliary), rdn, tuple(rules), active)
+    return object_classes, tuple(auxiliary), rdn, tuple(rules)
+
+
+def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None:
+    before = len(problems)
+    _unknown(section, _USER_KEYS, "user", problems)
+    classes, auxiliary, rdn, rules = _common(section, "user", "userName", USER, problems)
+    active = _active(section.get("active"), "user.active", problems)
+    if len(problems) > before or rdn is None or active is None:
+        return None
+    return ResourceMap(classes, auxiliary, rdn, rules, active=active)
+
+
+def _members(data: Any, classes: tuple[str, ...], problems: list[str]) -> MemberRule | None:
+    where = "group.members"
+    if not isinstance(data, Mapping):
+        problems.append(f"{where}: a mapping with 'attribute' (member, uniqueMember or memberUid)")
+        return None
+    _unknown(data, _MEMBER_KEYS, where, problems)
+    attribute = data.get("attribute")
+    if attribute not in _MEMBER_HOLDS:
+        problems.append(f"{where}.attribute: must be member, uniqueMember or memberUid, not {attribute!r}")
+        return None
+    placeholder = data.get("placeholder")
+    needs_member = {c.lower() for c in classes} & {"groupofnames", "groupofuniquenames"}
+    if placeholder is None and needs_member and attribute != "memberUid":
+        problems.append(
+            f"{where}.placeholder: {', '.join(sorted(needs_member))} requires a member, so empty groups need "
+            "a placeholder DN kept in every group (e.g. cn=empty-membership-placeholder)"
+        )
+        return None
+    if placeholder is not None and (not isinstance(placeholder, str) or "=" not in placeholder):
+        problems.append(f"{where}.placeholder: a DN, e.g. cn=empty-membership-placeholder,dc=example,dc=org")
+        return None
+    return MemberRule(str(attribute), _MEMBER_HOLDS[str(attribute)], placeholder)
+
+
+def _posix(data: Any, problems: list[str]) -> PosixRule | None:
+    where = "group.posix"
+    if not isinstance(data, Mapping):
+        problems.append(f"{where}: a mapping with gid_min and gid_max")
+        return None
+    _unknown(data, ("gid_min", "gid_max"), where, problems)
+    low, high = data.get("gid_min"), data.get("gid_max")
+    if not (isinstance(low, int) and isinstance(high, int) and 0 < low <= high):
+        problems.append(f"{where}: gid_min and gid_max must be whole numbers with 0 < gid_min <= gid_max")
+        return None
+    return PosixRule(low, high)
+
+
+def _group(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None:
+    before = len(problems)
+    _unknown(section, _GROUP_KEYS, "group", problems)
+    classes, auxiliary, rdn, rules = _common(section, "group", "displayName", GROUP, problems)
+    members = _members(section.get("members"), classes, problems)
+    posix = _posix(section["posix"], problems) if section.get("posix") is not None else None
+    if posix is None and "posixgroup" in {c.lower() for c in classes} and "posix" not in section:
+        problems.append("group.posix: posixGroup needs gidNumber: give gid_min and gid_max to allocate from")
+    integrity = section.get("integrity", "bridge")
+    if integrity not in ("bridge", "overlay"):
+        problems.append(f"group.integrity: must be bridge or overlay, not {integrity!r}")
+    if len(problems) > before or rdn is None or members is None:
+        return None
+    return ResourceMap(classes, auxiliary, rdn, rules, members=members, posix=posix, integrity=integrity)
+
+
+def parse_maps(data: Any, source: str) -> MapSet:
+    """Every resource map of a map file's parsed YAML; raises MapError listing every problem."""
+    problems: list[str] = []
+    user = data.get("user") if isinstance(data, Mapping) else None
+    if not isinstance(user, Mapping):
+        raise MapError(source, ["user: missing; the map starts with a 'user:' section"])
+    _unknown(data, ("user", "group"), "map", problems)
+    user_map = _user(user, problems)
+    group = data.get("group")
+    group_map = None
+    if group is not None:
+        if isinstance(group, Mapping):
+            group_map = _group(group, problems)
+        else:
+            problems.append("group: a mapping like the user section, with 'members'")
+    if problems or user_map is None:
+        raise MapError(source, problems)
+    return MapSet(user_map, group_map)
+
+
+def parse_user_map(data: Any, source: str) -> ResourceMap:
+    """The user map of a map file's parsed YAML; raises MapError listing every problem."""
+    return parse_maps(data, source).user

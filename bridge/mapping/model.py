@@ -204,11 +204,45 @@ PPOLICY_LOCK = "000001010000Z"
 
 
 @dataclass(frozen=True, slots=True)
+class MemberRule:
+    """Where a group keeps its members.
+
+    ``member`` or ``uniqueMember`` hold member DNs (users and nested groups); ``memberUid`` (RFC 2307
+    posixGroup) holds each user's ``uid`` value. ``placeholder`` is a DN kept in every group whose
+    class requires a member (groupOfNames, groupOfUniqueNames), so that a group can be empty for SCIM
+    and a member removal never needs to know whether it removes the last one. Clients never see it.
+    """
+
+    attribute: str
+    holds: Literal["dn", "uid"]
+    placeholder: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PosixRule:
+    """posixGroup needs a gidNumber: new groups get the lowest free one in ``[gid_min, gid_max]``."""
+
+    gid_min: int
+    gid_max: int
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceMap:
-    """The map of one resource type (User)."""
+    """The map of one resource type: a User (with ``active``) or a Group (with ``members``)."""
 
     object_classes: tuple[str, ...]
     auxiliary_classes: tuple[str, ...]
     rdn: Rule
     rules: tuple[Rule, ...]
-    active: ActiveRule
+    active: ActiveRule | None = None
+    members: MemberRule | None = None
+    posix: PosixRule | None = None
+    integrity: Literal["bridge", "overlay"] = "bridge"
+
+
+@dataclass(frozen=True, slots=True)
+class MapSet:
+    """Every resource type of one map file; ``group`` is None when the file maps no groups."""
+
+    user: ResourceMap
+    group: ResourceMap | None = None

@@ -156,3 +156,20 @@ class ResourceSchema:
 
 
 USER = ResourceSchema(CORE_USER, USER_ATTRIBUTES, {ENTERPRISE_USER: ENTERPRISE_ATTRIBUTES})
+
+GROUP_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("displayName", required=True, uniqueness="server"),
+    Attribute(
+        "members",
+        "complex",
+        multi_valued=True,
+        sub_attributes=(
+            Attribute("value", mutability="immutable"),
+            Attribute("$ref", "reference", mutability="immutable"),
+            Attribute("display", mutability="readOnly"),
+            Attribute("type", mutability="immutable"),
+        ),
+    ),
+)
+
+GROUP = ResourceSchema(CORE_GROUP, GROUP_ATTRIBUTES, {})

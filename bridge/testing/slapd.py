@@ -62,11 +62,16 @@ suffix "{suffix}"
 rootdn "cn=admin,{suffix}"
 rootpw {data_pw}
 directory "{w}/db"
+# Store big member lists as separate records (back-mdb, OpenLDAP 2.5+), so one member added to or
+# removed from a group of 100,000 does not rewrite the whole entry.
+multival member,uniqueMember,memberUid 100,10
 index objectClass eq
 index uid,cn,sn,givenName,mail,displayName eq,sub
-index member,uniqueMember eq
+index member,uniqueMember,memberUid eq
 index entryUUID,entryCSN eq
 index uidNumber,gidNumber eq
+# Keep member values sorted, so adding or deleting one in a group of 100,000 is a binary search.
+sortvals member uniqueMember memberUid
 {indexes}
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by self write by users read by anonymous auth
@@ -185,12 +190,14 @@ class Slapd:
         ppolicy: bool = True,
         refint_nothing: str | None = None,
         host: str = "127.0.0.1",
+        rfc2307bis: bool = False,
     ) -> None:
         """Describe the server; nothing happens until :meth:`start`.
 
         ``port`` None picks a free port (kept for :meth:`restart`); ``ldaps_port`` None means no
         TLS, 0 picks a free port. ``extra_schema`` are slapd.conf-syntax schema files included
-        after core, cosine, inetorgperson and nis.
+        after core, cosine, inetorgperson and nis. ``rfc2307bis`` loads nis with posixGroup made
+        AUXILIARY, as RFC 2307bis directories have it, so a group can be groupOfNames and posixGroup.
         """
         self.workdir = Path(workdir).resolve()
         self._port, self._auto_port = port, port is None
@@ -200,6 +207,7 @@ class Slapd:
         self._memberof, self._refint, self._ppolicy = memberof, refint, ppolicy
         self._refint_nothing = refint_nothing
         self._host = host
+        self._rfc2307bis = rfc2307bis
         self._info: SlapdInfo | None = None
 
     @property
@@ -385,6 +393,8 @@ class Slapd:
             if not p.is_file():
                 raise SlapdError(f"extra schema not found: {p}")
         std = [f"{_SCHEMA_DIR}/{n}.schema" for n in ("core", "cosine", "inetorgperson", "nis")]
+        if self._rfc2307bis:
+            std[-1] = str(self._rfc2307bis_schema())
         scim = any(
             "scim-bridge" in p.name or "scimexternalid" in p.read_text().lower() for p in self._schemas
         )
@@ -409,6 +419,17 @@ class Slapd:
             indexes=indexes,
             overlays=overlays,
         )
+
+    def _rfc2307bis_schema(self) -> Path:
+        """Debian's nis.schema with the one change RFC 2307bis makes to groups: posixGroup becomes
+        AUXILIARY (MUST gidNumber), so it can be added to a groupOfNames."""
+        text = Path(f"{_SCHEMA_DIR}/nis.schema").read_text(encoding="utf-8")
+        structural = "SUP top STRUCTURAL\n\tMUST ( cn $ gidNumber )"
+        if structural not in text:
+            raise SlapdError("nis.schema's posixGroup is not the one this launcher knows how to adapt")
+        path = self.workdir / "rfc2307bis.schema"
+        path.write_text(text.replace(structural, "SUP top AUXILIARY\n\tMUST gidNumber"), encoding="utf-8")
+        return path
 
     def _base_ldif(self) -> str:
         text = f"dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n"

@@ -134,6 +134,27 @@ class DirectoryContract:
         cleared = directory.modify(entry.dn, [Modification("replace", "description", ())], READ)
         assert cleared.get("description") == ()
 
+    def test_adding_a_present_value_or_deleting_an_absent_one_succeeds(
+        self, directory: Directory, base: str
+    ) -> None:
+        """Member changes are retried by clients; they must be idempotent without a read."""
+        entry = self.add(directory, base, "olga", description=("a", "b"))
+        again = directory.modify(entry.dn, [Modification("add", "description", ("a", "c"))], READ)
+        assert sorted(again.get("description")) == ["a", "b", "c"]
+        for absent in (("zz",), ("zz", "yy"), ("zz", "a")):
+            directory.modify(entry.dn, [Modification("delete", "description", absent)], READ)
+        final = directory.modify(entry.dn, [Modification("delete", "mail", ("none@example.org",))], READ)
+        assert sorted(final.get("description")) == ["b", "c"] and final.get("mail") == ()
+
+    def test_update_writes_like_modify_without_reading_back(self, directory: Directory, base: str) -> None:
+        entry = self.add(directory, base, "pia", description=("a",))
+        directory.update(entry.dn, [Modification("add", "description", ("b",))])
+        directory.update(entry.dn, [])
+        again = directory.get_by_id([base], MATCH_ALL, entry.id, READ)
+        assert sorted(again.get("description")) == ["a", "b"]
+        with pytest.raises(NoSuchEntry):
+            directory.update(f"uid=nobody,{base}", [Modification("replace", "sn", ("x",))])
+
     def test_moving_renames_and_reparents_without_changing_the_id(
         self, directory: Directory, base: str
     ) -> None:

@@ -11,7 +11,7 @@ from bridge.app import create_app
 from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
-from bridge.mapping.model import ResourceMap
+from bridge.mapping.model import MapSet, ResourceMap
 from bridge.testing.slapd import SlapdInfo
 from tests.conftest import OPENLDAP_MAP, TOKEN_HASH, ScimClient
 from tests.slapd_fixtures import Subtree
@@ -23,6 +23,7 @@ def subtree_settings(info: SlapdInfo, subtree: Subtree, **deprovisioning: Any) -
         auth=AuthConfig((TOKEN_HASH,)),
         ldap=LdapConfig(
             urls=(info.url,),
+            group_base=subtree.group_base,
             bind_dn=info.bind_dn,
             user_base=subtree.user_base,
             tls="none",
@@ -36,18 +37,16 @@ def subtree_settings(info: SlapdInfo, subtree: Subtree, **deprovisioning: Any) -
 
 
 @pytest.fixture
-def ldap_client(
-    slapd: SlapdInfo, ldap_subtree: Subtree, user_map: ResourceMap
-) -> Iterator[Callable[..., ScimClient]]:
+def ldap_client(slapd: SlapdInfo, ldap_subtree: Subtree, maps: MapSet) -> Iterator[Callable[..., ScimClient]]:
     """A factory of clients over the real slapd: keyword arguments set the deprovisioning policy,
     ``disabled_base=True`` moves disabled users, ``user_filter=`` scopes, ``resource_map=`` swaps the map."""
     pools: list[ConnectionPool] = []
 
-    def build(resource_map: ResourceMap | None = None, **deprovisioning: Any) -> ScimClient:
+    def build(resource_map: ResourceMap | MapSet | None = None, **deprovisioning: Any) -> ScimClient:
         settings = subtree_settings(slapd, ldap_subtree, **deprovisioning)
         pool = ConnectionPool(settings.ldap, Secret(slapd.password))
         pools.append(pool)
-        return ScimClient(create_app(settings, LdapDirectory(pool), resource_map or user_map))
+        return ScimClient(create_app(settings, LdapDirectory(pool), resource_map or maps))
 
     yield build
     for pool in pools:

@@ -461,7 +461,10 @@ def test_check_config_exits_0_for_a_good_config_and_2_with_every_problem_for_a_b
     good = folder / "bridge.yaml"
     good.write_text(yaml.safe_dump(minimal()))
     assert main(["check-config", "--config", str(good)]) == EXIT_OK
-    assert "configuration is valid" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "configuration is valid" in out
+    expected = "Groups: served from" if minimal()["ldap"].get("group_base") else "Groups: not served"
+    assert expected in out, "check-config says whether /Groups is served"
 
     bad = folder / "bad.yaml"
     bad.write_text(yaml.safe_dump(edited(server={"port": 0, "threads": 0})))

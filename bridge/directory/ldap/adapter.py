@@ -20,7 +20,36 @@ from bridge.directory.ldap.flavors import OPENLDAP, Flavor
 from bridge.directory.ldap.render import dn_key, make_dn, make_rdn, normalize_dn, parent_dn, render_filter
 
 _PAGE_SIZE = 500
+# Permissive modify (AD's 1.2.840.113556.1.4.1413, honoured by OpenLDAP too): adding a value that is
+# there or deleting one that is not succeeds, so member changes are idempotent without a read.
+_PERMISSIVE = [("1.2.840.113556.1.4.1413", False, None)]
 _MODIFY_OPS = {"add": MODIFY_ADD, "delete": MODIFY_DELETE, "replace": MODIFY_REPLACE}
+_NO_SUCH_ATTRIBUTE = 16
+
+
+def _payload(changes: Sequence[Modification]) -> dict[str, list[tuple[str, list[str]]]]:
+    payload: dict[str, list[tuple[str, list[str]]]] = {}
+    for change in changes:
+        payload.setdefault(change.attribute, []).append((_MODIFY_OPS[change.op], list(change.values)))
+    return payload
+
+
+def _without_absent_deletes(conn: Connection, dn: str, changes: Sequence[Modification]) -> list[Modification]:
+    """``changes`` without the values to delete that are not there.
+
+    OpenLDAP's permissive modify forgives an absent attribute and some absent values, but still refuses
+    a delete none of whose values is present (noSuchAttribute). This runs only after that refusal: one
+    compare per value to delete, then the modify is retried once without what is already gone.
+    """
+    kept: list[Modification] = []
+    for change in changes:
+        if change.op != "delete" or not change.values:
+            kept.append(change)
+            continue
+        present = tuple(v for v in change.values if conn.compare(dn, change.attribute, v))
+        if present:
+            kept.append(Modification("delete", change.attribute, present))
+    return kept
 
 
 class LdapDirectory:
@@ -135,18 +164,27 @@ class LdapDirectory:
 
         return self._pool.execute(work)
 
-    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
-        payload: dict[str, list[tuple[str, list[str]]]] = {}
-        for change in changes:
-            payload.setdefault(change.attribute, []).append((_MODIFY_OPS[change.op], list(change.values)))
+    def _modify(self, conn: Connection, dn: str, changes: Sequence[Modification]) -> None:
+        conn.modify(dn, _payload(changes), controls=_PERMISSIVE)
+        refused = conn.result.get("result") == _NO_SUCH_ATTRIBUTE
+        if refused and any(c.op == "delete" and c.values for c in changes):
+            remaining = _without_absent_deletes(conn, dn, changes)
+            if not remaining:
+                return  # every value to delete was absent: nothing to do
+            conn.modify(dn, _payload(remaining), controls=_PERMISSIVE)
+        raise_for_result(conn.result, f"modify {dn}")
 
+    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
         def work(conn: Connection) -> Entry:
-            if payload:
-                conn.modify(dn, payload)
-                raise_for_result(conn.result, f"modify {dn}")
+            if changes:
+                self._modify(conn, dn, changes)
             return self._read(conn, dn, read)
 
         return self._pool.execute(work)
+
+    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+        if changes:
+            self._pool.execute(lambda conn: self._modify(conn, dn, changes))
 
     def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
         new_rdn = make_rdn(rdn)

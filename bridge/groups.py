@@ -1,0 +1,438 @@
+"""Groups: the SCIM operations on /Groups, and the memberships that users and groups share.
+
+Member changes never read a member list. An added member is one LDAP modify that adds values, a
+removed member one that deletes values, both with the permissive-modify control, so adding a member
+twice or removing a non-member succeeds (clients retry) without a read. A group whose class requires
+a member (groupOfNames, groupOfUniqueNames) always holds the map's placeholder DN, so it can be empty
+for SCIM and a removal never needs to know whether it removes the last real member.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.directory.base import (
+    Directory,
+    DirFilter,
+    Entry,
+    Eq,
+    GreaterOrEqual,
+    LessOrEqual,
+    Modification,
+    all_of,
+    any_of,
+)
+from bridge.directory.errors import DirectoryError, EntryAlreadyExists, NoSuchEntry
+from bridge.mapping.engine import ResourceMapping
+from bridge.mapping.filters import FilterTranslator
+from bridge.scim.compat import PatchOperation, normalize_patch, normalize_resource
+from bridge.scim.errors import InvalidPath, InvalidValue, NotFound, ServerError, Uniqueness
+from bridge.scim.filter import Compare, Filter, Or
+from bridge.scim.patch import apply_patch
+from bridge.scim.schemas import GROUP
+from bridge.service import Page, client_error, iso_time
+
+logger = logging.getLogger(__name__)
+_CHUNK = 100  # ids or DNs per search when resolving members
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A resolved member: its SCIM id, its DN, its uid (users) and whether it is a User or a Group."""
+
+    id: str
+    dn: str
+    uid: str | None
+    kind: str
+
+
+class Memberships:
+    """How groups hold members, for the group service (writes) and the user service (clean-up, groups).
+
+    ``dn_attribute`` is the directory's attribute holding an entry's own DN (OpenLDAP ``entryDN``, AD
+    ``distinguishedName``), which lets many member DNs be resolved in one search.
+    """
+
+    def __init__(
+        self,
+        directory: Directory,
+        groups: ResourceMapping,
+        users: ResourceMapping,
+        *,
+        group_base: str,
+        user_bases: Sequence[str],
+        user_scope: DirFilter,
+        id_filter: Any,
+        dn_attribute: str = "entryDN",
+    ) -> None:
+        assert groups.map.members is not None
+        self.rule = groups.map.members
+        self._directory = directory
+        self._groups = groups
+        self._users = users
+        self.group_base = directory.normalize_dn(group_base)
+        self._user_bases = tuple(user_bases)
+        self._user_scope = user_scope
+        self._group_scope = groups.structural_filter
+        self._id_filter = id_filter
+        self._dn_attribute = dn_attribute
+        self._uid_attribute = users.rdn_attribute
+
+    @property
+    def bases(self) -> tuple[str, ...]:
+        return (*self._user_bases, self.group_base)
+
+    def _kinds(self, entry: Entry) -> str:
+        classes = {value.lower() for value in entry.get("objectClass")}
+        return "Group" if self._groups.map.object_classes[0].lower() in classes else "User"
+
+    def _found(self, entries: Iterable[Entry]) -> list[Member]:
+        return [Member(e.id, e.dn, e.first(self._uid_attribute), self._kinds(e)) for e in entries]
+
+    def resolve(self, ids: Sequence[str], *, strict: bool) -> list[Member]:
+        """The members with these SCIM ids (users or groups); with ``strict``, an unknown id is a 400."""
+        found: dict[str, Member] = {}
+        wanted = list(dict.fromkeys(ids))
+        read = ("objectClass", self._uid_attribute)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            condition = all_of(
+                any_of(self._user_scope, self._group_scope), any_of(*(self._id_filter(i) for i in chunk))
+            )
+            result = self._directory.search(self.bases, condition, read)
+            found.update((m.id, m) for m in self._found(result.entries))
+        missing = [i for i in wanted if i.lower() not in {k.lower() for k in found}]
+        if missing and strict:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise InvalidValue(f"members: no user or group has the id {shown}")
+        lowered = {k.lower(): v for k, v in found.items()}
+        return [lowered[i.lower()] for i in wanted if i.lower() in lowered]
+
+    def values(self, members: Sequence[Member]) -> tuple[str, ...]:
+        """What the member attribute stores for ``members``: their DNs, or their uids."""
+        if self.rule.holds == "dn":
+            return tuple(m.dn for m in members)
+        groups = [m.id for m in members if m.kind == "Group" or not m.uid]
+        if groups:
+            raise InvalidValue(
+                f"members: {self.rule.attribute} holds user names, so a group cannot be a member "
+                f"({', '.join(groups[:5])})"
+            )
+        return tuple(m.uid for m in members if m.uid)
+
+    def with_placeholder(self, values: Sequence[str]) -> tuple[str, ...]:
+        return (*values, self.rule.placeholder) if self.rule.placeholder else tuple(values)
+
+    def read(self, stored: Sequence[str]) -> list[Member]:
+        """The members behind stored member values (DNs or uids); dangling values are left out."""
+        placeholder = (self.rule.placeholder or "").lower()
+        values = [v for v in stored if v.lower() != placeholder]
+        attribute = self._dn_attribute if self.rule.holds == "dn" else self._uid_attribute
+        members: list[Member] = []
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            condition = all_of(
+                any_of(self._user_scope, self._group_scope), any_of(*(Eq(attribute, v) for v in chunk))
+            )
+            found = self._directory.search(self.bases, condition, ("objectClass", self._uid_attribute))
+            members.extend(self._found(found.entries))
+        return members
+
+    def _holding(self, value: str, read: Sequence[str] = ()) -> list[Entry]:
+        """Groups whose member attribute holds ``value``; never reads the member lists themselves."""
+        condition = all_of(self._group_scope, Eq(self.rule.attribute, value))
+        return list(self._directory.search([self.group_base], condition, read).entries)
+
+    def groups_of(self, user: Entry) -> list[Entry]:
+        """The groups that hold ``user`` directly: a reverse search on the member attribute, which
+        works with or without the memberOf overlay (it needs an equality index on that attribute)."""
+        value = user.dn if self.rule.holds == "dn" else user.first(self._uid_attribute)
+        return self._holding(value, self._groups.read_attributes) if value else []
+
+    def group_name(self, group: Entry) -> str | None:
+        """A group's displayName, for the ``display`` of a user's groups."""
+        name = self._groups.to_document(group).get("displayName")
+        return str(name) if name is not None else None
+
+    def forget(self, user: Entry) -> None:
+        """Remove a deleted user from every group: done by the bridge unless refint does it (DNs)."""
+        if self.rule.holds == "dn" and self._groups.map.integrity == "overlay":
+            return
+        value = user.dn if self.rule.holds == "dn" else user.first(self._uid_attribute)
+        if not value:
+            return
+        for group in self._holding(value):
+            self._directory.update(group.dn, [Modification("delete", self.rule.attribute, (value,))])
+
+    def renamed(self, old: Entry, new_dn: str, new_uid: str | None) -> None:
+        """Point every group at a renamed or moved user (refint does it for DNs where configured)."""
+        if self.rule.holds == "dn":
+            if self._groups.map.integrity == "overlay" or old.dn.lower() == new_dn.lower():
+                return
+            before, after = old.dn, new_dn
+        else:
+            before, after = old.first(self._uid_attribute) or "", new_uid or ""
+            if not before or before == after:
+                return
+        for group in self._holding(before):
+            changes = [
+                Modification("delete", self.rule.attribute, (before,)),
+                Modification("add", self.rule.attribute, (after,)),
+            ]
+            self._directory.update(group.dn, changes)
+
+
+def _member_ids(value: Any, where: str) -> list[str]:
+    """The ids in a members value: ``[{"value": id, "$ref": null}, ...]``, one object, or bare ids."""
+    items = value if isinstance(value, list) else [value]
+    ids: list[str] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            found = next((v for k, v in item.items() if str(k).lower() == "value"), None)
+        else:
+            found = item
+        if not isinstance(found, str) or not found.strip():
+            raise InvalidValue(f"{where}: each member needs a 'value' holding a user or group id")
+        ids.append(found.strip())
+    return ids
+
+
+def _filter_ids(flt: Filter, where: str) -> list[str]:
+    """The ids named by ``members[value eq "id"]`` (Entra's flag dialect [D2]), or by an or of those."""
+    match flt:
+        case Compare(path, "eq", str(value)) if path.attr.lower() == "value" and path.sub is None:
+            return [value]
+        case Or(left, right):
+            return _filter_ids(left, where) + _filter_ids(right, where)
+    raise InvalidPath(f'{where}: members can be selected by value only, e.g. members[value eq "<id>"]')
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group as the client sees it; ``members`` is None when it was not read."""
+
+    id: str
+    document: dict[str, Any]
+    members: tuple[Member, ...] | None
+    created: str | None
+    last_modified: str | None
+
+
+class GroupService:
+    """The SCIM operations on Groups."""
+
+    def __init__(
+        self, directory: Directory, mapping: ResourceMapping, memberships: Memberships, id_filter: Any
+    ):
+        self._directory = directory
+        self._mapping = mapping
+        self._members = memberships
+        self._base = memberships.group_base
+        self._scope = mapping.structural_filter
+        self._translator = FilterTranslator(mapping, GROUP, id_filter)
+        self._read = mapping.read_attributes
+        self._posix = mapping.map.posix
+
+    def _attributes(self, with_members: bool) -> tuple[str, ...]:
+        return (*self._read, self._members.rule.attribute) if with_members else self._read
+
+    def _entry(self, group_id: str, with_members: bool = False) -> Entry:
+        try:
+            return self._directory.get_by_id(
+                [self._base], self._scope, group_id, self._attributes(with_members)
+            )
+        except NoSuchEntry as exc:
+            raise NotFound(f"Group {group_id} not found") from exc
+
+    def _view(self, entry: Entry, members: Sequence[Member] | None) -> GroupView:
+        return GroupView(
+            id=entry.id,
+            document=self._mapping.to_document(entry),
+            members=None if members is None else tuple(members),
+            created=iso_time(entry.first("createTimestamp")),
+            last_modified=iso_time(entry.first("modifyTimestamp")),
+        )
+
+    def get_group(self, group_id: str, *, with_members: bool) -> GroupView:
+        """GET /Groups/{id}; ``excludedAttributes=members`` reads no member value at all [D1][D13]."""
+        entry = self._entry(group_id, with_members)
+        return self._view(entry, self._stored_members(entry) if with_members else None)
+
+    def _stored_members(self, entry: Entry) -> list[Member]:
+        return self._members.read(entry.get(self._members.rule.attribute))
+
+    def list_groups(self, flt: Filter | None, start_index: int, count: int, *, with_members: bool) -> Page:
+        """GET /Groups (``displayName eq`` is how Entra matches groups [D1])."""
+        condition = self._scope if flt is None else all_of(self._scope, self._translator.translate(flt))
+        result = self._directory.search(
+            [self._base], condition, self._attributes(with_members), limit=start_index - 1 + count
+        )
+        views = tuple(
+            self._view(entry, self._stored_members(entry) if with_members else None)
+            for entry in result.entries[start_index - 1 :]
+        )
+        return Page(result.total, views)
+
+    def _taken(self, document: Mapping[str, Any], own_id: str | None) -> bool:
+        found = self._directory.search([self._base], self._mapping.rdn_filter(document), (), limit=2)
+        return any(entry.id != own_id for entry in found.entries)
+
+    def _free_gid(self) -> int:
+        assert self._posix is not None
+        low, high = self._posix.gid_min, self._posix.gid_max
+        condition = all_of(GreaterOrEqual("gidNumber", str(low)), LessOrEqual("gidNumber", str(high)))
+        used = {
+            int(value)
+            for entry in self._directory.search([self._base], condition, ("gidNumber",)).entries
+            for value in entry.get("gidNumber")
+            if value.isdigit()
+        }
+        gid = next((n for n in range(low, high + 1) if n not in used), None)
+        if gid is None:
+            raise ServerError(
+                f"no free gidNumber left between {low} and {high}; widen group.posix in the map"
+            )
+        return gid
+
+    def create_group(self, body: Any) -> GroupView:
+        """POST /Groups: Entra creates groups empty and adds members later [D1]; members given here are
+        resolved (an unknown id is a 400, never a dangling DN)."""
+        document = normalize_resource(body, GROUP).document
+        if not str(document.get("displayName", "")).strip():
+            raise InvalidValue("displayName is required")
+        ids = _member_ids(document.pop("members", []), "members")
+        members = self._members.resolve(ids, strict=True)
+        attributes = dict(self._mapping.new_entry(document, True))
+        attributes[self._members.rule.attribute] = self._members.with_placeholder(
+            self._members.values(members)
+        )
+        if self._posix is not None:
+            attributes["gidNumber"] = (str(self._free_gid()),)
+        rdn = self._mapping.rdn(attributes)
+        if self._taken(document, None):
+            raise Uniqueness(f"a group named {document['displayName']} exists already")
+        try:
+            entry = self._directory.add(self._base, rdn, attributes, self._read)
+        except EntryAlreadyExists as exc:
+            raise Uniqueness(f"a group named {document['displayName']} exists already") from exc
+        except NoSuchEntry as exc:
+            raise ServerError(f"the group base {self._base} does not exist; check ldap.group_base") from exc
+        except DirectoryError as exc:
+            raise client_error(exc) from exc
+        return self._view(entry, members)
+
+    def _member_changes(self, operations: Sequence[PatchOperation]) -> list[Modification]:
+        attribute = self._members.rule.attribute
+        changes: list[Modification] = []
+        for index, operation in enumerate(operations):
+            where = f"Operations[{index}]"
+            path = operation.path
+            assert path is not None
+            if operation.op == "add":
+                members = self._members.resolve(_member_ids(operation.value, where), strict=True)
+                changes.append(Modification("add", attribute, self._members.values(members)))
+            elif operation.op == "remove" and (
+                path.filter is not None or operation.value not in (None, [], "")
+            ):
+                # Entra's two removal forms: Remove + value list (legacy), members[value eq "id"] (flag) [D2].
+                ids = (
+                    _filter_ids(path.filter, where)
+                    if path.filter is not None
+                    else _member_ids(operation.value, where)
+                )
+                members = self._members.resolve(ids, strict=False)  # removing a non-member succeeds
+                values = (
+                    tuple(m.dn for m in members)
+                    if self._members.rule.holds == "dn"
+                    else tuple(m.uid for m in members if m.uid)
+                )
+                if values:
+                    changes.append(Modification("delete", attribute, values))
+            elif operation.op == "remove":
+                changes.append(Modification("replace", attribute, self._members.with_placeholder(())))
+            else:
+                if path.filter is not None:
+                    raise InvalidPath(f"{where}: replace the whole members list, not a filtered part")
+                members = self._members.resolve(_member_ids(operation.value or [], where), strict=True)
+                changes.append(
+                    Modification(
+                        "replace", attribute, self._members.with_placeholder(self._members.values(members))
+                    )
+                )
+        return changes
+
+    def patch_group(self, group_id: str, body: Any) -> None:
+        """PATCH /Groups/{id}: member operations become value adds and deletes on one modify; other
+        attributes (a rename) go through read, patch, diff. Answers 204, as Entra prefers [D1]."""
+        operations = normalize_patch(body, GROUP)
+        is_member = [op.path is not None and op.path.attr.lower() == "members" for op in operations]
+        member_ops = [op for op, m in zip(operations, is_member, strict=True) if m]
+        other_ops = [op for op, m in zip(operations, is_member, strict=True) if not m]
+        entry = self._entry(group_id)
+        changes = self._member_changes(member_ops)
+        dn = entry.dn
+        if other_ops:
+            old = self._mapping.to_document(entry)
+            new = apply_patch(old, other_ops, GROUP).document
+            dn = self._rename(entry, old, new)
+            changes = self._mapping.changes(entry, old, new) + changes
+        if changes:
+            try:
+                self._directory.update(dn, changes)
+            except NoSuchEntry as exc:
+                raise NotFound(f"Group {group_id} not found") from exc
+            except DirectoryError as exc:
+                raise client_error(exc) from exc
+
+    def _rename(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> str:
+        if not str(new.get("displayName", "")).strip():
+            raise InvalidValue("displayName is required and cannot be removed")
+        rdn = self._mapping.rdn(self._mapping.to_ldap(new))
+        if rdn[1] == entry.first(rdn[0]):
+            return entry.dn
+        if str(new["displayName"]).lower() != str(old.get("displayName", "")).lower() and self._taken(
+            new, entry.id
+        ):
+            raise Uniqueness(f"a group named {new['displayName']} exists already")
+        try:
+            return self._directory.move(entry.dn, rdn, entry.parent)  # the id (entryUUID) stays
+        except EntryAlreadyExists as exc:
+            raise Uniqueness(f"a group named {new['displayName']} exists already") from exc
+        except DirectoryError as exc:
+            raise client_error(exc) from exc
+
+    def _write(self, dn: str, changes: Sequence[Modification], group_id: str) -> Entry:
+        try:
+            return self._directory.modify(dn, changes, self._read)
+        except NoSuchEntry as exc:
+            raise NotFound(f"Group {group_id} not found") from exc
+        except DirectoryError as exc:
+            raise client_error(exc) from exc
+
+    def replace_group(self, group_id: str, body: Any) -> GroupView:
+        """PUT /Groups/{id}: the attributes and the whole member list are replaced (RFC 7644 3.5.1)."""
+        entry = self._entry(group_id)
+        old = self._mapping.to_document(entry)
+        new = normalize_resource(body, GROUP).document
+        members = self._members.resolve(_member_ids(new.pop("members", []), "members"), strict=True)
+        dn = self._rename(entry, old, new)
+        changes = self._mapping.changes(entry, old, new)
+        values = self._members.with_placeholder(self._members.values(members))
+        changes.append(Modification("replace", self._members.rule.attribute, values))
+        return self._view(self._write(dn, changes, group_id), members)
+
+    def delete_group(self, group_id: str) -> None:
+        """DELETE /Groups/{id}: the group goes; its members stay as they are."""
+        entry = self._entry(group_id)
+        try:
+            self._directory.delete(entry.dn)
+        except NoSuchEntry as exc:
+            raise NotFound(f"Group {group_id} not found") from exc
+        except DirectoryError as exc:
+            raise client_error(exc) from exc
+
+
+__all__ = ["GroupService", "GroupView", "Member", "Memberships"]

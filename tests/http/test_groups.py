@@ -1,0 +1,112 @@
+"""/Groups through falcon.testing on the in-memory directory: status codes, bodies and Entra's forms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bridge.directory.memory import InMemoryDirectory
+from bridge.mapping.model import ResourceMap
+from tests.conftest import GROUP_BASE, SCIM, ScimClient
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def patch(client: ScimClient, group_id: str, *operations: dict[str, Any]) -> Any:
+    return client.simulate_patch(
+        f"{SCIM}/Groups/{group_id}", json={"schemas": [PATCH_OP], "Operations": list(operations)}
+    )
+
+
+@pytest.fixture
+def group(client: ScimClient) -> str:
+    response = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Finance", "externalId": "e1"})
+    assert response.status_code == 201
+    assert response.headers["Location"].endswith(f"/Groups/{response.json['id']}")
+    return str(response.json["id"])
+
+
+def test_a_group_reads_back_with_meta_and_an_empty_member_list(client: ScimClient, group: str) -> None:
+    body = client.simulate_get(f"{SCIM}/Groups/{group}").json
+    assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:Group"]
+    assert body["displayName"] == "Finance" and body["externalId"] == "e1"
+    assert body["meta"]["resourceType"] == "Group" and body["meta"]["location"].endswith(f"/Groups/{group}")
+    assert "members" not in body or body["members"] == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"excludedAttributes": "members"}, {"attributes": "displayName"}, {"excludedAttributes": "Members"}],
+)
+def test_members_are_not_returned_when_excluded_or_not_asked_for(
+    client: ScimClient, group: str, params: dict[str, str]
+) -> None:
+    """Entra fails with MultipleEntriesInResponse when excluded members come back [D13]."""
+    user = client.post_user({"userName": "a@b.c"}).json["id"]
+    assert (
+        patch(client, group, {"op": "Add", "path": "members", "value": [{"value": user}]}).status_code == 204
+    )
+    assert "members" not in client.simulate_get(f"{SCIM}/Groups/{group}", params=params).json
+    listed = client.simulate_get(
+        f"{SCIM}/Groups", params={**params, "filter": 'displayName eq "finance"'}
+    ).json
+    assert listed["totalResults"] == 1 and "members" not in listed["Resources"][0]
+
+
+@pytest.mark.parametrize(
+    ("operation", "scim_type"),
+    [
+        ({"op": "replace", "path": 'members[value eq "x"]', "value": [{"value": "x"}]}, "invalidPath"),
+        ({"op": "remove", "path": 'members[display eq "x"]'}, "invalidPath"),
+        ({"op": "add", "path": "members", "value": [{"display": "no id"}]}, "invalidValue"),
+        (
+            {"op": "add", "path": "members", "value": [{"value": "00000000-0000-4000-8000-000000000000"}]},
+            "invalidValue",
+        ),
+        ({"op": "replace", "path": "displayName", "value": ""}, "invalidValue"),
+    ],
+)
+def test_bad_group_patches_get_a_scim_error_and_write_nothing(
+    client: ScimClient, memory: InMemoryDirectory, group: str, operation: dict[str, Any], scim_type: str
+) -> None:
+    writes = memory.writes
+    response = patch(client, group, operation)
+    assert response.status_code == 400 and response.json["scimType"] == scim_type, response.json
+    assert memory.writes == writes
+
+
+def test_a_duplicate_display_name_is_a_conflict_in_any_case(client: ScimClient, group: str) -> None:
+    """The validator's 'Create duplicate Group' expects 409 [T1]."""
+    response = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "FINANCE"})
+    assert response.status_code == 409 and response.json["scimType"] == "uniqueness"
+
+
+def test_a_group_needs_a_display_name(client: ScimClient, memory: InMemoryDirectory) -> None:
+    writes = memory.writes
+    response = client.simulate_post(f"{SCIM}/Groups", json={"externalId": "x"})
+    assert response.status_code == 400 and response.json["scimType"] == "invalidValue"
+    assert memory.writes == writes
+
+
+def test_the_placeholder_member_is_stored_but_never_shown(
+    client: ScimClient, memory: InMemoryDirectory, group: str
+) -> None:
+    stored = memory.raw(f"cn=Finance,{GROUP_BASE}")["member"]
+    assert stored == ["cn=empty-membership-placeholder"]
+    assert client.simulate_get(f"{SCIM}/Groups/{group}").json.get("members", []) == []
+
+
+def test_unknown_group_ids_are_404(client: ScimClient) -> None:
+    for method in ("GET", "DELETE"):
+        response = client.simulate_request(method, f"{SCIM}/Groups/8c1b0d2e-1f3a-4b5c-9d6e-7f8091a2b3c4")
+        assert response.status_code == 404 and response.json["status"] == "404"
+
+
+def test_groups_are_not_served_when_the_map_has_none(
+    make_client: Callable[..., ScimClient], user_map: ResourceMap
+) -> None:
+    client = make_client(user_map)
+    assert client.simulate_get(f"{SCIM}/Groups").status_code == 404
+    assert client.simulate_get(f"{SCIM}/Users").status_code == 200
