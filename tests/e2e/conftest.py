@@ -1,0 +1,104 @@
+"""The real server for end-to-end tests: ``scim-ldap-bridge serve`` in a subprocess on a free loopback
+port, against the session slapd over StartTLS with certificate verification."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bridge.testing.slapd import SlapdInfo, find_free_port
+from tests.conftest import OPENLDAP_MAP, TOKEN, TOKEN_HASH
+from tests.slapd_fixtures import Subtree
+
+
+@dataclass
+class Bridge:
+    url: str
+    process: subprocess.Popen[str]
+    stderr_path: Path
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str = TOKEN
+    ) -> tuple[int, Any, dict[str, str]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/scim+json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None, dict(response.headers)
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None, dict(error.headers)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stderr_path.read_text().splitlines() if line.strip()]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[str], stderr: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the bridge exited with {process.returncode}: {stderr.read_text()}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the bridge did not listen on {port}: {stderr.read_text()}")
+
+
+@pytest.fixture
+def bridge(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Iterator[Bridge]:
+    """The bridge serving the test's subtree with the shipped map (users and groups)."""
+    assert slapd.ca_file, "the session slapd must offer TLS"
+    port = find_free_port()
+    (tmp_path / "bind-password").write_text(slapd.password + "\n")
+    config = {
+        "server": {"host": "127.0.0.1", "port": port, "threads": 4},
+        "auth": {"token_hashes": [TOKEN_HASH]},
+        "ldap": {
+            "urls": [f"ldap://127.0.0.1:{find_free_port()}", slapd.url],  # the first is dead: failover
+            "tls": "starttls",
+            "ca_file": slapd.ca_file,
+            "bind_dn": slapd.bind_dn,
+            "bind_password_file": "bind-password",
+            "user_base": ldap_subtree.user_base,
+            "group_base": ldap_subtree.group_base,
+            "connect_timeout": 2,
+        },
+        "map": str(OPENLDAP_MAP),
+        "deprovisioning": {"on_deactivate": "disable", "on_delete": "delete"},
+    }
+    config_path = tmp_path / "bridge.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "serve", "--config", str(config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+    try:
+        _wait_for_port(port, process, stderr_path)
+        yield Bridge(f"http://127.0.0.1:{port}/scim/v2", process, stderr_path)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
