@@ -61,7 +61,13 @@ def create_app(
             dn_attribute=dn_attribute,
         )
     service = ProvisioningService(
-        audited, users_mapping, scope, settings.deprovisioning, id_filter=id_filter, memberships=memberships
+        audited,
+        users_mapping,
+        scope,
+        settings.deprovisioning,
+        id_filter=id_filter,
+        memberships=memberships,
+        dn_attribute=dn_attribute,
     )
     base = settings.server.base_path
     middleware: list[Any] = [RequestId(), BearerAuth(settings.auth.token_hashes, base), AccessLog()]

@@ -8,13 +8,14 @@ decides what ``active=false`` and DELETE do.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from bridge.config import DeprovisioningConfig
-from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, all_of
+from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, all_of
 from bridge.directory.errors import (
     ConstraintViolation,
     DirectoryError,
@@ -99,6 +100,7 @@ class ProvisioningService:
         *,
         id_filter: Any,
         memberships: MembershipHooks | None = None,
+        dn_attribute: str = "entryDN",
     ) -> None:
         self._directory = directory
         self._mapping = mapping
@@ -109,6 +111,8 @@ class ProvisioningService:
         self._bases, self._scope_filter = self.search_scope(directory, mapping, scope)
         self._translator = FilterTranslator(mapping, USER, id_filter)
         self._read = mapping.read_attributes
+        self._references = tuple(rule for rule in mapping.rules if rule.converter.kind == "reference")
+        self._dn_attribute = dn_attribute
 
     @staticmethod
     def search_scope(
@@ -140,11 +144,48 @@ class ProvisioningService:
             groups = tuple((group.id, hooks.group_name(group)) for group in hooks.groups_of(entry))
         return UserView(
             id=entry.id,
-            document=self._mapping.to_document(entry),
+            document=self._client_form(self._mapping.to_document(entry)),
             created=iso_time(entry.first("createTimestamp")),
             last_modified=iso_time(entry.first("modifyTimestamp")),
             groups=groups,
         )
+
+    # --- references (manager): ids for the client, DNs in the directory ---------------------------
+
+    def _client_form(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``document`` with each reference as the client knows it: the DN the directory holds becomes
+        that user's id. A DN that leads to no user in scope (a deleted manager) reads as no value."""
+        if not self._references:
+            return document
+        result = copy.deepcopy(document)
+        for rule in self._references:
+            dn = rule.target.get(result)
+            if not dn:
+                continue
+            condition = all_of(self._scope_filter, Eq(self._dn_attribute, str(dn)))
+            found = self._directory.search(self._bases, condition, (), limit=1).entries
+            if found:
+                rule.target.put(result, found[0].id)
+            else:
+                rule.target.clear(result)
+        return result
+
+    def _directory_form(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``document`` with each reference as the directory holds it: the user's DN for its id. An
+        id of no user in scope is a 400, never a DN that leads nowhere."""
+        if not self._references:
+            return document
+        result = copy.deepcopy(document)
+        for rule in self._references:
+            reference = rule.target.get(result)
+            if not reference:
+                continue
+            try:
+                entry = self._directory.get_by_id(self._bases, self._scope_filter, str(reference), ())
+            except NoSuchEntry as exc:
+                raise InvalidValue(f"{rule.target.text}: no user has the id {reference}") from exc
+            rule.target.put(result, entry.dn)
+        return result
 
     def get_user(self, user_id: str, *, with_groups: bool = False) -> UserView:
         """GET /Users/{id}: disabled users are found too (Entra needs them [D1]). The read-only
@@ -180,7 +221,7 @@ class ProvisioningService:
         if not str(document.get("userName", "")).strip():
             raise InvalidValue("userName is required")
         active = bool(document.get("active", True))
-        attributes = self._mapping.new_entry(document, active)
+        attributes = self._mapping.new_entry(self._directory_form(document), active)
         rdn = self._mapping.rdn(attributes)
         if self._taken(document, None):
             raise Uniqueness(f"userName {document['userName']} is already taken")
@@ -206,19 +247,19 @@ class ProvisioningService:
         old = self._mapping.to_document(entry)
         new = normalize_resource(body, USER).document
         new.setdefault("active", old["active"])
-        return self._update(entry, old, new, may_delete=True)
+        return self._update(entry, old, self._directory_form(new), may_delete=True)
 
     def patch_user(self, user_id: str, body: Any) -> UserView | None:
         """PATCH /Users/{id} (RFC 7644 3.5.2). Returns None when the policy deleted the user."""
         operations = normalize_patch(body, USER)
         entry = self._entry(user_id)
         old = self._mapping.to_document(entry)
-        result = apply_patch(old, operations, USER)
+        result = apply_patch(self._client_form(old), operations, USER)
         if result.ignored:
             logger.info("PATCH targeted attributes the map does not store: %s", ", ".join(result.ignored))
         # Removing or nulling active keeps the account as it is: only an explicit false disables it.
         result.document.setdefault("active", old["active"])
-        return self._update(entry, old, result.document, may_delete=True)
+        return self._update(entry, old, self._directory_form(result.document), may_delete=True)
 
     def delete_user(self, user_id: str) -> None:
         """DELETE /Users/{id}: delete the entry, or disable it when ``on_delete`` is ``disable``."""

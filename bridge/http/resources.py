@@ -11,7 +11,7 @@ from bridge.http.media import SCIM_JSON, read_json
 from bridge.scim.errors import InvalidValue
 from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import list_response, project, resource
-from bridge.scim.schemas import GROUP, USER
+from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER
 from bridge.service import ProvisioningService, UserView
 
 DEFAULT_COUNT = 100
@@ -93,6 +93,12 @@ class Users(_Resources):
         if view is None:
             return None
         document = dict(view.document)
+        manager = document.get(ENTERPRISE_USER, {}).get("manager")
+        if isinstance(manager, dict) and manager.get("value"):
+            # Entra sends a plain id but expects the object back [I15][I16].
+            extension = dict(document[ENTERPRISE_USER])
+            extension["manager"] = {**manager, "$ref": f"{self.base_url(req)}/Users/{manager['value']}"}
+            document[ENTERPRISE_USER] = extension
         if view.groups is not None:
             groups_url = f"{self.base_url(req)}/Groups"
             document["groups"] = [

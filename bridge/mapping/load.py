@@ -36,7 +36,11 @@ _GROUP_KEYS = ("object_classes", "auxiliary_classes", "rdn", "members", "posix",
 _MEMBER_KEYS = ("attribute", "placeholder")
 _MEMBER_HOLDS: dict[str, Literal["dn", "uid"]] = {"member": "dn", "uniqueMember": "dn", "memberUid": "uid"}
 # The converters that keep a SCIM type's JSON values exact, the default first.
-_CONVERTERS = {"boolean": ("boolean",), "integer": ("integer",)}
+_CONVERTERS = {
+    "boolean": ("boolean",),
+    "integer": ("integer",),
+    "string": ("string", "postal_address", "reference"),
+}
 
 
 class MapError(Exception):
@@ -95,6 +99,11 @@ def _template(text: str, schema: ResourceSchema) -> Template:
     return Template(text, tuple(part for part in parts if part != ""))
 
 
+def _either(names: tuple[str, ...]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def _unknown(data: Mapping[str, Any], known: tuple[str, ...], where: str, problems: list[str]) -> None:
     for key in data:
         if key not in known:
@@ -125,7 +134,7 @@ def _rule(key: str, row: Any, where: str, schema: ResourceSchema, problems: list
     if kind not in fitting:
         problems.append(
             f"{where}.convert: {target.text} is a SCIM {scim_type}, so convert must be "
-            f"{' or '.join(fitting)}, not {kind!r}"
+            f"{_either(fitting)}, not {kind!r}"
         )
         return None
     suffix = row.get("strip_suffix")

@@ -48,6 +48,21 @@ class Target:
             return value.get(self.sub.name) if isinstance(value, Mapping) else None
         return value
 
+    def clear(self, document: dict[str, Any]) -> None:
+        """Remove the value at this target (single-valued sub-attributes), dropping emptied containers."""
+        owner = document.get(self.urn) if self.urn else document
+        if not isinstance(owner, dict):
+            return
+        current = owner.get(self.attribute.name)
+        if self.sub is not None and self.type is None and isinstance(current, dict):
+            current.pop(self.sub.name, None)
+            if not current:
+                owner.pop(self.attribute.name)
+        elif self.sub is None:
+            owner.pop(self.attribute.name, None)
+        if self.urn and not owner:
+            document.pop(self.urn)
+
     def put(self, document: dict[str, Any], value: Any) -> None:
         """Set the value at this target in ``document``, creating containers and elements."""
         owner = document.setdefault(self.urn, {}) if self.urn else document
@@ -81,10 +96,12 @@ class Converter:
 
     ``string`` keeps it as is; ``boolean`` is LDAP's TRUE/FALSE; ``integer``; ``postal_address`` turns
     newlines into RFC 4517 ``$`` separators; ``strip_suffix`` lets ``jdoe@contoso.com`` live as
-    ``jdoe`` and read back with the suffix restored.
+    ``jdoe`` and read back with the suffix restored. ``reference`` is another user's id on the SCIM side
+    and that user's DN in the directory (``manager``): the service translates between the two, since
+    that needs a directory lookup.
     """
 
-    kind: Literal["string", "boolean", "integer", "postal_address"] = "string"
+    kind: Literal["string", "boolean", "integer", "postal_address", "reference"] = "string"
     strip_suffix: str | None = None
 
     @property

@@ -146,12 +146,37 @@ def normalize_resource(body: Any, schema: ResourceSchema) -> Normalized:
             continue
         attribute = schema.attribute(None, key)
         if attribute is None:
+            home = extension_of(schema, key)
+            if home is not None and value is not None:
+                qualified = normalize_resource({home: {key: value}}, schema).document
+                document.setdefault(home, {}).update(qualified.get(home, {}))
+                continue
             ignored.append(key)
             continue
         normalized = normalize_value(attribute, value, attribute.name)
         if normalized is not None:
             document[attribute.name] = normalized
     return Normalized(document, tuple(ignored))
+
+
+def extension_of(schema: ResourceSchema, name: str) -> str | None:
+    """The extension URN that defines ``name``, for a name sent without one.
+
+    Microsoft's 2019 mapping table sent ``manager`` un-prefixed [D18][I34], and old examples patch the
+    path ``manager`` [D1]; core attributes win, so only names the core schema lacks are looked up.
+    """
+    for urn in schema.extensions:
+        if schema.attribute(urn, name) is not None:
+            return urn
+    return None
+
+
+def qualify(path: Path, schema: ResourceSchema) -> Path:
+    """``path`` with the extension URN added when it names an extension attribute without one."""
+    if path.uri is not None or schema.attribute(None, path.attr) is not None:
+        return path
+    urn = extension_of(schema, path.attr)
+    return Path(urn, path.attr, path.filter, path.sub) if urn else path
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +218,7 @@ def expand_pathless(value: Any, schema: ResourceSchema, op: str, index: int) -> 
         elif key.lower() in _IGNORED_KEYS:
             continue
         else:
-            operations.append(PatchOperation(op, parse_path(key), item))
+            operations.append(PatchOperation(op, qualify(parse_path(key), schema), item))
     return operations
 
 
@@ -218,5 +243,7 @@ def normalize_patch(body: Any, schema: ResourceSchema) -> list[PatchOperation]:
                 raise NoTarget(f"Operations[{index}]: remove needs a path")
             operations.extend(expand_pathless(fields.get("value"), schema, op, index))
         else:
-            operations.append(PatchOperation(op, parse_path(path_text.strip()), fields.get("value")))
+            operations.append(
+                PatchOperation(op, qualify(parse_path(path_text.strip()), schema), fields.get("value"))
+            )
     return operations

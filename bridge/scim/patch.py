@@ -142,7 +142,8 @@ def _apply_filtered(
     path = operation.path
     assert path is not None and path.filter is not None
     if not attribute.multi_valued:
-        raise InvalidPath(f"{where}: a value filter needs a multi-valued attribute; {attribute.name} is not")
+        _apply_filtered_single(owner, attribute, operation, where)
+        return
     case_exact = {sub.name.lower() for sub in attribute.sub_attributes if sub.case_exact}
     elements = [dict(item) for item in owner.get(attribute.name, [])]
     matched = [
@@ -177,6 +178,20 @@ def _apply_filtered(
             )
             elements[i] = {**base, **replacement}
     _store(owner, attribute.name, [e for e in elements if _meaningful(e)])
+
+
+def _apply_filtered_single(
+    owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str
+) -> None:
+    """``remove`` with ``manager[value eq "<id>"]``, as Azure AD has sent it [I14]: the attribute goes when
+    it holds that value, and stays when it does not (the removal already happened)."""
+    path = operation.path
+    assert path is not None and path.filter is not None
+    if attribute.type != "complex" or operation.op != "remove" or path.sub is not None:
+        raise InvalidPath(f"{where}: a value filter needs a multi-valued attribute; {attribute.name} is not")
+    current = owner.get(attribute.name)
+    if isinstance(current, dict) and evaluate(path.filter, current):
+        owner.pop(attribute.name)
 
 
 def _element_from_filter(flt: Filter, where: str, attribute: Attribute) -> dict[str, Any]:

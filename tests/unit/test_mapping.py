@@ -129,14 +129,14 @@ BAD_ROWS = [
     ),
     pytest.param(
         {"nickName": {"ldap": "nick", "convert": "date"}},
-        "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string or "
-        "postal_address, not 'date'",
+        "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string, "
+        "postal_address or reference, not 'date'",
         id="unknown-converter",
     ),
     pytest.param(
         {"nickName": {"ldap": "nick", "convert": "integer"}},
-        "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string or "
-        "postal_address, not 'integer'",
+        "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string, "
+        "postal_address or reference, not 'integer'",
         id="a-converter-that-would-change-the-json-type",
     ),
     pytest.param(
@@ -392,6 +392,7 @@ FULL_LDAP = {
     "employeeNumber": ("007",),
     "departmentNumber": ("R&D",),
     "o": ("Contoso Ltd.",),
+    "manager": (),  # a reference: the service turns an id into the manager's DN before this point
 }
 
 
