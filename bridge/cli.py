@@ -1,7 +1,7 @@
-"""``scim-ldap-bridge``: serve | check-config | token new | demo | version.
+"""``scim-ldap-bridge``: serve | check-config | token new | selftest | demo | version.
 
-Exit codes: 0 success; 1 an operational error (printed as one line); 2 bad usage or a configuration
-with problems (each printed on its own line with its YAML path).
+Exit codes: 0 success; 1 an operational error (printed as one line) or a failed selftest flow; 2 bad
+usage or a configuration with problems (each printed on its own line with its YAML path).
 """
 
 from __future__ import annotations
@@ -98,6 +98,21 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port, ldap_port=args.ldap_port)
 
 
+def _selftest(args: argparse.Namespace) -> int:
+    from bridge.selftest.sandbox import run  # noqa: PLC0415 - ldap3 only for the commands that need it
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return run(settings, args.base)
+    except (ConfigError, MapError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+
+
 def _version(args: argparse.Namespace) -> int:
     print(f"scim-ldap-bridge {__version__}")
     return EXIT_OK
@@ -122,6 +137,14 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="bridge port on 127.0.0.1 (default 8080)")
     demo.add_argument("--ldap-port", type=int, default=None, help="slapd port (default: a free one)")
     demo.set_defaults(run=_demo)
+    selftest = commands.add_parser(
+        "selftest", help="replay Entra's flows against this configuration in a sandbox OU, then remove it"
+    )
+    selftest.add_argument("--config", default=DEFAULT_CONFIG)
+    selftest.add_argument(
+        "--base", required=True, help="DN under which the sandbox OU is created and removed"
+    )
+    selftest.set_defaults(run=_selftest)
     commands.add_parser("version", help="print the version").set_defaults(run=_version)
     return top
 

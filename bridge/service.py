@@ -26,9 +26,10 @@ from bridge.directory.errors import (
 )
 from bridge.mapping.engine import UserMapping
 from bridge.mapping.filters import FilterTranslator
+from bridge.mapping.model import Rule
 from bridge.scim.compat import normalize_patch, normalize_resource
 from bridge.scim.errors import Forbidden, InvalidValue, NotFound, ServerError, Uniqueness
-from bridge.scim.filter import Filter
+from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import USER
 
@@ -187,6 +188,39 @@ class ProvisioningService:
             rule.target.put(result, entry.dn)
         return result
 
+    def _references_in_filter(self, flt: Filter) -> Filter:
+        """``flt`` with each manager id replaced by the manager's DN, which the directory compares.
+
+        Entra's older reference check is ``id eq "<user>" and manager eq "<manager>"`` [D18] (2.9). An
+        id of no user becomes an impossible DN, so the comparison matches nothing.
+        """
+        match flt:
+            case And(left, right):
+                return And(self._references_in_filter(left), self._references_in_filter(right))
+            case Or(left, right):
+                return Or(self._references_in_filter(left), self._references_in_filter(right))
+            case Not(inner):
+                return Not(self._references_in_filter(inner))
+            case Compare(path, op, str(value)) if op in ("eq", "ne") and (rule := self._reference(path)):
+                try:
+                    dn = self._directory.get_by_id(self._bases, self._scope_filter, value, ()).dn
+                except NoSuchEntry:
+                    dn = "cn=no such user"  # a DN no entry has: the comparison is false
+                target = rule.target
+                sub = target.sub.name if target.sub else None
+                return Compare(AttrPath(target.urn, target.attribute.name, sub), op, dn)
+        return flt
+
+    def _reference(self, path: AttrPath) -> Rule | None:
+        """The reference rule ``path`` names (``manager``, ``manager.value``, with or without its URN)."""
+        for rule in self._references:
+            target = rule.target
+            same_sub = (path.sub or "value").lower() == (target.sub.name.lower() if target.sub else "value")
+            same_urn = path.uri is None or (target.urn or "").lower() == path.uri.lower()
+            if path.attr.lower() == target.attribute.name.lower() and same_sub and same_urn:
+                return rule
+        return None
+
     def get_user(self, user_id: str, *, with_groups: bool = False) -> UserView:
         """GET /Users/{id}: disabled users are found too (Entra needs them [D1]). The read-only
         ``groups`` costs a reverse search, so it is computed only when asked for."""
@@ -196,6 +230,7 @@ class ProvisioningService:
         self, flt: Filter | None, start_index: int, count: int, *, with_groups: bool = False
     ) -> Page:
         """GET /Users: a page of the users matching ``flt``, in a stable order (RFC 7644 3.4.2)."""
+        flt = self._references_in_filter(flt) if flt is not None and self._references else flt
         condition = (
             self._scope_filter if flt is None else all_of(self._scope_filter, self._translator.translate(flt))
         )

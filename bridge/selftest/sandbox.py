@@ -1,0 +1,246 @@
+"""``scim-ldap-bridge selftest``: Entra's recorded flows against this configuration, in a sandbox.
+
+It binds with the configured connection and map, creates ``ou=scim-bridge-selftest-<random>`` under the
+base named on the command line (with ``ou=people`` and ``ou=groups`` inside), serves the app in-process
+on that sandbox with a token of its own, replays every recorded flow through WSGI, and deletes the
+sandbox again, whatever happened. Each flow is reported as passed, failed (with the step and what
+differed) or skipped (with why).
+
+What it checks is the contract with Entra: every answer and how many directory writes each step
+makes. The flows' checks of directory attributes assume the shipped map, so they run only when the map
+stores users as ``inetOrgPerson`` named by ``uid`` (flows that seed admin-made entries likewise).
+The deprovisioning policy is the default one (disable on unassign, delete on DELETE), because the
+flows expect it; the configured policy does not change how Entra talks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import secrets
+import sys
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote
+
+from bridge.app import create_app
+from bridge.config import DeprovisioningConfig, Settings, load_maps, read_bind_password
+from bridge.directory.base import MATCH_ALL, Directory, DirFilter, Entry, Modification, SearchResult
+from bridge.directory.errors import DirectoryError, NoSuchEntry
+from bridge.directory.ldap.adapter import LdapDirectory
+from bridge.directory.ldap.connection import ConnectionPool
+from bridge.mapping.model import MapSet
+from bridge.selftest import Flow, FlowFailed, flows, replay
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+class CountingDirectory:
+    """Delegates to ``inner`` and counts the writes, for the flows' ``writes`` checks."""
+
+    def __init__(self, inner: Directory) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    def normalize_dn(self, dn: str) -> str:
+        return self.inner.normalize_dn(dn)
+
+    def search(
+        self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
+    ) -> SearchResult:
+        return self.inner.search(bases, flt, attributes, limit=limit)
+
+    def get_by_id(
+        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
+    ) -> Entry:
+        return self.inner.get_by_id(bases, flt, entry_id, attributes)
+
+    def add(
+        self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
+    ) -> Entry:
+        self.writes += 1
+        return self.inner.add(parent, rdn, attributes, read)
+
+    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+        self.writes += 1 if changes else 0
+        return self.inner.modify(dn, changes, read)
+
+    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+        self.writes += 1 if changes else 0
+        self.inner.update(dn, changes)
+
+    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
+        self.writes += 1
+        return self.inner.move(dn, rdn, parent)
+
+    def delete(self, dn: str) -> None:
+        self.writes += 1
+        self.inner.delete(dn)
+
+
+def wsgi_caller(app: WsgiApp, token: str, base_path: str) -> Callable[[str, str, Any], tuple[int, Any]]:
+    """Call ``app`` as a WSGI server would, with the bearer token; returns status and parsed body."""
+
+    def call(method: str, path: str, body: Any) -> tuple[int, Any]:
+        raw_path, _, query = (base_path + path).partition("?")
+        data = json.dumps(body).encode() if body is not None else b""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(raw_path),
+            "QUERY_STRING": query,
+            "SERVER_NAME": "selftest.invalid",
+            "SERVER_PORT": "443",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "selftest.invalid",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+            "CONTENT_TYPE": "application/scim+json" if data else "",
+            "CONTENT_LENGTH": str(len(data)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "https",
+            "wsgi.input": io.BytesIO(data),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        status: list[str] = []
+        chunks = app(environ, lambda s, headers, exc_info=None: status.append(s))
+        payload = b"".join(chunks)
+        return int(status[0].split()[0]), json.loads(payload) if payload else None
+
+    return call
+
+
+def _reader(directory: Directory) -> Callable[[str], Mapping[str, list[str]] | None]:
+    def read(dn: str) -> Mapping[str, list[str]] | None:
+        try:
+            found = directory.search([dn], MATCH_ALL, ("*", "+"), limit=1).entries
+        except NoSuchEntry:
+            return None
+        return {k: list(v) for k, v in found[0].attributes.items()} if found else None
+
+    return read
+
+
+def _remove_subtree(directory: Directory, base: str) -> None:
+    entries = directory.search([base], MATCH_ALL, ()).entries
+    for entry in sorted(entries, key=lambda e: e.dn.count(","), reverse=True):
+        directory.delete(entry.dn)
+
+
+def _default_shape(maps: MapSet) -> bool:
+    user = maps.user
+    return user.object_classes[0].lower() == "inetorgperson" and user.rdn.ldap.lower() == "uid"
+
+
+def run(
+    settings: Settings,
+    base: str,
+    *,
+    out: IO[str] | None = None,
+    directory: Directory | None = None,
+    maps: MapSet | None = None,
+) -> int:
+    """Replay every flow in a sandbox under ``base``; 0 when none failed, 1 otherwise."""
+    out = out or sys.stdout
+    pool = None
+    if directory is None:
+        password = read_bind_password(settings.ldap, Path(settings.source).parent)
+        pool = ConnectionPool(settings.ldap, password, str(Path(settings.source).parent))
+        directory = LdapDirectory(pool)
+    maps = maps or load_maps(settings.map_path)
+    tally = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    label = f"scim-bridge-selftest-{uuid.uuid4().hex[:8]}"
+    sandbox = None
+    try:
+        sandbox = _organizational_unit(directory, base, label)
+        names = {
+            "user_base": _organizational_unit(directory, sandbox, "people"),
+            "group_base": _organizational_unit(directory, sandbox, "groups"),
+        }
+        print(f"Sandbox: {sandbox}", file=out)
+        token = secrets.token_urlsafe(24)
+        sandboxed = dataclasses.replace(
+            settings,
+            auth=dataclasses.replace(settings.auth, token_hashes=(_hash(token),)),
+            ldap=dataclasses.replace(
+                settings.ldap, user_base=names["user_base"], group_base=names["group_base"], user_filter=None
+            ),
+            deprovisioning=DeprovisioningConfig(),
+        )
+        counting = CountingDirectory(directory)
+        call = wsgi_caller(create_app(sandboxed, counting, maps), token, settings.server.base_path)
+        for flow in flows():
+            verdict, reason = _run_flow(
+                flow, call, directory=directory, counting=counting, names=names, maps=maps
+            )
+            tally[verdict] += 1
+            print(f"{verdict} {flow.name}: {reason}", file=out)
+    except DirectoryError as exc:
+        print(f"FAIL the sandbox: {exc.reason}", file=out)
+        tally["FAIL"] += 1
+    finally:
+        if sandbox is not None:
+            try:
+                _remove_subtree(directory, sandbox)
+            except DirectoryError as exc:
+                print(f"FAIL could not remove the sandbox {sandbox}: {exc.reason}", file=out)
+                tally["FAIL"] += 1
+        if pool is not None:
+            pool.close()
+    print(f"{tally['PASS']} passed, {tally['FAIL']} failed, {tally['SKIP']} skipped", file=out)
+    return 0 if tally["FAIL"] == 0 else 1
+
+
+def _hash(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _organizational_unit(directory: Directory, parent: str, name: str) -> str:
+    """Add ``ou=<name>`` under ``parent``; returns its DN as the directory spells it."""
+    attributes = {"objectClass": ("organizationalUnit",), "ou": (name,)}
+    return directory.add(parent, ("ou", name), attributes, ()).dn
+
+
+def _run_flow(
+    flow: Flow,
+    call: Callable[[str, str, Any], tuple[int, Any]],
+    *,
+    directory: Directory,
+    counting: CountingDirectory,
+    names: dict[str, str],
+    maps: MapSet,
+) -> tuple[str, str]:
+    """The verdict on one flow and its reason."""
+    default_shape = _default_shape(maps)
+    if flow.data.get("setup") and not default_shape:
+        return "SKIP", "it seeds inetOrgPerson uid= entries, and this map stores users otherwise"
+    if "/Groups" in json.dumps(flow.data["steps"]) and maps.group is None:
+        return "SKIP", "the map serves no groups"
+    steps = flow.data["steps"] if default_shape else [_without_entry_checks(s) for s in flow.data["steps"]]
+    runnable = Flow(flow.name, flow.description, flow.source, {**flow.data, "steps": steps})
+
+    def seed(parent: str, rdn: tuple[str, str], attributes: Mapping[str, Any]) -> None:
+        values = {k: tuple(v) if isinstance(v, list) else (str(v),) for k, v in attributes.items()}
+        directory.add(parent, rdn, values, ())
+
+    read = _reader(directory) if default_shape else (lambda dn: {})
+    try:
+        for _ in replay(
+            runnable, call=call, read=read, seed=seed, writes=lambda: counting.writes, names=names
+        ):
+            pass
+    except FlowFailed as exc:
+        return "FAIL", str(exc)
+    except DirectoryError as exc:
+        return "FAIL", f"the directory refused a step: {exc.reason}"
+    return "PASS", flow.description
+
+
+def _without_entry_checks(step: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in step.items() if key != "ldap"}
