@@ -34,6 +34,7 @@ from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import USER
 
 logger = logging.getLogger(__name__)
+_MAX_SHORT_NAME_TRIES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,13 +257,12 @@ class ProvisioningService:
         if not str(document.get("userName", "")).strip():
             raise InvalidValue("userName is required")
         active = bool(document.get("active", True))
-        attributes = self._mapping.new_entry(self._directory_form(document), active)
-        rdn = self._mapping.rdn(attributes)
+        attributes = dict(self._mapping.new_entry(self._directory_form(document), active))
         if self._taken(document, None):
             raise Uniqueness(f"userName {document['userName']} is already taken")
         parent = self._disabled_base if not active and self._disabled_base else self._user_base
         try:
-            entry = self._directory.add(parent, rdn, attributes, self._read)
+            entry = self._add(parent, document, attributes)
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"userName {document['userName']} is already taken") from exc
         except NoSuchEntry as exc:
@@ -272,6 +272,26 @@ class ProvisioningService:
         except DirectoryError as exc:
             raise client_error(exc) from exc
         return self._view(entry)
+
+    def _add(self, parent: str, document: dict[str, Any], attributes: dict[str, tuple[str, ...]]) -> Entry:
+        """Add the entry; with a derived short name, the first of ``jdoe``, ``jdoe2``, ... that no entry
+        in the bases holds (checked, then taken by the add itself, so a race only moves to the next)."""
+        naming = self._mapping.naming
+        if naming is None:
+            return self._directory.add(parent, self._mapping.rdn(attributes), attributes, self._read)
+        stem = naming.derive(document)
+        for number in range(1, _MAX_SHORT_NAME_TRIES + 1):
+            suffix = "" if number == 1 else str(number)
+            name = stem[: naming.max_length - len(suffix)] + suffix
+            if self._directory.search(self._bases, Eq(naming.attribute, name), (), limit=1).total:
+                continue
+            try:
+                return self._directory.add(
+                    parent, (naming.attribute, name), {**attributes, naming.attribute: (name,)}, self._read
+                )
+            except EntryAlreadyExists:
+                continue  # another instance took it a moment ago
+        raise ServerError(f"no free short name for {stem!r} after {_MAX_SHORT_NAME_TRIES} tries")
 
     def replace_user(self, user_id: str, body: Any) -> UserView | None:
         """PUT /Users/{id} (RFC 7644 3.5.1): absent attributes are cleared; ``active`` absent is kept.
@@ -315,7 +335,7 @@ class ProvisioningService:
         except DirectoryError as exc:
             raise client_error(exc) from exc
 
-    def _follow(self, entry: Entry, new_dn: str, new_uid: str) -> None:
+    def _follow(self, entry: Entry, new_dn: str, new_uid: str | None) -> None:
         """Groups follow a renamed or moved user."""
         if self._memberships is not None:
             self._memberships.renamed(entry, new_dn, new_uid)
@@ -343,10 +363,12 @@ class ProvisioningService:
         ):
             self._delete(entry)
             return None
-        rdn = self._mapping.rdn(self._mapping.to_ldap(new))
         parent = self._parent_for(entry, active)
-        current = entry.first(rdn[0])
-        moves = rdn[1] != current or parent.lower() != entry.parent.lower()
+        rdn: tuple[str, str] | None = None  # None: a derived short name is kept for good
+        if self._mapping.naming is None:
+            rdn = self._mapping.rdn(self._mapping.to_ldap(new))
+        renames = rdn is not None and rdn[1] != entry.first(rdn[0])
+        moves = renames or parent.lower() != entry.parent.lower()
         renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
         if renamed and self._taken(new, entry.id):
             raise Uniqueness(f"userName {new['userName']} is already taken")
@@ -356,11 +378,11 @@ class ProvisioningService:
                 # Lock first, then move: a failure in between leaves the account locked, never open.
                 self._directory.update(entry.dn, changes)
                 new_dn = self._directory.move(entry.dn, rdn, parent)
-                self._follow(entry, new_dn, rdn[1])
+                self._follow(entry, new_dn, rdn[1] if rdn else entry.first(self._mapping.rdn_attribute))
                 updated = self._directory.modify(new_dn, (), self._read)
             elif moves:
                 new_dn = self._directory.move(entry.dn, rdn, parent)
-                self._follow(entry, new_dn, rdn[1])
+                self._follow(entry, new_dn, rdn[1] if rdn else entry.first(self._mapping.rdn_attribute))
                 updated = self._directory.modify(new_dn, changes, self._read)
             elif changes:
                 updated = self._directory.modify(entry.dn, changes, self._read)

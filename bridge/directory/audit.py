@@ -64,8 +64,9 @@ class AuditedDirectory:
             with self._audit("modify", dn, [change.attribute for change in changes]):
                 self.inner.update(dn, changes)
 
-    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
-        with self._audit("move", dn, [rdn[0]], new_rdn=f"{rdn[0]}={rdn[1]}", new_parent=parent):
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+        new_rdn = f"{rdn[0]}={rdn[1]}" if rdn is not None else "(kept)"
+        with self._audit("move", dn, [rdn[0]] if rdn else [], new_rdn=new_rdn, new_parent=parent):
             return self.inner.move(dn, rdn, parent)
 
     def delete(self, dn: str) -> None:

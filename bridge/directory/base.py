@@ -213,8 +213,9 @@ class Directory(Protocol):
         and reading a group of 100,000 members back costs the directory as much as the change)."""
         ...
 
-    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
-        """Rename ``dn`` to ``rdn,parent`` (modify DN, old RDN value removed); returns the new DN."""
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+        """Rename ``dn`` to ``rdn,parent`` (modify DN, old RDN value removed), or only move it under
+        ``parent`` when ``rdn`` is None; returns the new DN."""
         ...
 
     def delete(self, dn: str) -> None:

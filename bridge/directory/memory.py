@@ -28,7 +28,7 @@ from bridge.directory.base import (
     Substring,
 )
 from bridge.directory.errors import EntryAlreadyExists, NoSuchEntry, NotAllowed
-from bridge.directory.ldap.render import dn_key, make_dn, normalize_dn, parent_dn
+from bridge.directory.ldap.render import dn_key, first_rdn, make_dn, normalize_dn, parent_dn
 
 ID_ATTRIBUTE = "entryuuid"
 _OPERATIONAL = ("entryuuid", "createtimestamp", "modifytimestamp")
@@ -151,8 +151,8 @@ class InMemoryDirectory:
     def update(self, dn: str, changes: Sequence[Modification]) -> None:
         self.modify(dn, changes, ())
 
-    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
-        new_dn = normalize_dn(make_dn(rdn, parent))
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+        new_dn = normalize_dn(make_dn(rdn, parent) if rdn is not None else f"{first_rdn(dn)},{parent}")
         with self._lock:
             normal, attrs = self._get(dn)
             if dn_key(parent) not in self._entries:
@@ -162,10 +162,11 @@ class InMemoryDirectory:
             if self._children(dn):
                 raise NotAllowed(f"{dn} has children")
             updated = {name: list(values) for name, values in attrs.items()}
-            old_rdn = normal.split(",", 1)[0].split("=", 1)
-            old_values = updated.get(old_rdn[0].lower(), [])
-            kept = [v for v in old_values if not self._equal(old_rdn[0], v, old_rdn[1])]
-            updated[rdn[0].lower()] = [rdn[1]] + [v for v in kept if not self._equal(rdn[0], v, rdn[1])]
+            if rdn is not None:
+                old_rdn = normal.split(",", 1)[0].split("=", 1)
+                old_values = updated.get(old_rdn[0].lower(), [])
+                kept = [v for v in old_values if not self._equal(old_rdn[0], v, old_rdn[1])]
+                updated[rdn[0].lower()] = [rdn[1]] + [v for v in kept if not self._equal(rdn[0], v, rdn[1])]
             updated["modifytimestamp"] = [_generalized_time(self._clock())]
             del self._entries[dn_key(dn)]
             self._entries[dn_key(new_dn)] = (new_dn, updated)

@@ -38,9 +38,11 @@ class ResourceMapping:
     def __init__(self, resource_map: ResourceMap) -> None:
         self.map = resource_map
         self.rules = resource_map.rules
-        self.rdn_attribute = resource_map.rdn.ldap
+        self.naming = resource_map.naming
+        self.rdn_attribute = self.naming.attribute if self.naming else resource_map.rdn.ldap
         active = [resource_map.active.attribute] if resource_map.active else []
-        names = [*_OPERATIONAL, *(rule.ldap for rule in self.rules), *active]
+        naming = [self.naming.attribute] if self.naming else []
+        names = [*_OPERATIONAL, *(rule.ldap for rule in self.rules), *active, *naming]
         self.read_attributes: tuple[str, ...] = tuple(dict.fromkeys(names))
         self.structural_filter: DirFilter = Eq("objectClass", resource_map.object_classes[0])
         slots: dict[tuple[str | None, str], list[str]] = {}

@@ -16,6 +16,7 @@ from bridge.mapping.model import (
     Converter,
     MapSet,
     MemberRule,
+    NamingRule,
     PosixRule,
     ResourceMap,
     Rule,
@@ -239,11 +240,37 @@ def _common(
 def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None:
     before = len(problems)
     _unknown(section, _USER_KEYS, "user", problems)
+    spec = section.get("rdn")
+    if isinstance(spec, Mapping):  # a derived short name; userName still identifies the user
+        section = {**section, "rdn": "userName"}
     classes, auxiliary, rdn, rules = _common(section, "user", "userName", USER, problems)
+    naming = _naming(spec, rules, problems) if isinstance(spec, Mapping) else None
     active = _active(section.get("active"), "user.active", problems)
     if len(problems) > before or rdn is None or active is None:
         return None
-    return ResourceMap(classes, auxiliary, rdn, rules, active=active)
+    return ResourceMap(classes, auxiliary, rdn, rules, active=active, naming=naming)
+
+
+def _naming(spec: Mapping[str, Any], rules: tuple[Rule, ...], problems: list[str]) -> NamingRule | None:
+    """``rdn: {attribute: uid, from: userName, max_length: 32}``: entries named by a derived short name."""
+    where = "user.rdn"
+    _unknown(spec, ("attribute", "from", "max_length"), where, problems)
+    attribute, source = spec.get("attribute"), spec.get("from", "userName")
+    length = spec.get("max_length", 32)
+    if not isinstance(attribute, str) or not _LDAP_NAME.match(attribute):
+        problems.append(f"{where}.attribute: the LDAP attribute that names entries, e.g. uid")
+        return None
+    if any(rule.ldap.lower() == attribute.lower() for rule in rules):
+        problems.append(f"{where}.attribute: {attribute} is derived here, so no row may map to it too")
+        return None
+    rule = next((r for r in rules if r.target.text.lower() == str(source).lower()), None)
+    if rule is None or rule.target.sub is not None or rule.target.attribute.multi_valued:
+        problems.append(f"{where}.from: {source!r} must be a mapped simple attribute, usually userName")
+        return None
+    if not isinstance(length, int) or not 1 <= length <= 256:
+        problems.append(f"{where}.max_length: a whole number from 1 to 256")
+        return None
+    return NamingRule(attribute, rule.target, length)
 
 
 def _members(data: Any, classes: tuple[str, ...], problems: list[str]) -> MemberRule | None:

@@ -9,6 +9,7 @@ exactly, because Entra re-sends every value that comes back different [D1][I16].
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -244,6 +245,31 @@ class PosixRule:
 
 
 @dataclass(frozen=True, slots=True)
+class NamingRule:
+    """Entries named by a short name derived once from a SCIM value, instead of by that value.
+
+    For users known by email in Entra and by short names on-prem: ``jdoe@contoso.com`` creates
+    ``uid=jdoe``; a second ``jdoe`` (another domain) gets ``jdoe2``. The name is derived when the entry
+    is created and kept afterwards, whatever the SCIM value becomes, while the SCIM value itself lives
+    in its own attribute and reads back exactly.
+    """
+
+    attribute: str
+    source: Target
+    max_length: int = 32
+
+    def derive(self, document: Mapping[str, Any]) -> str:
+        """The short name for ``document``: the part before any ``@``, lower-cased, accents removed, with
+        only ASCII letters, digits, ``.``, ``_`` and ``-`` kept (what POSIX login names allow), at most
+        ``max_length``; ``user`` when nothing is left."""
+        value = str(self.source.get(document) or "")
+        # Accents are dropped, not the letters: Émile becomes emile (NFKD splits off the marks).
+        local = unicodedata.normalize("NFKD", value.split("@", 1)[0]).lower()
+        name = "".join(c for c in local if c.isascii() and (c.isalnum() or c in "._-")).lstrip("-.")
+        return name[: self.max_length] or "user"
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceMap:
     """The map of one resource type: a User (with ``active``) or a Group (with ``members``)."""
 
@@ -255,6 +281,7 @@ class ResourceMap:
     members: MemberRule | None = None
     posix: PosixRule | None = None
     integrity: Literal["bridge", "overlay"] = "bridge"
+    naming: NamingRule | None = None
 
 
 @dataclass(frozen=True, slots=True)

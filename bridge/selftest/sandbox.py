@@ -73,7 +73,7 @@ class CountingDirectory:
         self.writes += 1 if changes else 0
         self.inner.update(dn, changes)
 
-    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
         self.writes += 1
         return self.inner.move(dn, rdn, parent)
 

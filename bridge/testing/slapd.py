@@ -400,7 +400,7 @@ class Slapd:
         )
         on = {"memberof": self._memberof, "refint": self._refint, "ppolicy": self._ppolicy}
         indexes = "index memberOf eq\n" if self._memberof else ""
-        indexes += "index scimExternalId eq,sub\n" if scim else ""
+        indexes += "index scimExternalId,scimUserName eq,sub\n" if scim else ""
         overlays = _MEMBEROF if self._memberof else ""
         if self._refint:
             overlays += "overlay refint\nrefint_attributes member manager owner"

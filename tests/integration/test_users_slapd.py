@@ -373,3 +373,29 @@ def test_a_case_only_change_of_the_username_is_kept_exactly(
     assert client.simulate_get(f"{SCIM}/Users/{user_id}").json["userName"] == "Alice@Contoso.com"
     ((dn, entry),) = inspector.find(f"(entryUUID={user_id})")
     assert entry["uid"] == ["Alice@Contoso.com"] and dn.startswith("uid=Alice@Contoso.com,")
+
+
+def test_short_names_are_derived_once_and_kept_through_renames_and_moves(
+    ldap_client: Callable[..., ScimClient],
+    inspector: Inspector,
+    map_with: Callable[[dict[str, Any]], ResourceMap],
+) -> None:
+    """Users known by email in Entra and by short names on-prem (issue #4 point 4)."""
+    short = {"rdn": {"attribute": "uid", "from": "userName"}, "attributes": {"userName": "scimUserName"}}
+    client = ldap_client(map_with(short), disabled_base=True)
+    first, dn = created(client, inspector, user_name="jdoe@contoso.com")
+    _, second_dn = created(client, inspector, user_name="jdoe@fabrikam.com")
+    assert dn.lower() == f"uid=jdoe,{inspector.subtree.user_base}".lower()
+    assert second_dn.lower() == f"uid=jdoe2,{inspector.subtree.user_base}".lower()
+    entry = inspector.entry(dn)
+    assert entry is not None and entry["scimusername"] == ["jdoe@contoso.com"] and entry["uid"] == ["jdoe"]
+    assert client.patch_user(first, replace("userName", "john.doe@contoso.com")).status_code == 200
+    assert client.patch_user(first, replace("active", "False")).status_code == 200
+    ((moved, _),) = inspector.find(f"(entryUUID={first})")
+    assert moved.lower() == f"uid=jdoe,{inspector.subtree.disabled_base}".lower()
+    assert client.patch_user(first, replace("active", "True")).status_code == 200
+    entry = inspector.entry(dn)
+    assert (
+        entry is not None and entry["scimusername"] == ["john.doe@contoso.com"] and entry["uid"] == ["jdoe"]
+    )
+    assert client.simulate_get(f"{SCIM}/Users/{first}").json["userName"] == "john.doe@contoso.com"

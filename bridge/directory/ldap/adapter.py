@@ -17,7 +17,15 @@ from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Modification, Sea
 from bridge.directory.errors import NoSuchEntry
 from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
 from bridge.directory.ldap.flavors import OPENLDAP, Flavor
-from bridge.directory.ldap.render import dn_key, make_dn, make_rdn, normalize_dn, parent_dn, render_filter
+from bridge.directory.ldap.render import (
+    dn_key,
+    first_rdn,
+    make_dn,
+    make_rdn,
+    normalize_dn,
+    parent_dn,
+    render_filter,
+)
 
 _PAGE_SIZE = 500
 # Permissive modify (AD's 1.2.840.113556.1.4.1413, honoured by OpenLDAP too): adding a value that is
@@ -186,14 +194,14 @@ class LdapDirectory:
         if changes:
             self._pool.execute(lambda conn: self._modify(conn, dn, changes))
 
-    def move(self, dn: str, rdn: tuple[str, str], parent: str) -> str:
-        new_rdn = make_rdn(rdn)
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+        new_rdn = make_rdn(rdn) if rdn is not None else first_rdn(dn)
         same_parent = dn_key(parent_dn(dn)) == dn_key(parent)
 
         def work(conn: Connection) -> str:
             conn.modify_dn(dn, new_rdn, delete_old_dn=True, new_superior=None if same_parent else parent)
             raise_for_result(conn.result, f"rename {dn}")
-            return normalize_dn(make_dn(rdn, parent))
+            return normalize_dn(f"{new_rdn},{parent}")
 
         return self._pool.execute(work)
 

@@ -97,6 +97,17 @@ def parent_dn(dn: str) -> str:
     return "".join(f"{a}={v}{sep}" for a, v, sep in parts[first + 1 :])
 
 
+def first_rdn(dn: str) -> str:
+    """The first RDN of ``dn`` as written there (escaped; all parts of a multi-valued RDN)."""
+    parts = parse_dn(normalize_dn(dn), escape=False, strip=True)
+    out = []
+    for attribute, value, separator in parts:
+        out.append(f"{attribute}={value}")
+        if separator != "+":
+            break
+    return "+".join(out)
+
+
 def rdn_of(dn: str) -> tuple[str, str]:
     """The first RDN of ``dn`` as (attribute, escaped value)."""
     attribute, value, _ = parse_dn(dn, escape=False, strip=True)[0]
