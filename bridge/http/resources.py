@@ -61,6 +61,9 @@ class _Resources:
 
     @staticmethod
     def _query(req: falcon.Request) -> tuple[Filter | None, int, int]:
+        """filter, startIndex and count from the query string. Falcon decodes ``+`` as a space, as Entra
+        encodes them [I16] (Q15); parameters the bridge does not know, such as the Tenant URL's
+        ``aadOptscim062020`` flag, are ignored [D2] (Q25)."""
         text = req.get_param("filter")
         flt = parse_filter(text) if text is not None and text.strip() else None
         start = max(1, _integer(req, "startIndex", 1))

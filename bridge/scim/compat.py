@@ -1,6 +1,8 @@
 """Every deviation of real SCIM clients from RFC 7643/7644 that the bridge tolerates, by name.
 
-Each function says where the behaviour was seen. The keys in brackets point at
+Each function says where the behaviour was seen. ``QUIRKS`` at the end is entra-client.md's quirk
+catalogue (section 9), each row with the function that handles it: most live here, the rest where they
+naturally apply (the PATCH engine, the filter parser, the group service, the HTTP layer). The keys in brackets point at
 ``shared/reference/entra-client.md`` section 12 (Microsoft's docs [D*], its reference code [R*],
 third-party reports [I*], validator runs [T*]).
 
@@ -247,3 +249,143 @@ def normalize_patch(body: Any, schema: ResourceSchema) -> list[PatchOperation]:
                 PatchOperation(op, qualify(parse_path(path_text.strip()), schema), fields.get("value"))
             )
     return operations
+
+
+@dataclass(frozen=True, slots=True)
+class Quirk:
+    """One row of entra-client.md's quirk catalogue (section 9) and the function that handles it."""
+
+    number: str
+    summary: str
+    sources: str
+    handled_by: tuple[str, ...]  # "module:qualified.name", checked by tests/unit/test_compat.py
+
+
+# Entra's quirks, each with where it is handled: most here, some where they naturally apply (the
+# PATCH engine, the filter parser, the group service, the HTTP layer), all named and documented.
+QUIRKS: tuple[Quirk, ...] = (
+    Quirk("Q1", "op capitalised (Add/Replace/Remove)", "[D1]", ("bridge.scim.compat:normalize_op_name",)),
+    Quirk(
+        "Q2",
+        "active as the string False/True/false",
+        "[D2][R6][I1][I2]",
+        ("bridge.scim.compat:coerce_boolean",),
+    ),
+    Quirk("Q3", "active as a boolean (flag dialect)", "[D1][D2]", ("bridge.scim.compat:coerce_boolean",)),
+    Quirk(
+        "Q4",
+        "path-less replace with dotted keys",
+        "[D2][I5][I6][I7][I8]",
+        ("bridge.scim.compat:expand_pathless",),
+    ),
+    Quirk(
+        "Q5", "path-less value with URN-qualified keys", "[D2][I29]", ("bridge.scim.compat:expand_pathless",)
+    ),
+    Quirk(
+        "Q6",
+        'emails[type eq "work"].value creates the element when missing',
+        "[D1][I19][T1]",
+        ("bridge.scim.patch:_apply_filtered", "bridge.scim.patch:_element_from_filter"),
+    ),
+    Quirk(
+        "Q7",
+        "remove with a value removes only those values",
+        "[R8][I9][I10]",
+        ("bridge.scim.patch:_apply_whole",),
+    ),
+    Quirk("Q8", 'member removal by members[value eq "id"]', "[D2][R1]", ("bridge.groups:_filter_ids",)),
+    Quirk("Q9", 'member add carries "$ref": null', "[D1]", ("bridge.groups:_member_ids",)),
+    Quirk(
+        "Q10",
+        "many members in one op, several ops in one PATCH, atomic per request",
+        "[D14][T1]",
+        ("bridge.groups:GroupService.patch_group",),
+    ),
+    Quirk(
+        "Q11",
+        "manager as a plain id, an object or an old array; un-prefixed; removed by filter",
+        "[D1][I12][I13][I14][I15][T1]",
+        (
+            "bridge.scim.compat:unwrap_reference",
+            "bridge.scim.compat:qualify",
+            "bridge.scim.patch:_apply_filtered_single",
+        ),
+    ),
+    Quirk(
+        "Q12", "excludedAttributes=members on group reads", "[D1][D13]", ("bridge.http.resources:_asked_for",)
+    ),
+    Quirk(
+        "Q13",
+        'filters userName/externalId/displayName eq, emails[type eq "work"].value eq, id and manager',
+        "[D1][D18][T1]",
+        (
+            "bridge.scim.filter:parse_filter",
+            "bridge.mapping.filters:FilterTranslator.translate",
+            "bridge.service:ProvisioningService._references_in_filter",
+        ),
+    ),
+    Quirk(
+        "Q14",
+        "unquoted filter values (externalId eq jyoung)",
+        "[D1][I18]",
+        ("bridge.scim.filter:parse_filter",),
+    ),
+    Quirk("Q15", "+ for a space in the query string", "[I16]", ("bridge.http.resources:_Resources._query",)),
+    Quirk(
+        "Q16",
+        "random-GUID probes get 200 and an empty list",
+        "[D1][R7]",
+        ("bridge.service:ProvisioningService.list_users",),
+    ),
+    Quirk(
+        "Q17",
+        "extra, malformed or missing schema URNs",
+        "[D1][D7][D18]",
+        ("bridge.scim.compat:normalize_resource",),
+    ),
+    Quirk(
+        "Q18", "meta in bodies, null values, roles: []", "[D1][R1]", ("bridge.scim.compat:normalize_value",)
+    ),
+    Quirk(
+        "Q19",
+        "capitalised attribute and sub-attribute names",
+        "[R1][D1]",
+        ("bridge.scim.compat:normalize_value",),
+    ),
+    Quirk(
+        "Q20",
+        "role values as JSON-encoded strings: not stored by the shipped maps",
+        "[D7]",
+        ("bridge.scim.compat:normalize_resource",),
+    ),
+    Quirk(
+        "Q21",
+        "members never re-read, only add/remove deltas",
+        "[Q6]",
+        ("bridge.groups:GroupService.patch_group",),
+    ),
+    Quirk("Q22", "values read back exactly as sent", "[D1][I16]", ("bridge.mapping.model:Converter",)),
+    Quirk("Q23", "inactive users stay visible", "[D1]", ("bridge.service:ProvisioningService.get_user",)),
+    Quirk(
+        "Q24", '"", null and remove all mean clear', "[D7][D10][D19][R8][R2]", ("bridge.scim.patch:_clears",)
+    ),
+    Quirk(
+        "Q25",
+        "the Tenant URL's query string (aadOptscim062020) and a doubled slash",
+        "[D2]",
+        ("bridge.http.resources:_Resources._query", "bridge.http.middleware:collapse_slashes"),
+    ),
+    Quirk("Q26", "no ETags or If-Match from Entra: none required", "[D1][D2]", ()),
+    Quirk(
+        "Q27",
+        "special characters in matching values: escaped, never injected",
+        "[D10]",
+        ("bridge.directory.ldap.render:render_filter",),
+    ),
+    Quirk(
+        "Q28",
+        "one element per type (one work email)",
+        "[D1]",
+        ("bridge.mapping.engine:ResourceMapping._typed",),
+    ),
+)

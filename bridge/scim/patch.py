@@ -88,6 +88,9 @@ def _clears(operation: PatchOperation) -> bool:
 
 
 def _apply_whole(owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str) -> None:
+    """An operation on a whole attribute. A remove that carries values removes only those values (Entra's
+    legacy member and email removal [D2][I9][R8], Q7); add appends to multi-valued attributes; add and
+    replace merge into complex ones; null or "" clears."""
     name = attribute.name
     if operation.op == "remove" and attribute.multi_valued and operation.value not in _EMPTY:
         # Entra's legacy member/email removal: Remove + path + the values to remove, not "all" [D2][I9][I10].
@@ -139,6 +142,9 @@ def _apply_sub(
 def _apply_filtered(
     owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str
 ) -> None:
+    """An operation on ``attr[filter]`` or ``attr[filter].sub`` (RFC 7644 3.5.2): matching elements are
+    changed or removed; an add or replace that matches nothing creates the element the filter describes,
+    as Entra expects for ``emails[type eq "work"].value`` [I19][T1] (Q6)."""
     path = operation.path
     assert path is not None and path.filter is not None
     if not attribute.multi_valued:

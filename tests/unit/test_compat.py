@@ -370,3 +370,23 @@ def test_malformed_patch_bodies_are_refused_with_the_rfc_error_type(
     with pytest.raises(error) as caught:
         normalize_patch(body, USER)
     assert detail in caught.value.detail
+
+
+# --- the quirk catalogue -------------------------------------------------------------------------
+
+
+def test_every_quirk_of_the_catalogue_names_functions_that_exist() -> None:
+    """entra-client.md section 9 lists Q1 to Q28; each has its handler named in compat.QUIRKS."""
+    import importlib
+
+    from bridge.scim.compat import QUIRKS
+
+    assert [quirk.number for quirk in QUIRKS] == [f"Q{n}" for n in range(1, 29)]
+    for quirk in QUIRKS:
+        assert quirk.sources.startswith("["), quirk
+        for reference in quirk.handled_by:
+            module_name, _, qualified = reference.partition(":")
+            target: object = importlib.import_module(module_name)
+            for part in qualified.split("."):
+                target = getattr(target, part)
+            assert callable(target) and target.__doc__, f"{quirk.number}: {reference} has no docstring"
