@@ -8,7 +8,8 @@ differed) or skipped (with why).
 
 What it checks is the contract with Entra: every answer and how many directory writes each step
 makes. The flows' checks of directory attributes assume the shipped map, so they run only when the map
-stores users as ``inetOrgPerson`` named by ``uid`` (flows that seed admin-made entries likewise).
+stores users as ``inetOrgPerson`` named by ``uid`` (flows that seed admin-made entries likewise). Writes
+are counted from the bridge's own audit records.
 The deprovisioning policy is the default one (disable on unassign, delete on DELETE), because the
 flows expect it; the configured policy does not change how Entra talks.
 """
@@ -19,17 +20,19 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import secrets
 import sys
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
 from bridge.app import create_app
 from bridge.config import DeprovisioningConfig, Settings, load_maps, read_bind_password
-from bridge.directory.base import MATCH_ALL, Directory, DirFilter, Entry, Modification, SearchResult
+from bridge.directory.base import MATCH_ALL, Directory
 from bridge.directory.errors import DirectoryError, NoSuchEntry
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -39,47 +42,31 @@ from bridge.selftest import Flow, FlowFailed, flows, replay
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
-class CountingDirectory:
-    """Delegates to ``inner`` and counts the writes, for the flows' ``writes`` checks."""
+class AuditCounter(logging.Handler):
+    """Counts the directory writes the bridge's audit trail records (``bridge.audit``), for the flows'
+    ``writes`` checks: the same signal the end-to-end tests count in the server's log."""
 
-    def __init__(self, inner: Directory) -> None:
-        self.inner = inner
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
         self.writes = 0
 
-    def normalize_dn(self, dn: str) -> str:
-        return self.inner.normalize_dn(dn)
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "outcome", None) == "ok":
+            self.writes += 1
 
-    def search(
-        self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
-    ) -> SearchResult:
-        return self.inner.search(bases, flt, attributes, limit=limit)
-
-    def get_by_id(
-        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
-    ) -> Entry:
-        return self.inner.get_by_id(bases, flt, entry_id, attributes)
-
-    def add(
-        self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
-    ) -> Entry:
-        self.writes += 1
-        return self.inner.add(parent, rdn, attributes, read)
-
-    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
-        self.writes += 1 if changes else 0
-        return self.inner.modify(dn, changes, read)
-
-    def update(self, dn: str, changes: Sequence[Modification]) -> None:
-        self.writes += 1 if changes else 0
-        self.inner.update(dn, changes)
-
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
-        self.writes += 1
-        return self.inner.move(dn, rdn, parent)
-
-    def delete(self, dn: str) -> None:
-        self.writes += 1
-        self.inner.delete(dn)
+    @contextmanager
+    def listening(self) -> Iterator[AuditCounter]:
+        audit = logging.getLogger("bridge.audit")
+        level, disabled = audit.level, audit.disabled
+        audit.addHandler(self)
+        audit.setLevel(logging.INFO)
+        audit.disabled = False
+        try:
+            yield self
+        finally:
+            audit.removeHandler(self)
+            audit.setLevel(level)
+            audit.disabled = disabled
 
 
 def wsgi_caller(app: WsgiApp, token: str, base_path: str) -> Callable[[str, str, Any], tuple[int, Any]]:
@@ -173,14 +160,14 @@ def run(
             ),
             deprovisioning=DeprovisioningConfig(),
         )
-        counting = CountingDirectory(directory)
-        call = wsgi_caller(create_app(sandboxed, counting, maps), token, settings.server.base_path)
-        for flow in flows():
-            verdict, reason = _run_flow(
-                flow, call, directory=directory, counting=counting, names=names, maps=maps
-            )
-            tally[verdict] += 1
-            print(f"{verdict} {flow.name}: {reason}", file=out)
+        call = wsgi_caller(create_app(sandboxed, directory, maps), token, settings.server.base_path)
+        with AuditCounter().listening() as counter:
+            for flow in flows():
+                verdict, reason = _run_flow(
+                    flow, call, directory=directory, counter=counter, names=names, maps=maps
+                )
+                tally[verdict] += 1
+                print(f"{verdict} {flow.name}: {reason}", file=out)
     except DirectoryError as exc:
         print(f"FAIL the sandbox: {exc.reason}", file=out)
         tally["FAIL"] += 1
@@ -212,7 +199,7 @@ def _run_flow(
     call: Callable[[str, str, Any], tuple[int, Any]],
     *,
     directory: Directory,
-    counting: CountingDirectory,
+    counter: AuditCounter,
     names: dict[str, str],
     maps: MapSet,
 ) -> tuple[str, str]:
@@ -232,7 +219,7 @@ def _run_flow(
     read = _reader(directory) if default_shape else (lambda dn: {})
     try:
         for _ in replay(
-            runnable, call=call, read=read, seed=seed, writes=lambda: counting.writes, names=names
+            runnable, call=call, read=read, seed=seed, writes=lambda: counter.writes, names=names
         ):
             pass
     except FlowFailed as exc:
