@@ -1,10 +1,10 @@
 """Every deviation of real SCIM clients from RFC 7643/7644 that the bridge tolerates, by name.
 
 Each function says where the behaviour was seen. ``QUIRKS`` at the end is entra-client.md's quirk
-catalogue (section 9), each row with the function that handles it: most live here, the rest where they
-naturally apply (the PATCH engine, the filter parser, the group service, the HTTP layer). The keys in
-brackets point at ``shared/reference/entra-client.md`` section 12 (Microsoft's docs [D*], its reference code [R*],
-third-party reports [I*], validator runs [T*]).
+catalogue (section 9), each row with the function that handles it: most live here, the rest where
+they naturally apply (the PATCH engine, the filter parser, the group service, the HTTP layer). The
+keys in brackets point at ``shared/reference/entra-client.md`` section 12 (Microsoft's docs [D*], its
+reference code [R*], third-party reports [I*], validator runs [T*]).
 
 The output of this module is a *canonical document*: a plain dict whose keys are the schema's own
 spelling of attribute names, whose booleans are booleans, with no nulls, and with extension
