@@ -96,10 +96,13 @@ def build_app(settings: Settings) -> tuple[falcon.App[falcon.Request, falcon.Res
     """The production app over LDAP, and a function that closes its connections."""
     from bridge.directory.ldap.adapter import LdapDirectory  # noqa: PLC0415 - keeps ldap3 out of tests that don't need it
     from bridge.directory.ldap.connection import ConnectionPool  # noqa: PLC0415
+    from bridge.directory.ldap.flavors import FLAVORS  # noqa: PLC0415
 
     base_dir = Path(settings.source).parent
     password = read_bind_password(settings.ldap, base_dir)
     maps = load_maps(settings.map_path)
     pool = ConnectionPool(settings.ldap, password, str(base_dir))
-    app = create_app(settings, LdapDirectory(pool), maps)
+    flavor = FLAVORS[settings.ldap.directory]
+    directory = LdapDirectory(pool, flavor)
+    app = create_app(settings, directory, maps, id_filter=flavor.id_filter, dn_attribute=flavor.dn_attribute)
     return app, pool.close

@@ -92,6 +92,10 @@ class LdapConfig:
     )
     bind_dn: str = doc("DN the bridge binds as; it needs write access to the user base.")
     user_base: str = doc("Base DN under which users are created and searched.")
+    directory: Literal["openldap", "active_directory"] = doc(
+        "The kind of directory: openldap (ids are entryUUID) or active_directory (ids are objectGUID).",
+        "openldap",
+    )
     bind_password_file: str | None = doc("File holding the bind password (first line).", None)
     bind_password_credential: str | None = doc(
         "Name of a systemd credential (LoadCredential=) holding the bind password; read from "

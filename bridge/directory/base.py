@@ -68,6 +68,14 @@ class Eq:
 
 
 @dataclass(frozen=True, slots=True)
+class BinaryEq:
+    """``(attribute=<bytes>)`` for a binary attribute such as AD's objectGUID."""
+
+    attribute: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Present:
     """``(attribute=*)``."""
 
@@ -121,7 +129,7 @@ class Negation:
     item: DirFilter
 
 
-DirFilter = Eq | Present | Substring | GreaterOrEqual | LessOrEqual | AllOf | AnyOf | Negation
+DirFilter = Eq | BinaryEq | Present | Substring | GreaterOrEqual | LessOrEqual | AllOf | AnyOf | Negation
 
 MATCH_NOTHING: DirFilter = AnyOf(())
 MATCH_ALL: DirFilter = AllOf(())

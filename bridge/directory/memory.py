@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from bridge.directory.base import (
     AllOf,
     AnyOf,
+    BinaryEq,
     DirFilter,
     Entry,
     Eq,
@@ -226,6 +227,8 @@ class InMemoryDirectory:
                 return dn_key(value) == dn_key(dn)
             case Eq(name, value):
                 return self._has(name, attrs.get(name.lower(), ()), value)
+            case BinaryEq():
+                return False  # the in-memory directory keeps no binary attributes
             case Present(name):
                 return bool(attrs.get(name.lower()))
             case Substring(name, initial, middle, final):

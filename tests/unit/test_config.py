@@ -149,7 +149,7 @@ UNKNOWN_KEYS = [
     ),
     pytest.param(
         {"ldap": {"port": 389}},
-        "ldap.port: unknown key (known keys: urls, bind_dn, user_base, bind_password_file, "
+        "ldap.port: unknown key (known keys: urls, bind_dn, user_base, directory, bind_password_file, "
         "bind_password_credential, tls, ca_file, connect_timeout, operation_timeout, pool_size, group_base, "
         "user_filter)",
         id="nothing-close-lists-the-known-keys",

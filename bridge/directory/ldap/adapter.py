@@ -13,7 +13,7 @@ from typing import Any
 
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
 
-from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Modification, SearchResult
+from bridge.directory.base import AllOf, DirFilter, Entry, Modification, SearchResult
 from bridge.directory.errors import NoSuchEntry
 from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
 from bridge.directory.ldap.flavors import OPENLDAP, Flavor
@@ -146,9 +146,7 @@ class LdapDirectory:
     ) -> Entry:
         if not self._flavor.valid_id(entry_id):
             raise NoSuchEntry(f"no entry with id {entry_id!r}")
-        result = self.search(
-            bases, AllOf((flt, Eq(self._flavor.id_attribute, entry_id))), attributes, limit=1
-        )
+        result = self.search(bases, AllOf((flt, self._flavor.id_filter(entry_id))), attributes, limit=1)
         if not result.entries:
             raise NoSuchEntry(f"no entry with id {entry_id}")
         return result.entries[0]

@@ -1,13 +1,19 @@
-"""What differs between directory servers: for now, how an entry's immutable id is named and read.
+"""What differs between directory servers: how an entry's immutable id is named, spelled and found, and
+which attribute holds an entry's own DN.
 
-OpenLDAP keeps an ``entryUUID`` (RFC 4530) on every entry. Active Directory's ``objectGUID`` is the
-next flavour (its bytes are little-endian and need a ``<GUID=...>`` lookup).
+OpenLDAP keeps an ``entryUUID`` (RFC 4530) on every entry, a string. Active Directory keeps an
+``objectGUID``, 16 bytes in Microsoft's mixed-endian order, which the bridge spells as the standard UUID
+string and finds with an escaped binary filter.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
+from typing import Literal
+
+from bridge.directory.base import BinaryEq, DirFilter, Eq
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -16,8 +22,9 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 class Flavor:
     """One kind of directory server."""
 
-    name: str
+    name: Literal["openldap", "active_directory"]
     id_attribute: str
+    dn_attribute: str  # an attribute holding the entry's own DN, for batch lookups by DN
 
     def valid_id(self, entry_id: str) -> bool:
         """True when ``entry_id`` is well-formed for this server (a malformed id can match nothing)."""
@@ -25,7 +32,21 @@ class Flavor:
 
     def decode_id(self, raw: bytes) -> str:
         """The SCIM id spelled from the raw id attribute value."""
+        if self.name == "active_directory":
+            return str(uuid.UUID(bytes_le=raw))  # objectGUID's first three fields are little-endian
         return raw.decode("ascii").lower()
 
+    def id_filter(self, entry_id: str) -> DirFilter:
+        """The filter that finds the entry with SCIM id ``entry_id`` (malformed ids match nothing)."""
+        if self.name == "active_directory":
+            if not self.valid_id(entry_id):
+                return Eq(self.id_attribute, "not-a-guid")  # invalid syntax: the directory matches nothing
+            return BinaryEq(self.id_attribute, uuid.UUID(entry_id).bytes_le)
+        return Eq(self.id_attribute, entry_id)
 
-OPENLDAP = Flavor(name="openldap", id_attribute="entryUUID")
+
+OPENLDAP = Flavor(name="openldap", id_attribute="entryUUID", dn_attribute="entryDN")
+ACTIVE_DIRECTORY = Flavor(
+    name="active_directory", id_attribute="objectGUID", dn_attribute="distinguishedName"
+)
+FLAVORS = {flavor.name: flavor for flavor in (OPENLDAP, ACTIVE_DIRECTORY)}

@@ -7,12 +7,13 @@ so no client can inject filter syntax or DN separators (RFC 4515 section 3, RFC 
 from __future__ import annotations
 
 from ldap3.core.exceptions import LDAPInvalidDnError
-from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
 from bridge.directory.base import (
     AllOf,
     AnyOf,
+    BinaryEq,
     DirFilter,
     Eq,
     GreaterOrEqual,
@@ -32,6 +33,8 @@ def render_filter(flt: DirFilter) -> str:
     match flt:
         case Eq(attribute, value):
             return f"({attribute}={escape_filter_chars(value)})"
+        case BinaryEq(attribute, raw):
+            return f"({attribute}={escape_bytes(raw)})"
         case Present(attribute):
             return f"({attribute}=*)"
         case Substring(attribute, initial, middle, final):
