@@ -270,6 +270,11 @@ def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
             problems.append(f"ldap.urls[{i}]: tls is 'ldaps' but the URL is {url!r}; use ldaps://")
         elif ldap.tls in ("starttls", "none") and scheme == "ldaps":
             problems.append(f"ldap.urls[{i}]: an ldaps:// URL needs `tls: ldaps`")
+    if ldap.directory == "active_directory" and ldap.tls == "none":
+        problems.append(
+            "ldap.tls: Active Directory refuses simple binds and password changes without TLS; "
+            "use starttls or ldaps"
+        )
     if (ldap.bind_password_file is None) == (ldap.bind_password_credential is None):
         problems.append("ldap: set exactly one of bind_password_file and bind_password_credential")
     if ldap.bind_password_file is not None and not (base_dir / ldap.bind_password_file).is_file():

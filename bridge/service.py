@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -76,6 +78,17 @@ class Scope:
     user_base: str
     disabled_base: str | None = None
     user_filter: DirFilter | None = None
+
+
+def generate_password(length: int) -> str:
+    """A random password of ``length`` characters with upper and lower case letters, digits and symbols,
+    so that it meets AD's complexity rule; it is written to the directory and never shown or logged."""
+    alphabet = string.ascii_letters + string.digits + "!#%*+-=?@^_"
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(length))
+        classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#%*+-=?@^_")
+        if all(any(c in group for c in password) for group in classes):
+            return password
 
 
 def iso_time(generalized: str | None) -> str | None:
@@ -257,6 +270,15 @@ class ProvisioningService:
         if not str(document.get("userName", "")).strip():
             raise InvalidValue("userName is required")
         active = bool(document.get("active", True))
+        rule = self._mapping.map.active
+        if (
+            rule is not None
+            and rule.method == "uac"
+            and rule.password_length
+            and not document.get("password")
+        ):
+            # AD enables an account only when it has a password, and Entra never sends one.
+            document = {**document, "password": generate_password(rule.password_length)}
         attributes = dict(self._mapping.new_entry(self._directory_form(document), active))
         if self._taken(document, None):
             raise Uniqueness(f"userName {document['userName']} is already taken")

@@ -76,6 +76,14 @@ class BinaryEq:
 
 
 @dataclass(frozen=True, slots=True)
+class BitsSet:
+    """Every bit of ``mask`` is set in the integer attribute (AD's LDAP_MATCHING_RULE_BIT_AND)."""
+
+    attribute: str
+    mask: int
+
+
+@dataclass(frozen=True, slots=True)
 class Present:
     """``(attribute=*)``."""
 
@@ -129,7 +137,9 @@ class Negation:
     item: DirFilter
 
 
-DirFilter = Eq | BinaryEq | Present | Substring | GreaterOrEqual | LessOrEqual | AllOf | AnyOf | Negation
+DirFilter = (
+    Eq | BinaryEq | BitsSet | Present | Substring | GreaterOrEqual | LessOrEqual | AllOf | AnyOf | Negation
+)
 
 MATCH_NOTHING: DirFilter = AnyOf(())
 MATCH_ALL: DirFilter = AllOf(())

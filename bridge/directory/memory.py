@@ -17,6 +17,7 @@ from bridge.directory.base import (
     AllOf,
     AnyOf,
     BinaryEq,
+    BitsSet,
     DirFilter,
     Entry,
     Eq,
@@ -229,6 +230,10 @@ class InMemoryDirectory:
                 return self._has(name, attrs.get(name.lower(), ()), value)
             case BinaryEq():
                 return False  # the in-memory directory keeps no binary attributes
+            case BitsSet(name, mask):
+                return any(
+                    v.lstrip("-").isdigit() and int(v) & mask == mask for v in attrs.get(name.lower(), ())
+                )
             case Present(name):
                 return bool(attrs.get(name.lower()))
             case Substring(name, initial, middle, final):

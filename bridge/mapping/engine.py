@@ -16,6 +16,7 @@ from typing import Any
 from bridge.directory.base import (
     MATCH_ALL,
     MATCH_NOTHING,
+    BitsSet,
     DirFilter,
     Entry,
     Eq,
@@ -23,7 +24,7 @@ from bridge.directory.base import (
     Negation,
     any_of,
 )
-from bridge.mapping.model import ResourceMap, Rule
+from bridge.mapping.model import UAC_DISABLED, UAC_NORMAL_ACCOUNT, ResourceMap, Rule
 from bridge.scim.errors import InvalidValue
 
 _OPERATIONAL = ("objectClass", "createTimestamp", "modifyTimestamp")
@@ -42,7 +43,9 @@ class ResourceMapping:
         self.rdn_attribute = self.naming.attribute if self.naming else resource_map.rdn.ldap
         active = [resource_map.active.attribute] if resource_map.active else []
         naming = [self.naming.attribute] if self.naming else []
-        names = [*_OPERATIONAL, *(rule.ldap for rule in self.rules), *active, *naming]
+        # Write-only values (password: returned "never", RFC 7643 4.1.1) are never requested or read back.
+        self._readable = tuple(rule for rule in self.rules if _returned(rule) != "never")
+        names = [*_OPERATIONAL, *(rule.ldap for rule in self._readable), *active, *naming]
         self.read_attributes: tuple[str, ...] = tuple(dict.fromkeys(names))
         self.structural_filter: DirFilter = Eq("objectClass", resource_map.object_classes[0])
         slots: dict[tuple[str | None, str], list[str]] = {}
@@ -60,6 +63,8 @@ class ResourceMapping:
         active = self.map.active
         if active is None:
             return True
+        if active.method == "uac":
+            return not _uac(entry) & UAC_DISABLED
         return not any(
             value.upper() == active.disabled_value.upper() for value in entry.get(active.attribute)
         )
@@ -67,7 +72,7 @@ class ResourceMapping:
     def to_document(self, entry: Entry) -> dict[str, Any]:
         """The canonical SCIM document of ``entry`` (without id and meta)."""
         document: dict[str, Any] = {}
-        for rule in self.rules:
+        for rule in self._readable:
             values = entry.get(rule.ldap)
             if values:
                 rule.target.put(document, rule.converter.from_ldap(values[0]))
@@ -149,9 +154,14 @@ class ResourceMapping:
     def new_entry(self, document: Mapping[str, Any], active: bool) -> dict[str, tuple[str, ...]]:
         """All attributes of a new entry for ``document``."""
         attributes = {name: values for name, values in self.to_ldap(document).items() if values}
+        attributes.update(dict(self.map.constants))
         attributes["objectClass"] = self.map.object_classes
-        if not active and self.map.active is not None:
-            attributes[self.map.active.attribute] = (self.map.active.disabled_value,)
+        rule = self.map.active
+        if rule is not None and rule.method == "uac":
+            flags = UAC_NORMAL_ACCOUNT | (0 if active else UAC_DISABLED)
+            attributes[rule.attribute] = (str(flags),)
+        elif not active and rule is not None:
+            attributes[rule.attribute] = (rule.disabled_value,)
         return attributes
 
     def changes(self, entry: Entry, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Modification]:
@@ -170,13 +180,17 @@ class ResourceMapping:
         if changes and missing:
             changes.insert(0, Modification("add", "objectClass", missing))  # adopted entries gain our class
         if self.map.active is not None and bool(new.get("active", True)) != self.is_active(entry):
-            changes.append(self.active_change(bool(new.get("active", True))))
+            changes.append(self.active_change(bool(new.get("active", True)), entry))
         return changes
 
-    def active_change(self, active: bool) -> Modification:
-        """The modification that enables or disables an entry that is in the other state."""
+    def active_change(self, active: bool, entry: Entry) -> Modification:
+        """The modification that enables or disables ``entry``, which is in the other state."""
         rule = self.map.active
         assert rule is not None, "only resources with an active rule are enabled or disabled"
+        if rule.method == "uac":  # set or clear one bit, keep the others: never a toggle
+            flags = _uac(entry)
+            flags = flags & ~UAC_DISABLED if active else flags | UAC_DISABLED
+            return Modification("replace", rule.attribute, (str(flags),))
         if not active:
             return Modification("replace", rule.attribute, (rule.disabled_value,))
         if rule.enabled_value is not None:
@@ -187,6 +201,9 @@ class ResourceMapping:
         """Entries whose ``active`` is ``active``."""
         if self.map.active is None:
             return MATCH_ALL if active else MATCH_NOTHING
+        if self.map.active.method == "uac":
+            bit: DirFilter = BitsSet(self.map.active.attribute, UAC_DISABLED)
+            return Negation(bit) if active else bit
         disabled = Eq(self.map.active.attribute, self.map.active.disabled_value)
         return Negation(disabled) if active else disabled
 
@@ -201,6 +218,16 @@ class ResourceMapping:
                 continue
             out.append(rule)
         return out
+
+
+def _returned(rule: Rule) -> str:
+    return (rule.target.sub or rule.target.attribute).returned
+
+
+def _uac(entry: Entry) -> int:
+    """The entry's userAccountControl flags (a normal account when it has none)."""
+    value = entry.first("userAccountControl") or str(UAC_NORMAL_ACCOUNT)
+    return int(value) if value.lstrip("-").isdigit() else UAC_NORMAL_ACCOUNT
 
 
 UserMapping = ResourceMapping  # the name the user service and its tests know it by

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from bridge.mapping.model import (
     PPOLICY_LOCK,
+    UAC_DISABLED,
     ActiveRule,
     Converter,
     MapSet,
@@ -31,16 +32,25 @@ from bridge.scim.schemas import GROUP, USER, ResourceSchema
 _LDAP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _ROW_KEYS = ("ldap", "convert", "strip_suffix", "default")
-_USER_KEYS = ("object_classes", "auxiliary_classes", "rdn", "active", "attributes")
-_ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value")
-_GROUP_KEYS = ("object_classes", "auxiliary_classes", "rdn", "members", "posix", "integrity", "attributes")
+_USER_KEYS = ("object_classes", "auxiliary_classes", "rdn", "active", "constants", "attributes")
+_ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value", "password_length")
+_GROUP_KEYS = (
+    "object_classes",
+    "auxiliary_classes",
+    "rdn",
+    "members",
+    "posix",
+    "integrity",
+    "constants",
+    "attributes",
+)
 _MEMBER_KEYS = ("attribute", "placeholder")
 _MEMBER_HOLDS: dict[str, Literal["dn", "uid"]] = {"member": "dn", "uniqueMember": "dn", "memberUid": "uid"}
 # The converters that keep a SCIM type's JSON values exact, the default first.
 _CONVERTERS = {
     "boolean": ("boolean",),
     "integer": ("integer",),
-    "string": ("string", "postal_address", "reference"),
+    "string": ("string", "postal_address", "reference", "ad_password"),
 }
 
 
@@ -168,6 +178,16 @@ def _active(data: Any, where: str, problems: list[str]) -> ActiveRule | None:
             problems.append(f"{where}: {', '.join(extra)} only apply to method: attribute")
             return None
         return ActiveRule("ppolicy", "pwdAccountLockedTime", PPOLICY_LOCK)
+    if method == "uac":
+        extra = [key for key in data if key not in ("method", "password_length")]
+        length = data.get("password_length", 24)
+        if extra:
+            problems.append(f"{where}: {', '.join(extra)} do not apply to method: uac")
+            return None
+        if not isinstance(length, int) or not (length == 0 or 14 <= length <= 128):
+            problems.append(f"{where}.password_length: 0 (set none) or 14 to 128 characters")
+            return None
+        return ActiveRule("uac", "userAccountControl", str(UAC_DISABLED), password_length=length)
     if method == "attribute":
         before = len(problems)
         attribute, disabled = data.get("attribute"), data.get("disabled_value")
@@ -183,7 +203,7 @@ def _active(data: Any, where: str, problems: list[str]) -> ActiveRule | None:
         return ActiveRule(
             "attribute", str(attribute), _yaml_scalar(disabled), None if enabled is None else str(enabled)
         )
-    problems.append(f"{where}.method: must be ppolicy or attribute, not {method!r}")
+    problems.append(f"{where}.method: must be ppolicy, attribute or uac, not {method!r}")
     return None
 
 
@@ -237,6 +257,23 @@ def _common(
     return object_classes, tuple(auxiliary), rdn, tuple(rules)
 
 
+def _constants(data: Any, where: str, problems: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``constants: {pwdLastSet: "0", groupType: "-2147483646"}``: values every new entry gets."""
+    if data is None:
+        return ()
+    if not isinstance(data, Mapping):
+        problems.append(f"{where}: a mapping of LDAP attributes to values written on create")
+        return ()
+    out = []
+    for name, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if not _LDAP_NAME.match(str(name)) or not values or not all(isinstance(v, str | int) for v in values):
+            problems.append(f"{where}.{name}: an LDAP attribute and a value (or a list of values)")
+            continue
+        out.append((str(name), tuple(_yaml_scalar(v) for v in values)))
+    return tuple(out)
+
+
 def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None:
     before = len(problems)
     _unknown(section, _USER_KEYS, "user", problems)
@@ -248,7 +285,10 @@ def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None
     active = _active(section.get("active"), "user.active", problems)
     if len(problems) > before or rdn is None or active is None:
         return None
-    return ResourceMap(classes, auxiliary, rdn, rules, active=active, naming=naming)
+    constants = _constants(section.get("constants"), "user.constants", problems)
+    if len(problems) > before:
+        return None
+    return ResourceMap(classes, auxiliary, rdn, rules, active=active, naming=naming, constants=constants)
 
 
 def _naming(spec: Mapping[str, Any], rules: tuple[Rule, ...], problems: list[str]) -> NamingRule | None:
@@ -323,7 +363,12 @@ def _group(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | Non
         problems.append(f"group.integrity: must be bridge or overlay, not {integrity!r}")
     if len(problems) > before or rdn is None or members is None:
         return None
-    return ResourceMap(classes, auxiliary, rdn, rules, members=members, posix=posix, integrity=integrity)
+    constants = _constants(section.get("constants"), "group.constants", problems)
+    if len(problems) > before:
+        return None
+    return ResourceMap(
+        classes, auxiliary, rdn, rules, members=members, posix=posix, integrity=integrity, constants=constants
+    )
 
 
 def parse_maps(data: Any, source: str) -> MapSet:

@@ -102,7 +102,7 @@ class Converter:
     that needs a directory lookup.
     """
 
-    kind: Literal["string", "boolean", "integer", "postal_address", "reference"] = "string"
+    kind: Literal["string", "boolean", "integer", "postal_address", "reference", "ad_password"] = "string"
     strip_suffix: str | None = None
 
     @property
@@ -126,6 +126,8 @@ class Converter:
             return str(int(value))
         if not isinstance(value, str):
             raise ValueError("must be a string")
+        if self.kind == "ad_password":
+            return f'"{value}"'  # AD's unicodePwd: the quoted password, sent as UTF-16-LE by the adapter
         if self.kind == "postal_address":
             escaped = "".join(_POSTAL_ESCAPES.get(c, c) for c in value)
             return escaped.replace("\r\n", "$").replace("\n", "$")
@@ -210,15 +212,22 @@ class ActiveRule:
     until removed; it only refuses binds where a policy with ``pwdLockout: TRUE`` applies).
     ``attribute``: a configured attribute holds ``disabled_value`` while disabled; on enable it gets
     ``enabled_value``, or the disabled value is removed.
+    ``uac``: Active Directory's userAccountControl ACCOUNTDISABLE bit (0x2) is set or cleared, every other
+    bit kept, so a repeated disable stays disabled. AD enables an account only when it has a password:
+    when a client sends none, one of ``password_length`` random characters is set (0: none is set, and
+    the account is created disabled).
     """
 
-    method: Literal["ppolicy", "attribute"]
+    method: Literal["ppolicy", "attribute", "uac"]
     attribute: str
     disabled_value: str
     enabled_value: str | None = None
+    password_length: int = 24
 
 
 PPOLICY_LOCK = "000001010000Z"
+UAC_DISABLED = 0x2
+UAC_NORMAL_ACCOUNT = 0x200
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +291,7 @@ class ResourceMap:
     posix: PosixRule | None = None
     integrity: Literal["bridge", "overlay"] = "bridge"
     naming: NamingRule | None = None
+    constants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # written on create only
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,13 +130,13 @@ BAD_ROWS = [
     pytest.param(
         {"nickName": {"ldap": "nick", "convert": "date"}},
         "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string, "
-        "postal_address or reference, not 'date'",
+        "postal_address, reference or ad_password, not 'date'",
         id="unknown-converter",
     ),
     pytest.param(
         {"nickName": {"ldap": "nick", "convert": "integer"}},
         "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string, "
-        "postal_address or reference, not 'integer'",
+        "postal_address, reference or ad_password, not 'integer'",
         id="a-converter-that-would-change-the-json-type",
     ),
     pytest.param(
@@ -193,7 +193,8 @@ def test_every_bad_row_is_reported_at_once() -> None:
 BAD_SECTIONS = [
     pytest.param(
         with_user(colour="blue"),
-        "user.colour: unknown key (known: object_classes, auxiliary_classes, rdn, active, attributes)",
+        "user.colour: unknown key "
+        "(known: object_classes, auxiliary_classes, rdn, active, constants, attributes)",
         id="unknown-user-key",
     ),
     pytest.param(
@@ -218,7 +219,7 @@ BAD_SECTIONS = [
     ),
     pytest.param(
         with_user(active={"method": "lock"}),
-        "user.active.method: must be ppolicy or attribute, not 'lock'",
+        "user.active.method: must be ppolicy, attribute or uac, not 'lock'",
         id="unknown-disable-method",
     ),
     pytest.param(

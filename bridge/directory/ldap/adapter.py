@@ -35,10 +35,19 @@ _MODIFY_OPS = {"add": MODIFY_ADD, "delete": MODIFY_DELETE, "replace": MODIFY_REP
 _NO_SUCH_ATTRIBUTE = 16
 
 
-def _payload(changes: Sequence[Modification]) -> dict[str, list[tuple[str, list[str]]]]:
-    payload: dict[str, list[tuple[str, list[str]]]] = {}
+def _wire(attribute: str, values: Sequence[str]) -> list[str | bytes]:
+    """Values as the directory takes them: AD's unicodePwd is the quoted password in UTF-16-LE."""
+    if attribute.lower() == "unicodepwd":
+        return [value.encode("utf-16-le") for value in values]
+    return list(values)
+
+
+def _payload(changes: Sequence[Modification]) -> dict[str, list[tuple[str, list[str | bytes]]]]:
+    payload: dict[str, list[tuple[str, list[str | bytes]]]] = {}
     for change in changes:
-        payload.setdefault(change.attribute, []).append((_MODIFY_OPS[change.op], list(change.values)))
+        payload.setdefault(change.attribute, []).append(
+            (_MODIFY_OPS[change.op], _wire(change.attribute, change.values))
+        )
     return payload
 
 
@@ -161,7 +170,7 @@ class LdapDirectory:
         self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
     ) -> Entry:
         dn = make_dn(rdn, parent)
-        payload = {name: list(values) for name, values in attributes.items() if values}
+        payload = {name: _wire(name, values) for name, values in attributes.items() if values}
 
         def work(conn: Connection) -> Entry:
             conn.add(dn, attributes=payload)

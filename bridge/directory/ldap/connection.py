@@ -56,6 +56,13 @@ _RESULTS: dict[int, type[DirectoryError]] = {
     52: DirectoryUnavailable,  # unavailable
 }
 
+# Active Directory puts a Win32 error code in its diagnostic message; these are the ones a client can fix.
+_AD_REASONS = {
+    "0000052D": "the password does not meet the domain's length, complexity or history rules",
+    "00000056": "the old password is not correct",
+    "000020E6": "the value is too long for this attribute",
+}
+
 _ACQUIRE_TIMEOUT = 30.0
 T = TypeVar("T")
 
@@ -67,6 +74,10 @@ def raise_for_result(result: dict[str, Any], what: str) -> None:
         return
     error = _RESULTS.get(code, DirectoryError)
     message = str(result.get("message") or "").strip()
+    for marker, plain in _AD_REASONS.items():
+        if marker in message:
+            message = f"{plain} ({message})"
+            break
     reason = f"{what}: {result.get('description', 'error')}" + (f" ({message})" if message else "")
     raise error(reason)
 

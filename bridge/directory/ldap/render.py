@@ -14,6 +14,7 @@ from bridge.directory.base import (
     AllOf,
     AnyOf,
     BinaryEq,
+    BitsSet,
     DirFilter,
     Eq,
     GreaterOrEqual,
@@ -35,6 +36,8 @@ def render_filter(flt: DirFilter) -> str:
             return f"({attribute}={escape_filter_chars(value)})"
         case BinaryEq(attribute, raw):
             return f"({attribute}={escape_bytes(raw)})"
+        case BitsSet(attribute, mask):
+            return f"({attribute}:1.2.840.113556.1.4.803:={int(mask)})"
         case Present(attribute):
             return f"({attribute}=*)"
         case Substring(attribute, initial, middle, final):

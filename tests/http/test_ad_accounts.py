@@ -1,0 +1,93 @@
+"""Active Directory account state through the in-memory directory: the userAccountControl bit, set and
+cleared keeping every other bit, and a generated password when the client sends none (issue #5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bridge.directory.base import Modification
+from bridge.directory.memory import InMemoryDirectory
+from bridge.mapping.model import ResourceMap
+from tests.conftest import SCIM, USER_BASE, ScimClient
+
+AD_ACCOUNTS = {
+    "active": {"method": "uac"},
+    "constants": {"pwdLastSet": "0"},
+    "attributes": {"password": {"ldap": "unicodePwd", "convert": "ad_password"}},
+}
+DN = f"uid=ann@contoso.com,{USER_BASE}"
+
+
+@pytest.fixture
+def client(
+    make_client: Callable[..., ScimClient], map_with: Callable[[dict[str, Any]], ResourceMap]
+) -> ScimClient:
+    return make_client(map_with(AD_ACCOUNTS))
+
+
+@pytest.fixture
+def ann(client: ScimClient) -> str:
+    response = client.post_user({"userName": "ann@contoso.com", "active": "True"})
+    assert response.status_code == 201, response.json
+    return str(response.json["id"])
+
+
+def uac(memory: InMemoryDirectory) -> int:
+    return int(memory.raw(DN)["useraccountcontrol"][0])
+
+
+def test_a_new_enabled_account_is_a_normal_account_with_a_strong_generated_password(
+    client: ScimClient, memory: InMemoryDirectory, ann: str
+) -> None:
+    """AD enables an account only when it has a password; Entra never sends one [anchors.md 9]."""
+    stored = memory.raw(DN)
+    assert stored["useraccountcontrol"] == ["512"] and stored["pwdlastset"] == ["0"]
+    (quoted,) = stored["unicodepwd"]
+    password = quoted.strip('"')
+    assert quoted == f'"{password}"' and len(password) == 24
+    assert any(c.isupper() for c in password) and any(c.islower() for c in password)
+    assert any(c.isdigit() for c in password) and any(not c.isalnum() for c in password)
+    body = client.simulate_get(f"{SCIM}/Users/{ann}").text
+    assert password not in body and "password" not in body
+
+
+def test_a_password_the_client_sends_is_used_and_never_returned(
+    client: ScimClient, memory: InMemoryDirectory
+) -> None:
+    response = client.post_user({"userName": "ann@contoso.com", "password": "Given-Pass-0rd!"})
+    assert response.status_code == 201 and "password" not in response.json
+    assert memory.raw(DN)["unicodepwd"] == ['"Given-Pass-0rd!"']
+
+
+def test_disabling_sets_only_the_disable_bit_and_a_second_disable_changes_nothing(
+    client: ScimClient, memory: InMemoryDirectory, ann: str
+) -> None:
+    """A toggle would re-enable on a repeated disable, the bug seen in a leading peer [anchors.md 1]."""
+    memory.modify(DN, [Modification("replace", "userAccountControl", ("66048",))], ())  # + DONT_EXPIRE
+    disable = {"op": "Replace", "path": "active", "value": "False"}
+    assert client.patch_user(ann, disable).json["active"] is False
+    assert uac(memory) == 66048 | 2
+    writes = memory.writes
+    assert client.patch_user(ann, disable).json["active"] is False
+    assert uac(memory) == 66048 | 2 and memory.writes == writes
+    assert client.patch_user(ann, {"op": "Replace", "path": "active", "value": "True"}).json["active"] is True
+    assert uac(memory) == 66048
+
+
+def test_active_filters_use_the_disable_bit(client: ScimClient, ann: str) -> None:
+    client.post_user({"userName": "bob@contoso.com"})
+    client.patch_user(ann, {"op": "Replace", "path": "active", "value": "False"})
+    inactive = client.simulate_get(f"{SCIM}/Users", params={"filter": "active eq false"}).json
+    assert [r["id"] for r in inactive["Resources"]] == [ann]
+    active = client.simulate_get(f"{SCIM}/Users", params={"filter": "active eq true"}).json
+    assert [r["userName"] for r in active["Resources"]] == ["bob@contoso.com"]
+
+
+def test_an_account_created_inactive_is_disabled_and_still_gets_a_password(
+    client: ScimClient, memory: InMemoryDirectory
+) -> None:
+    assert client.post_user({"userName": "ann@contoso.com", "active": False}).json["active"] is False
+    assert uac(memory) == 514 and memory.raw(DN)["unicodepwd"]
