@@ -22,6 +22,7 @@ from bridge.directory.base import (
     Eq,
     Modification,
     Negation,
+    all_of,
     any_of,
 )
 from bridge.mapping.model import UAC_DISABLED, UAC_NORMAL_ACCOUNT, ResourceMap, Rule
@@ -47,7 +48,8 @@ class ResourceMapping:
         self._readable = tuple(rule for rule in self.rules if _returned(rule) != "never")
         names = [*_OPERATIONAL, *(rule.ldap for rule in self._readable), *active, *naming]
         self.read_attributes: tuple[str, ...] = tuple(dict.fromkeys(names))
-        self.structural_filter: DirFilter = Eq("objectClass", resource_map.object_classes[0])
+        extra = (resource_map.filter,) if resource_map.filter is not None else ()
+        self.structural_filter: DirFilter = all_of(Eq("objectClass", resource_map.object_classes[0]), *extra)
         slots: dict[tuple[str | None, str], list[str]] = {}
         for rule in self.rules:
             if rule.target.type is not None:

@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from bridge.directory.base import DirFilter
+from bridge.directory.filterparse import LdapFilterSyntaxError, parse_ldap_filter
 from bridge.mapping.model import (
     PPOLICY_LOCK,
     UAC_DISABLED,
@@ -32,11 +34,12 @@ from bridge.scim.schemas import GROUP, USER, ResourceSchema
 _LDAP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _ROW_KEYS = ("ldap", "convert", "strip_suffix", "default")
-_USER_KEYS = ("object_classes", "auxiliary_classes", "rdn", "active", "constants", "attributes")
+_USER_KEYS = ("object_classes", "auxiliary_classes", "filter", "rdn", "active", "constants", "attributes")
 _ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value", "password_length")
 _GROUP_KEYS = (
     "object_classes",
     "auxiliary_classes",
+    "filter",
     "rdn",
     "members",
     "posix",
@@ -274,6 +277,17 @@ def _constants(data: Any, where: str, problems: list[str]) -> tuple[tuple[str, t
     return tuple(out)
 
 
+def _filter(text: Any, where: str, problems: list[str]) -> DirFilter | None:
+    """``filter: (objectCategory=person)``: what every entry of the resource also matches."""
+    if text is None:
+        return None
+    try:
+        return parse_ldap_filter(str(text))
+    except LdapFilterSyntaxError as exc:
+        problems.append(f"{where}: {exc} (an RFC 4515 filter in parentheses)")
+        return None
+
+
 def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None:
     before = len(problems)
     _unknown(section, _USER_KEYS, "user", problems)
@@ -286,9 +300,12 @@ def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None
     if len(problems) > before or rdn is None or active is None:
         return None
     constants = _constants(section.get("constants"), "user.constants", problems)
+    search = _filter(section.get("filter"), "user.filter", problems)
     if len(problems) > before:
         return None
-    return ResourceMap(classes, auxiliary, rdn, rules, active=active, naming=naming, constants=constants)
+    return ResourceMap(
+        classes, auxiliary, rdn, rules, active=active, naming=naming, constants=constants, filter=search
+    )
 
 
 def _naming(spec: Mapping[str, Any], rules: tuple[Rule, ...], problems: list[str]) -> NamingRule | None:
@@ -364,10 +381,19 @@ def _group(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | Non
     if len(problems) > before or rdn is None or members is None:
         return None
     constants = _constants(section.get("constants"), "group.constants", problems)
+    search = _filter(section.get("filter"), "group.filter", problems)
     if len(problems) > before:
         return None
     return ResourceMap(
-        classes, auxiliary, rdn, rules, members=members, posix=posix, integrity=integrity, constants=constants
+        classes,
+        auxiliary,
+        rdn,
+        rules,
+        members=members,
+        posix=posix,
+        integrity=integrity,
+        constants=constants,
+        filter=search,
     )
 
 

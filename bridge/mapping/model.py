@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bridge.directory.base import DirFilter
 from bridge.scim.schemas import Attribute
 
 # RFC 4517 section 3.3.28: lines of a Postal Address are separated by "$"; "$" and "\" are escaped.
@@ -292,6 +293,7 @@ class ResourceMap:
     integrity: Literal["bridge", "overlay"] = "bridge"
     naming: NamingRule | None = None
     constants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # written on create only
+    filter: DirFilter | None = None  # more than the structural class: AD users are (objectCategory=person)
 
 
 @dataclass(frozen=True, slots=True)

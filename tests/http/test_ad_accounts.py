@@ -91,3 +91,26 @@ def test_an_account_created_inactive_is_disabled_and_still_gets_a_password(
 ) -> None:
     assert client.post_user({"userName": "ann@contoso.com", "active": False}).json["active"] is False
     assert uac(memory) == 514 and memory.raw(DN)["unicodepwd"]
+
+
+def test_a_map_filter_hides_entries_of_the_same_class_that_do_not_match(
+    make_client: Callable[..., ScimClient],
+    map_with: Callable[[dict[str, Any]], ResourceMap],
+    memory: InMemoryDirectory,
+) -> None:
+    """AD computers are objectClass user too; the AD map scopes users with (objectCategory=person)."""
+    client = make_client(map_with({"filter": "(!(description=computer))"}))
+    memory.ensure(
+        f"uid=pc1,{USER_BASE}",
+        {"objectClass": ["inetOrgPerson"], "uid": ["pc1"], "description": ["computer"]},
+    )
+    memory.ensure(f"uid=amy,{USER_BASE}", {"objectClass": ["inetOrgPerson"], "uid": ["amy"]})
+    listed = client.simulate_get(f"{SCIM}/Users").json
+    assert [r["userName"] for r in listed["Resources"]] == ["amy"]
+
+
+def test_a_bad_map_filter_is_a_map_problem(map_with: Callable[[dict[str, Any]], ResourceMap]) -> None:
+    from bridge.mapping.load import MapError
+
+    with pytest.raises(MapError, match=r"user\.filter"):
+        map_with({"filter": "objectCategory=person"})
