@@ -28,7 +28,7 @@ from bridge.directory.errors import (
 )
 from bridge.mapping.engine import UserMapping
 from bridge.mapping.filters import FilterTranslator
-from bridge.mapping.model import Rule
+from bridge.mapping.model import NamingRule, Rule
 from bridge.scim.compat import normalize_patch, normalize_resource
 from bridge.scim.errors import Forbidden, InvalidValue, NotFound, ServerError, Uniqueness
 from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
@@ -36,7 +36,7 @@ from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import USER
 
 logger = logging.getLogger(__name__)
-_MAX_SHORT_NAME_TRIES = 100
+_MAX_NAME_TRIES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,25 +295,48 @@ class ProvisioningService:
             raise client_error(exc) from exc
         return self._view(entry)
 
+    def _free(self, rule: NamingRule, stem: str, start: int) -> tuple[str, int]:
+        """The first of ``stem``, ``stem2``, ... (from ``start``) that no entry in the bases holds."""
+        for number in range(start, start + _MAX_NAME_TRIES):
+            name = rule.numbered(stem, number)
+            if not self._directory.search(self._bases, Eq(rule.attribute, name), (), limit=1).total:
+                return name, number
+        raise ServerError(f"no free {rule.attribute} for {stem!r} after {_MAX_NAME_TRIES} tries")
+
     def _add(self, parent: str, document: dict[str, Any], attributes: dict[str, tuple[str, ...]]) -> Entry:
-        """Add the entry; with a derived short name, the first of ``jdoe``, ``jdoe2``, ... that no entry
-        in the bases holds (checked, then taken by the add itself, so a race only moves to the next)."""
-        naming = self._mapping.naming
-        if naming is None:
+        """Add the entry. Derived values (a short uid, AD's sAMAccountName and CN) take the first of
+        ``jdoe``, ``jdoe2``, ... that no entry in the bases holds; the check races with other instances,
+        so an add the directory refuses as a duplicate moves on to the next number."""
+        naming, derived = self._mapping.naming, self._mapping.map.derived
+        if naming is None and not derived:
             return self._directory.add(parent, self._mapping.rdn(attributes), attributes, self._read)
-        stem = naming.derive(document)
-        for number in range(1, _MAX_SHORT_NAME_TRIES + 1):
-            suffix = "" if number == 1 else str(number)
-            name = stem[: naming.max_length - len(suffix)] + suffix
-            if self._directory.search(self._bases, Eq(naming.attribute, name), (), limit=1).total:
-                continue
+        stems = {rule.attribute: rule.derive(document) for rule in (*derived, *([naming] if naming else []))}
+        numbers = dict.fromkeys(stems, 1)
+        for _ in range(_MAX_NAME_TRIES):
+            values = dict(attributes)
+            for rule in derived:
+                values[rule.attribute] = (self._pick(rule, stems, numbers),)
+            if naming is not None:
+                values[naming.attribute] = (self._pick(naming, stems, numbers),)
+                rdn = (naming.attribute, values[naming.attribute][0])
+            else:
+                rdn = self._mapping.rdn(values)
             try:
-                return self._directory.add(
-                    parent, (naming.attribute, name), {**attributes, naming.attribute: (name,)}, self._read
-                )
+                return self._directory.add(parent, rdn, values, self._read)
             except EntryAlreadyExists:
-                continue  # another instance took it a moment ago
-        raise ServerError(f"no free short name for {stem!r} after {_MAX_SHORT_NAME_TRIES} tries")
+                if naming is None:
+                    raise
+                numbers[naming.attribute] += 1  # another instance took the name a moment ago
+            except ConstraintViolation:
+                if not derived:
+                    raise
+                for rule in derived:  # AD refuses a sAMAccountName that another object holds
+                    numbers[rule.attribute] += 1
+        raise ServerError(f"no free name for {document.get('userName')!r} after {_MAX_NAME_TRIES} tries")
+
+    def _pick(self, rule: NamingRule, stems: dict[str, str], numbers: dict[str, int]) -> str:
+        name, numbers[rule.attribute] = self._free(rule, stems[rule.attribute], numbers[rule.attribute])
+        return name
 
     def replace_user(self, user_id: str, body: Any) -> UserView | None:
         """PUT /Users/{id} (RFC 7644 3.5.1): absent attributes are cleared; ``active`` absent is kept.

@@ -34,7 +34,16 @@ from bridge.scim.schemas import GROUP, USER, ResourceSchema
 _LDAP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _ROW_KEYS = ("ldap", "convert", "strip_suffix", "default")
-_USER_KEYS = ("object_classes", "auxiliary_classes", "filter", "rdn", "active", "constants", "attributes")
+_USER_KEYS = (
+    "object_classes",
+    "auxiliary_classes",
+    "filter",
+    "rdn",
+    "derived",
+    "active",
+    "constants",
+    "attributes",
+)
 _ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value", "password_length")
 _GROUP_KEYS = (
     "object_classes",
@@ -295,7 +304,16 @@ def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None
     if isinstance(spec, Mapping):  # a derived short name; userName still identifies the user
         section = {**section, "rdn": "userName"}
     classes, auxiliary, rdn, rules = _common(section, "user", "userName", USER, problems)
-    naming = _naming(spec, rules, problems) if isinstance(spec, Mapping) else None
+    naming = _naming(spec, rules, "user.rdn", USER, problems) if isinstance(spec, Mapping) else None
+    derived_specs = section.get("derived", [])
+    if not isinstance(derived_specs, list):
+        problems.append("user.derived: a list of {attribute, from, style, max_length}")
+        derived_specs = []
+    derived = tuple(
+        rule
+        for i, spec_i in enumerate(derived_specs)
+        if (rule := _naming(spec_i, rules, f"user.derived[{i}]", USER, problems)) is not None
+    )
     active = _active(section.get("active"), "user.active", problems)
     if len(problems) > before or rdn is None or active is None:
         return None
@@ -304,30 +322,50 @@ def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None
     if len(problems) > before:
         return None
     return ResourceMap(
-        classes, auxiliary, rdn, rules, active=active, naming=naming, constants=constants, filter=search
+        classes,
+        auxiliary,
+        rdn,
+        rules,
+        active=active,
+        naming=naming,
+        derived=derived,
+        constants=constants,
+        filter=search,
     )
 
 
-def _naming(spec: Mapping[str, Any], rules: tuple[Rule, ...], problems: list[str]) -> NamingRule | None:
-    """``rdn: {attribute: uid, from: userName, max_length: 32}``: entries named by a derived short name."""
-    where = "user.rdn"
-    _unknown(spec, ("attribute", "from", "max_length"), where, problems)
-    attribute, source = spec.get("attribute"), spec.get("from", "userName")
-    length = spec.get("max_length", 32)
+def _naming(
+    spec: Any, rules: tuple[Rule, ...], where: str, schema: ResourceSchema, problems: list[str]
+) -> NamingRule | None:
+    """``{attribute: uid, from: userName}``, ``{attribute: cn, from: ["{displayName}", "{userName}"],
+    style: display}``: a value derived once on create, unique, kept afterwards."""
+    if not isinstance(spec, Mapping):
+        problems.append(f"{where}: a mapping with attribute and from")
+        return None
+    _unknown(spec, ("attribute", "from", "style", "max_length"), where, problems)
+    attribute, sources = spec.get("attribute"), spec.get("from", "userName")
+    style, length = spec.get("style", "login"), spec.get("max_length", 32)
     if not isinstance(attribute, str) or not _LDAP_NAME.match(attribute):
-        problems.append(f"{where}.attribute: the LDAP attribute that names entries, e.g. uid")
+        problems.append(f"{where}.attribute: the LDAP attribute to derive, e.g. uid")
         return None
     if any(rule.ldap.lower() == attribute.lower() for rule in rules):
         problems.append(f"{where}.attribute: {attribute} is derived here, so no row may map to it too")
         return None
-    rule = next((r for r in rules if r.target.text.lower() == str(source).lower()), None)
-    if rule is None or rule.target.sub is not None or rule.target.attribute.multi_valued:
-        problems.append(f"{where}.from: {source!r} must be a mapped simple attribute, usually userName")
+    if style not in ("login", "sam", "display"):
+        problems.append(f"{where}.style: login, sam or display, not {style!r}")
         return None
     if not isinstance(length, int) or not 1 <= length <= 256:
         problems.append(f"{where}.max_length: a whole number from 1 to 256")
         return None
-    return NamingRule(attribute, rule.target, length)
+    templates: list[Template] = []
+    for source in sources if isinstance(sources, list) else [sources]:
+        text = str(source) if "{" in str(source) else "{" + str(source) + "}"  # from: userName = {userName}
+        try:
+            templates.append(_template(text, schema))
+        except ValueError as exc:
+            problems.append(f"{where}.from: {exc}")
+            return None
+    return NamingRule(attribute, tuple(templates), style, length)
 
 
 def _members(data: Any, classes: tuple[str, ...], problems: list[str]) -> MemberRule | None:

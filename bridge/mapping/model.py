@@ -254,29 +254,51 @@ class PosixRule:
     gid_max: int
 
 
+# Characters AD refuses in a sAMAccountName (MS-ADTS 3.1.1.5.2.2) and "@", which would read as a UPN.
+_SAM_FORBIDDEN = set('"/\\[]:;|=,+*?<>@')
+
+
 @dataclass(frozen=True, slots=True)
 class NamingRule:
-    """Entries named by a short name derived once from a SCIM value, instead of by that value.
+    """A value derived once, when an entry is created, and kept afterwards: a short login name such as
+    ``uid=jdoe`` or AD's ``sAMAccountName``, or AD's ``CN=<display name>``.
 
-    For users known by email in Entra and by short names on-prem: ``jdoe@contoso.com`` creates
-    ``uid=jdoe``; a second ``jdoe`` (another domain) gets ``jdoe2``. The name is derived when the entry
-    is created and kept afterwards, whatever the SCIM value becomes, while the SCIM value itself lives
-    in its own attribute and reads back exactly.
+    ``templates`` are tried in order (the first whose values are all present); ``style`` cleans the
+    result: ``login`` keeps the part before ``@``, lower-cased, accents removed, only ASCII letters,
+    digits, ``.``, ``_`` and ``-`` (what POSIX login names allow); ``sam`` keeps the part before ``@``
+    without the characters AD forbids in a sAMAccountName; ``display`` keeps the text with its spaces
+    folded. A value another entry holds gets the next number (``jdoe2``; ``John Smith 2`` for display).
     """
 
     attribute: str
-    source: Target
+    templates: tuple[Template, ...]
+    style: Literal["login", "sam", "display"] = "login"
     max_length: int = 32
 
+    @property
+    def separator(self) -> str:
+        return " " if self.style == "display" else ""
+
     def derive(self, document: Mapping[str, Any]) -> str:
-        """The short name for ``document``: the part before any ``@``, lower-cased, accents removed, with
-        only ASCII letters, digits, ``.``, ``_`` and ``-`` kept (what POSIX login names allow), at most
-        ``max_length``; ``user`` when nothing is left."""
-        value = str(self.source.get(document) or "")
-        # Accents are dropped, not the letters: Émile becomes emile (NFKD splits off the marks).
-        local = unicodedata.normalize("NFKD", value.split("@", 1)[0]).lower()
-        name = "".join(c for c in local if c.isascii() and (c.isalnum() or c in "._-")).lstrip("-.")
-        return name[: self.max_length] or "user"
+        """The value for ``document`` before any collision number."""
+        text = next((r for r in (t.render(document) for t in self.templates) if r), "")
+        if self.style == "display":
+            name = " ".join(text.split())
+        elif self.style == "sam":
+            local = text.split("@", 1)[0]
+            name = "".join(c for c in local if c not in _SAM_FORBIDDEN and c.isprintable()).strip(" .")
+        else:
+            # Accents are dropped, not the letters: Émile becomes emile (NFKD splits off the marks).
+            local = unicodedata.normalize("NFKD", text.split("@", 1)[0]).lower()
+            name = "".join(c for c in local if c.isascii() and (c.isalnum() or c in "._-")).lstrip("-.")
+        return name[: self.max_length].rstrip(" .") or "user"
+
+    def numbered(self, stem: str, number: int) -> str:
+        """``stem`` with collision ``number`` (1: the stem itself), within ``max_length``."""
+        if number == 1:
+            return stem
+        suffix = f"{self.separator}{number}"
+        return stem[: self.max_length - len(suffix)] + suffix
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +313,8 @@ class ResourceMap:
     members: MemberRule | None = None
     posix: PosixRule | None = None
     integrity: Literal["bridge", "overlay"] = "bridge"
-    naming: NamingRule | None = None
+    naming: NamingRule | None = None  # the RDN, when it is derived
+    derived: tuple[NamingRule, ...] = ()  # other values derived once on create (sAMAccountName)
     constants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # written on create only
     filter: DirFilter | None = None  # more than the structural class: AD users are (objectCategory=person)
 

@@ -114,3 +114,52 @@ def test_a_bad_map_filter_is_a_map_problem(map_with: Callable[[dict[str, Any]], 
 
     with pytest.raises(MapError, match=r"user\.filter"):
         map_with({"filter": "objectCategory=person"})
+
+
+AD_NAMES = {
+    "rdn": {"attribute": "cn", "from": ["{displayName}", "{userName}"], "style": "display", "max_length": 64},
+    "derived": [{"attribute": "sAMAccountName", "from": "userName", "style": "sam", "max_length": 20}],
+    "attributes": {"userName": "userPrincipalName", "name.formatted": "description"},
+}
+
+
+@pytest.mark.parametrize(
+    ("user_name", "sam"),
+    [
+        ("jdoe@contoso.com", "jdoe"),
+        ('we:ird/na[me]*"x"@contoso.com', "weirdnamex"),
+        ("a.very.long.name.over.twenty@contoso.com", "a.very.long.name.ove"),
+        ("trailing.dot.@contoso.com", "trailing.dot"),
+    ],
+)
+def test_ad_names_are_derived_once_within_ads_rules(
+    make_client: Callable[..., ScimClient],
+    map_with: Callable[[dict[str, Any]], ResourceMap],
+    memory: InMemoryDirectory,
+    user_name: str,
+    sam: str,
+) -> None:
+    """sAMAccountName: at most 20 characters, none of the characters AD forbids (MS-ADTS 3.1.1.5.2.2)."""
+    client = make_client(map_with(AD_NAMES))
+    assert client.post_user({"userName": user_name, "displayName": "Jo Doe"}).status_code == 201
+    stored = memory.raw(f"cn=Jo Doe,{USER_BASE}")
+    assert stored["samaccountname"] == [sam] and stored["userprincipalname"] == [user_name]
+
+
+def test_colliding_ad_names_get_the_next_number_and_are_kept_through_renames(
+    make_client: Callable[..., ScimClient],
+    map_with: Callable[[dict[str, Any]], ResourceMap],
+    memory: InMemoryDirectory,
+) -> None:
+    client = make_client(map_with(AD_NAMES))
+    first = client.post_user({"userName": "jdoe@contoso.com", "displayName": "John Doe"}).json["id"]
+    client.post_user({"userName": "jdoe@fabrikam.com", "displayName": "John Doe"})
+    assert memory.raw(f"cn=John Doe 2,{USER_BASE}")["samaccountname"] == ["jdoe2"]
+    renamed = client.patch_user(
+        first,
+        {"op": "Replace", "path": "userName", "value": "john.doe@contoso.com"},
+        {"op": "Replace", "path": "displayName", "value": "Johnny Doe"},
+    )
+    assert renamed.status_code == 200
+    kept = memory.raw(f"cn=John Doe,{USER_BASE}")
+    assert kept["samaccountname"] == ["jdoe"] and kept["userprincipalname"] == ["john.doe@contoso.com"]

@@ -194,7 +194,7 @@ BAD_SECTIONS = [
     pytest.param(
         with_user(colour="blue"),
         "user.colour: unknown key "
-        "(known: object_classes, auxiliary_classes, filter, rdn, active, constants, attributes)",
+        "(known: object_classes, auxiliary_classes, filter, rdn, derived, active, constants, attributes)",
         id="unknown-user-key",
     ),
     pytest.param(
