@@ -33,7 +33,7 @@ from bridge.scim.errors import InvalidPath, InvalidValue, NotFound, ServerError,
 from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
-from bridge.service import Page, client_error, iso_time
+from bridge.service import Page, add_named, client_error, iso_time
 
 logger = logging.getLogger(__name__)
 _CHUNK = 100  # ids or DNs per search when resolving members
@@ -311,11 +311,18 @@ class GroupService:
         )
         if self._posix is not None:
             attributes["gidNumber"] = (str(self._free_gid()),)
-        rdn = self._mapping.rdn(attributes)
         if self._taken(document, None):
             raise Uniqueness(f"a group named {document['displayName']} exists already")
         try:
-            entry = self._directory.add(self._base, rdn, attributes, self._read)
+            entry = add_named(
+                self._directory,
+                [self._base],
+                self._mapping,
+                parent=self._base,
+                document=document,
+                attributes=attributes,
+                read=self._read,
+            )
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"a group named {document['displayName']} exists already") from exc
         except NoSuchEntry as exc:

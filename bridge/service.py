@@ -12,6 +12,7 @@ import copy
 import logging
 import secrets
 import string
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ from bridge.directory.errors import (
     NoSuchEntry,
     NotAllowed,
 )
-from bridge.mapping.engine import UserMapping
+from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.filters import FilterTranslator
 from bridge.mapping.model import NamingRule, Rule
 from bridge.scim.compat import normalize_patch, normalize_resource
@@ -78,6 +79,59 @@ class Scope:
     user_base: str
     disabled_base: str | None = None
     user_filter: DirFilter | None = None
+
+
+def add_named(
+    directory: Directory,
+    bases: Sequence[str],
+    mapping: ResourceMapping,
+    *,
+    parent: str,
+    document: Mapping[str, Any],
+    attributes: Mapping[str, tuple[str, ...]],
+    read: Sequence[str],
+) -> Entry:
+    """Add an entry, deriving its names first when the map says so.
+
+    Derived values (a short uid, AD's sAMAccountName and CN) take the first of ``jdoe``, ``jdoe2``, ...
+    that no entry in ``bases`` holds; that check races with other instances, so an add the directory
+    refuses as a duplicate moves on to the next number.
+    """
+    naming, derived = mapping.naming, mapping.map.derived
+    if naming is None and not derived:
+        return directory.add(parent, mapping.rdn(attributes), attributes, read)
+    stems = {rule.attribute: rule.derive(document) for rule in (*derived, *([naming] if naming else []))}
+    numbers = dict.fromkeys(stems, 1)
+
+    def pick(rule: NamingRule) -> str:
+        for number in range(numbers[rule.attribute], numbers[rule.attribute] + _MAX_NAME_TRIES):
+            name = rule.numbered(stems[rule.attribute], number)
+            if not directory.search(bases, Eq(rule.attribute, name), (), limit=1).total:
+                numbers[rule.attribute] = number
+                return name
+        raise ServerError(
+            f"no free {rule.attribute} for {stems[rule.attribute]!r} after {_MAX_NAME_TRIES} tries"
+        )
+
+    for _ in range(_MAX_NAME_TRIES):
+        values = dict(attributes)
+        for rule in derived:
+            values[rule.attribute] = (pick(rule),)
+        if naming is not None:
+            values[naming.attribute] = (pick(naming),)
+        rdn = (naming.attribute, values[naming.attribute][0]) if naming is not None else mapping.rdn(values)
+        try:
+            return directory.add(parent, rdn, values, read)
+        except EntryAlreadyExists:
+            if naming is None:
+                raise
+            numbers[naming.attribute] += 1  # another instance took the name a moment ago
+        except ConstraintViolation:
+            if not derived:
+                raise
+            for rule in derived:  # AD refuses a sAMAccountName that another object holds
+                numbers[rule.attribute] += 1
+    raise ServerError(f"no free name after {_MAX_NAME_TRIES} tries")
 
 
 def generate_password(length: int) -> str:
@@ -295,48 +349,16 @@ class ProvisioningService:
             raise client_error(exc) from exc
         return self._view(entry)
 
-    def _free(self, rule: NamingRule, stem: str, start: int) -> tuple[str, int]:
-        """The first of ``stem``, ``stem2``, ... (from ``start``) that no entry in the bases holds."""
-        for number in range(start, start + _MAX_NAME_TRIES):
-            name = rule.numbered(stem, number)
-            if not self._directory.search(self._bases, Eq(rule.attribute, name), (), limit=1).total:
-                return name, number
-        raise ServerError(f"no free {rule.attribute} for {stem!r} after {_MAX_NAME_TRIES} tries")
-
     def _add(self, parent: str, document: dict[str, Any], attributes: dict[str, tuple[str, ...]]) -> Entry:
-        """Add the entry. Derived values (a short uid, AD's sAMAccountName and CN) take the first of
-        ``jdoe``, ``jdoe2``, ... that no entry in the bases holds; the check races with other instances,
-        so an add the directory refuses as a duplicate moves on to the next number."""
-        naming, derived = self._mapping.naming, self._mapping.map.derived
-        if naming is None and not derived:
-            return self._directory.add(parent, self._mapping.rdn(attributes), attributes, self._read)
-        stems = {rule.attribute: rule.derive(document) for rule in (*derived, *([naming] if naming else []))}
-        numbers = dict.fromkeys(stems, 1)
-        for _ in range(_MAX_NAME_TRIES):
-            values = dict(attributes)
-            for rule in derived:
-                values[rule.attribute] = (self._pick(rule, stems, numbers),)
-            if naming is not None:
-                values[naming.attribute] = (self._pick(naming, stems, numbers),)
-                rdn = (naming.attribute, values[naming.attribute][0])
-            else:
-                rdn = self._mapping.rdn(values)
-            try:
-                return self._directory.add(parent, rdn, values, self._read)
-            except EntryAlreadyExists:
-                if naming is None:
-                    raise
-                numbers[naming.attribute] += 1  # another instance took the name a moment ago
-            except ConstraintViolation:
-                if not derived:
-                    raise
-                for rule in derived:  # AD refuses a sAMAccountName that another object holds
-                    numbers[rule.attribute] += 1
-        raise ServerError(f"no free name for {document.get('userName')!r} after {_MAX_NAME_TRIES} tries")
-
-    def _pick(self, rule: NamingRule, stems: dict[str, str], numbers: dict[str, int]) -> str:
-        name, numbers[rule.attribute] = self._free(rule, stems[rule.attribute], numbers[rule.attribute])
-        return name
+        return add_named(
+            self._directory,
+            self._bases,
+            self._mapping,
+            parent=parent,
+            document=document,
+            attributes=attributes,
+            read=self._read,
+        )
 
     def replace_user(self, user_id: str, body: Any) -> UserView | None:
         """PUT /Users/{id} (RFC 7644 3.5.1): absent attributes are cleared; ``active`` absent is kept.
@@ -451,4 +473,13 @@ def client_error(exc: DirectoryError) -> Exception:
     return exc
 
 
-__all__ = ["MembershipHooks", "Page", "ProvisioningService", "Scope", "UserView", "client_error", "iso_time"]
+__all__ = [
+    "MembershipHooks",
+    "Page",
+    "ProvisioningService",
+    "Scope",
+    "UserView",
+    "add_named",
+    "client_error",
+    "iso_time",
+]

@@ -50,6 +50,7 @@ _GROUP_KEYS = (
     "auxiliary_classes",
     "filter",
     "rdn",
+    "derived",
     "members",
     "posix",
     "integrity",
@@ -410,6 +411,15 @@ def _group(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | Non
     _unknown(section, _GROUP_KEYS, "group", problems)
     classes, auxiliary, rdn, rules = _common(section, "group", "displayName", GROUP, problems)
     members = _members(section.get("members"), classes, problems)
+    derived_specs = section.get("derived", [])
+    if not isinstance(derived_specs, list):
+        problems.append("group.derived: a list of {attribute, from, style, max_length}")
+        derived_specs = []
+    derived = tuple(
+        rule
+        for i, spec_i in enumerate(derived_specs)
+        if (rule := _naming(spec_i, rules, f"group.derived[{i}]", GROUP, problems)) is not None
+    )
     posix = _posix(section["posix"], problems) if section.get("posix") is not None else None
     if posix is None and "posixgroup" in {c.lower() for c in classes} and "posix" not in section:
         problems.append("group.posix: posixGroup needs gidNumber: give gid_min and gid_max to allocate from")
@@ -428,6 +438,7 @@ def _group(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | Non
         rdn,
         rules,
         members=members,
+        derived=derived,
         posix=posix,
         integrity=integrity,
         constants=constants,

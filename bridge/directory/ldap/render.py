@@ -6,6 +6,8 @@ so no client can inject filter syntax or DN separators (RFC 4515 section 3, RFC 
 
 from __future__ import annotations
 
+import re
+
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
@@ -24,6 +26,8 @@ from bridge.directory.base import (
     Substring,
 )
 from bridge.directory.errors import NoSuchEntry
+
+_ESCAPED_EDGE_SPACE = re.compile(r"((?:^|[^\\])(?:\\\\)*)\\ (?=[,+]|$)")
 
 # An always-false filter that every server accepts; RFC 4526's "(|)" is not understood everywhere.
 _FALSE = "(!(objectClass=*))"
@@ -81,6 +85,9 @@ def normalize_dn(dn: str) -> str:
     around separators, values kept as escaped. Case of values is kept too: DN comparison is by
     the attribute's matching rule, and the common naming attributes (uid, cn, ou, dc) ignore case,
     so callers compare the result case-insensitively (``dn_key``)."""
+    # A space escaped as "\\ " at the end of a value (Active Directory writes DNs that way) is spelled
+    # "\\20", which ldap3's parser accepts (RFC 4514 2.4 allows both).
+    dn = _ESCAPED_EDGE_SPACE.sub(lambda m: f"{m.group(1)}\\20", dn)
     try:
         parts = parse_dn(dn, escape=False, strip=True)
     except (LDAPInvalidDnError, ValueError, IndexError) as exc:
