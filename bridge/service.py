@@ -123,13 +123,11 @@ def add_named(
         try:
             return directory.add(parent, rdn, values, read)
         except EntryAlreadyExists:
-            if naming is None:
+            # Another instance took one of the names a moment ago (the RDN, or AD's unique
+            # sAMAccountName, which AD also reports as existing): try the next numbers.
+            if naming is None and not derived:
                 raise
-            numbers[naming.attribute] += 1  # another instance took the name a moment ago
-        except ConstraintViolation:
-            if not derived:
-                raise
-            for rule in derived:  # AD refuses a sAMAccountName that another object holds
+            for rule in (*derived, *([naming] if naming else [])):
                 numbers[rule.attribute] += 1
     raise ServerError(f"no free name after {_MAX_NAME_TRIES} tries")
 

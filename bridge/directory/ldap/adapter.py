@@ -32,7 +32,11 @@ _PAGE_SIZE = 500
 # there or deleting one that is not succeeds, so member changes are idempotent without a read.
 _PERMISSIVE = [("1.2.840.113556.1.4.1413", False, None)]
 _MODIFY_OPS = {"add": MODIFY_ADD, "delete": MODIFY_DELETE, "replace": MODIFY_REPLACE}
-_NO_SUCH_ATTRIBUTE = 16
+# Refusals of an add of a present value or a delete of an absent one, which permissive modify should
+# have allowed: attributeOrValueExists, and Samba's entryAlreadyExists ("member already exists");
+# noSuchAttribute, and Samba's unwillingToPerform ("member already deleted").
+_VALUE_EXISTS = (20, 68)
+_VALUE_ABSENT = (16, 53)
 
 
 def _wire(attribute: str, values: Sequence[str]) -> list[str | bytes]:
@@ -51,21 +55,26 @@ def _payload(changes: Sequence[Modification]) -> dict[str, list[tuple[str, list[
     return payload
 
 
-def _without_absent_deletes(conn: Connection, dn: str, changes: Sequence[Modification]) -> list[Modification]:
-    """``changes`` without the values to delete that are not there.
+def _without_settled(
+    conn: Connection, dn: str, changes: Sequence[Modification], op: str
+) -> list[Modification]:
+    """``changes`` without the values whose ``op`` (add or delete) is already done.
 
-    OpenLDAP's permissive modify forgives an absent attribute and some absent values, but still refuses
-    a delete none of whose values is present (noSuchAttribute). This runs only after that refusal: one
-    compare per value to delete, then the modify is retried once without what is already gone.
+    Permissive modify makes adding a present value and deleting an absent one succeed, but not
+    everywhere: OpenLDAP still refuses a delete none of whose values is present (noSuchAttribute), and
+    Samba refuses to add a member that is there (entryAlreadyExists) or to delete one that is not
+    (unwillingToPerform). This runs only after such a
+    refusal: one compare per value, then the modify is retried once without what is already settled.
     """
     kept: list[Modification] = []
     for change in changes:
-        if change.op != "delete" or not change.values:
+        if change.op != op or not change.values:
             kept.append(change)
             continue
-        present = tuple(v for v in change.values if conn.compare(dn, change.attribute, v))
-        if present:
-            kept.append(Modification("delete", change.attribute, present))
+        present = {v for v in change.values if conn.compare(dn, change.attribute, v)}
+        remaining = tuple(v for v in change.values if (v in present) == (op == "delete"))
+        if remaining:
+            kept.append(Modification(change.op, change.attribute, remaining))
     return kept
 
 
@@ -181,12 +190,16 @@ class LdapDirectory:
 
     def _modify(self, conn: Connection, dn: str, changes: Sequence[Modification]) -> None:
         conn.modify(dn, _payload(changes), controls=_PERMISSIVE)
-        refused = conn.result.get("result") == _NO_SUCH_ATTRIBUTE
-        if refused and any(c.op == "delete" and c.values for c in changes):
-            remaining = _without_absent_deletes(conn, dn, changes)
-            if not remaining:
-                return  # every value to delete was absent: nothing to do
-            conn.modify(dn, _payload(remaining), controls=_PERMISSIVE)
+        result = conn.result.get("result")
+        retry = None
+        if result in _VALUE_ABSENT and any(c.op == "delete" and c.values for c in changes):
+            retry = _without_settled(conn, dn, changes, "delete")
+        elif result in _VALUE_EXISTS and any(c.op == "add" and c.values for c in changes):
+            retry = _without_settled(conn, dn, changes, "add")
+        if retry is not None:
+            if not retry:
+                return  # every value was already as asked: nothing to do
+            conn.modify(dn, _payload(retry), controls=_PERMISSIVE)
         raise_for_result(conn.result, f"modify {dn}")
 
     def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:

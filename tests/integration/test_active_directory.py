@@ -1,0 +1,237 @@
+"""Users and groups over HTTP against a real Samba AD DC with the shipped AD map (issue #5), every step
+checked in the directory through an LDAPS connection of the test's own, and with real binds."""
+
+from __future__ import annotations
+
+import ssl
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import ldap3
+import pytest
+
+from bridge.app import create_app
+from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings, load_maps
+from bridge.directory.ldap.adapter import LdapDirectory
+from bridge.directory.ldap.connection import ConnectionPool
+from bridge.directory.ldap.flavors import ACTIVE_DIRECTORY
+from bridge.testing.samba import SambaInfo
+from tests.conftest import REPO, SCIM, TOKEN_HASH, ScimClient
+from tests.samba_fixtures import AdSubtree
+
+pytestmark = pytest.mark.samba
+AD_MAP = REPO / "config" / "maps" / "active-directory.yaml"
+
+
+class AdInspector:
+    """An LDAPS connection of its own, to see what the bridge wrote, and to try real binds."""
+
+    def __init__(self, info: SambaInfo, subtree: AdSubtree) -> None:
+        self.info, self.subtree = info, subtree
+        self.tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=info.ca_file)
+        server = ldap3.Server(info.ldaps_url, use_ssl=True, tls=self.tls)
+        self.conn = ldap3.Connection(
+            server, info.bind_dn, info.password, auto_bind=True, auto_referrals=False
+        )
+
+    def find(self, ldap_filter: str) -> tuple[str, dict[str, list[str]]]:
+        self.conn.search(self.subtree.base, ldap_filter, ldap3.SUBTREE, attributes=["*"])
+        entries = [e for e in self.conn.response if e["type"] == "searchResEntry"]
+        assert len(entries) == 1, entries
+        raw = entries[0]["raw_attributes"]
+        return entries[0]["dn"], {
+            k.lower(): [v.decode("utf-8", "replace") for v in vals] for k, vals in raw.items()
+        }
+
+    def by_id(self, entry_id: str) -> tuple[str, dict[str, list[str]]]:
+        guid = "".join(f"\\{b:02x}" for b in uuid.UUID(entry_id).bytes_le)
+        return self.find(f"(objectGUID={guid})")
+
+    def can_bind(self, upn: str, password: str) -> bool:
+        server = ldap3.Server(self.info.ldaps_url, use_ssl=True, tls=self.tls)
+        conn = ldap3.Connection(server, upn, password)
+        try:
+            return bool(conn.bind())
+        finally:
+            conn.unbind()
+
+
+@pytest.fixture
+def ad(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[AdInspector]:
+    inspector = AdInspector(samba, ad_subtree)
+    yield inspector
+    inspector.conn.unbind()
+
+
+@pytest.fixture
+def ad_client(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[Callable[..., ScimClient]]:
+    pools: list[ConnectionPool] = []
+
+    def build(**deprovisioning: Any) -> ScimClient:
+        disabled = ad_subtree.disabled_base if deprovisioning.pop("disabled_base", False) else None
+        settings = Settings(
+            auth=AuthConfig((TOKEN_HASH,)),
+            ldap=LdapConfig(
+                urls=(samba.ldaps_url,),
+                bind_dn=samba.bind_dn,
+                user_base=ad_subtree.user_base,
+                group_base=ad_subtree.group_base,
+                tls="ldaps",
+                ca_file=samba.ca_file,
+                directory="active_directory",
+            ),
+            map=str(AD_MAP),
+            deprovisioning=DeprovisioningConfig(**deprovisioning, disabled_base=disabled),
+        )
+        pool = ConnectionPool(settings.ldap, Secret(samba.password))
+        pools.append(pool)
+        app = create_app(
+            settings,
+            LdapDirectory(pool, ACTIVE_DIRECTORY),
+            load_maps(AD_MAP),
+            id_filter=ACTIVE_DIRECTORY.id_filter,
+            dn_attribute=ACTIVE_DIRECTORY.dn_attribute,
+        )
+        return ScimClient(app)
+
+    yield build
+    for pool in pools:
+        pool.close()
+
+
+def entra_user(upn: str, **more: Any) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": upn,
+        "externalId": str(uuid.uuid4()),
+        "active": "True",
+        "displayName": "Dana Scully",
+        "name": {"givenName": "Dana", "familyName": "Scully"},
+        "emails": [{"type": "work", "value": upn, "primary": True}],
+        **more,
+    }
+
+
+def replace(path: str, value: Any) -> dict[str, Any]:
+    return {"op": "Replace", "path": path, "value": value}
+
+
+def test_an_entra_user_becomes_an_enabled_ad_account_with_a_generated_password(
+    ad_client: Callable[..., ScimClient], ad: AdInspector
+) -> None:
+    client = ad_client()
+    body = entra_user("dana@example.test")
+    created = client.post_user(body)
+    assert created.status_code == 201, created.json
+    dn, entry = ad.by_id(created.json["id"])
+    assert dn.lower() == f"cn=dana scully,{ad.subtree.user_base}".lower()
+    assert entry["samaccountname"] == ["dana"] and entry["userprincipalname"] == ["dana@example.test"]
+    assert entry["useraccountcontrol"] == ["512"]  # enabled: AD accepted the generated password
+    assert entry["pwdlastset"] != ["0"]
+    assert entry["msds-cloudextensionattribute1"] == [body["externalId"]]  # a GUID fits; employeeID would not
+    got = client.simulate_get(f"{SCIM}/Users/{created.json['id']}").json
+    assert got["userName"] == "dana@example.test" and got["active"] is True and "password" not in got
+    assert uuid.UUID(got["id"]) and got["name"] == {"givenName": "Dana", "familyName": "Scully"}
+
+
+def test_disable_sets_only_the_bit_refuses_the_bind_and_a_second_disable_keeps_it_disabled(
+    ad_client: Callable[..., ScimClient], ad: AdInspector
+) -> None:
+    client = ad_client()
+    user = client.post_user(entra_user("fox@example.test", password="Trust-No-1-Ever!")).json["id"]
+    assert ad.can_bind("fox@example.test", "Trust-No-1-Ever!")
+    for _ in range(2):  # a toggle would re-enable on the second one
+        assert client.patch_user(user, replace("active", "False")).json["active"] is False
+        _, entry = ad.by_id(user)
+        assert entry["useraccountcontrol"] == ["514"]
+        assert not ad.can_bind("fox@example.test", "Trust-No-1-Ever!")
+    assert client.patch_user(user, replace("active", "True")).json["active"] is True
+    assert ad.can_bind("fox@example.test", "Trust-No-1-Ever!")
+    inactive = client.simulate_get(f"{SCIM}/Users", params={"filter": "active eq false"}).json
+    assert inactive["totalResults"] == 0
+
+
+def test_a_password_ad_refuses_is_a_400_in_plain_words_and_writes_nothing(
+    ad_client: Callable[..., ScimClient], ad: AdInspector
+) -> None:
+    client = ad_client()
+    response = client.post_user(entra_user("walter@example.test", password="abc"))
+    assert response.status_code == 400 and response.json["scimType"] == "invalidValue"
+    assert "password does not meet the domain's" in response.json["detail"]
+    assert "abc" not in response.text.replace("walter", "")
+    ad.conn.search(ad.subtree.base, "(userPrincipalName=walter@example.test)", ldap3.SUBTREE)
+    assert [e for e in ad.conn.response if e["type"] == "searchResEntry"] == []
+
+
+def test_names_are_derived_once_unique_and_kept(
+    ad_client: Callable[..., ScimClient], ad: AdInspector
+) -> None:
+    client = ad_client()
+    first = client.post_user(entra_user("jdoe@example.test")).json["id"]
+    second = client.post_user(entra_user("jdoe@contoso.example")).json["id"]
+    first_dn, first_entry = ad.by_id(first)
+    second_dn, second_entry = ad.by_id(second)
+    assert (first_entry["samaccountname"], second_entry["samaccountname"]) == (["jdoe"], ["jdoe2"])
+    assert second_dn.lower().startswith("cn=dana scully 2,")
+    renamed = client.patch_user(
+        first, replace("userName", "john.doe@example.test"), replace("displayName", "J D")
+    )
+    assert renamed.status_code == 200
+    dn, entry = ad.by_id(first)
+    assert dn == first_dn and entry["samaccountname"] == ["jdoe"]
+    assert entry["userprincipalname"] == ["john.doe@example.test"] and entry["displayname"] == ["J D"]
+    found = client.simulate_get(
+        f"{SCIM}/Users", params={"filter": 'userName eq "JOHN.DOE@example.test"'}
+    ).json
+    assert [r["id"] for r in found["Resources"]] == [first]
+
+
+def test_disabled_users_move_to_the_disabled_ou_and_back_keeping_their_guid(
+    ad_client: Callable[..., ScimClient], ad: AdInspector
+) -> None:
+    client = ad_client(disabled_base=True)
+    user = client.post_user(entra_user("mulder@example.test")).json["id"]
+    client.patch_user(user, replace("active", "False"))
+    dn, entry = ad.by_id(user)
+    assert dn.lower().endswith(ad.subtree.disabled_base.lower()) and entry["useraccountcontrol"] == ["514"]
+    client.patch_user(user, replace("active", "True"))
+    dn, entry = ad.by_id(user)
+    assert dn.lower().endswith(ad.subtree.user_base.lower()) and entry["useraccountcontrol"] == ["512"]
+    assert client.simulate_delete(f"{SCIM}/Users/{user}").status_code == 204
+    assert client.simulate_get(f"{SCIM}/Users/{user}").status_code == 404
+
+
+def test_groups_are_global_security_groups_with_members_and_nesting(
+    ad_client: Callable[..., ScimClient], ad: AdInspector
+) -> None:
+    client = ad_client()
+    user = client.post_user(entra_user("skinner@example.test")).json["id"]
+    group = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "X Files", "externalId": "6b1d"})
+    assert group.status_code == 201, group.json
+    outer = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "FBI"}).json["id"]
+    group_id = group.json["id"]
+    _, entry = ad.by_id(group_id)
+    assert entry["grouptype"] == ["-2147483646"] and entry["samaccountname"] == ["X Files"]
+    assert "member" not in entry  # AD groups may be empty: no placeholder
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": user}]}],
+    }
+    for _ in range(2):  # idempotent
+        added = client.simulate_patch(f"{SCIM}/Groups/{group_id}", json=body)
+        assert added.status_code == 204, added.json
+    nest = {**body, "Operations": [{"op": "Add", "path": "members", "value": [{"value": group_id}]}]}
+    assert client.simulate_patch(f"{SCIM}/Groups/{outer}", json=nest).status_code == 204
+    _, member = ad.by_id(user)
+    assert [g.lower() for g in member["memberof"]] == [f"cn=x files,{ad.subtree.group_base}".lower()]
+    members = client.simulate_get(f"{SCIM}/Groups/{outer}").json["members"]
+    assert [(m["value"], m["type"]) for m in members] == [(group_id, "Group")]
+    groups = client.simulate_get(f"{SCIM}/Users/{user}", params={"attributes": "groups"}).json["groups"]
+    assert [(g["value"], g["display"]) for g in groups] == [(group_id, "X Files")]
+    remove = {**body, "Operations": [{"op": "remove", "path": f'members[value eq "{user}"]'}]}
+    for _ in range(2):  # removing a non-member succeeds too
+        removed = client.simulate_patch(f"{SCIM}/Groups/{group_id}", json=remove)
+        assert removed.status_code == 204, removed.json
+    _, entry = ad.by_id(group_id)
+    assert "member" not in entry
