@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8080
+DIRECTORY ?= openldap
 
 .PHONY: demo test lint unit deps bench clean
 
@@ -9,7 +10,8 @@ deps:
 	@packaging/install-dev-deps.sh $(VENV)
 
 demo: deps
-	$(PY) -m bridge demo --port $(PORT)
+	@if [ "$(DIRECTORY)" = ad ]; then packaging/install-samba.sh; fi
+	$(PY) -m bridge demo --port $(PORT) --directory $(DIRECTORY)
 
 lint: deps
 	$(VENV)/bin/ruff check bridge tests bench

@@ -4,6 +4,7 @@ real one from settings (LDAP pool, audit, map)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +93,33 @@ def create_app(
     return app
 
 
-def build_app(settings: Settings) -> tuple[falcon.App[falcon.Request, falcon.Response], Callable[[], None]]:
-    """The production app over LDAP, and a function that closes its connections."""
+@dataclass(frozen=True, slots=True)
+class OpenDirectory:
+    """The configured LDAP directory: the adapter, how its ids and DNs are looked up, and how to close it."""
+
+    directory: Directory
+    id_filter: Callable[[str], DirFilter]
+    dn_attribute: str
+    close: Callable[[], None]
+
+
+def open_directory(settings: Settings) -> OpenDirectory:
+    """A pooled connection to the configured directory, with the flavour ``ldap.directory`` names."""
     from bridge.directory.ldap.adapter import LdapDirectory  # noqa: PLC0415 - keeps ldap3 out of tests that don't need it
     from bridge.directory.ldap.connection import ConnectionPool  # noqa: PLC0415
     from bridge.directory.ldap.flavors import FLAVORS  # noqa: PLC0415
 
     base_dir = Path(settings.source).parent
-    password = read_bind_password(settings.ldap, base_dir)
-    maps = load_maps(settings.map_path)
-    pool = ConnectionPool(settings.ldap, password, str(base_dir))
+    pool = ConnectionPool(settings.ldap, read_bind_password(settings.ldap, base_dir), str(base_dir))
     flavor = FLAVORS[settings.ldap.directory]
-    directory = LdapDirectory(pool, flavor)
-    app = create_app(settings, directory, maps, id_filter=flavor.id_filter, dn_attribute=flavor.dn_attribute)
-    return app, pool.close
+    return OpenDirectory(LdapDirectory(pool, flavor), flavor.id_filter, flavor.dn_attribute, pool.close)
+
+
+def build_app(settings: Settings) -> tuple[falcon.App[falcon.Request, falcon.Response], Callable[[], None]]:
+    """The production app over LDAP, and a function that closes its connections."""
+    maps = load_maps(settings.map_path)
+    opened = open_directory(settings)
+    app = create_app(
+        settings, opened.directory, maps, id_filter=opened.id_filter, dn_attribute=opened.dn_attribute
+    )
+    return app, opened.close

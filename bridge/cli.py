@@ -95,7 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bridge.demo import run_demo  # noqa: PLC0415
 
-    return run_demo(port=args.port, ldap_port=args.ldap_port)
+    return run_demo(port=args.port, ldap_port=args.ldap_port, directory=args.directory)
 
 
 def _selftest(args: argparse.Namespace) -> int:
@@ -136,6 +136,12 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the bridge against a throwaway local OpenLDAP")
     demo.add_argument("--port", type=int, default=8080, help="bridge port on 127.0.0.1 (default 8080)")
     demo.add_argument("--ldap-port", type=int, default=None, help="slapd port (default: a free one)")
+    demo.add_argument(
+        "--directory",
+        choices=("openldap", "ad"),
+        default="openldap",
+        help="a throwaway OpenLDAP (default) or Samba Active Directory DC (root; ports 389 and 636 free)",
+    )
     demo.set_defaults(run=_demo)
     selftest = commands.add_parser(
         "selftest", help="replay Entra's flows against this configuration in a sandbox OU, then remove it"

@@ -46,6 +46,7 @@ class ResourceMapping:
         naming = [self.naming.attribute] if self.naming else []
         # Write-only values (password: returned "never", RFC 7643 4.1.1) are never requested or read back.
         self._readable = tuple(rule for rule in self.rules if _returned(rule) != "never")
+        self._references = {rule.ldap.lower() for rule in self.rules if rule.converter.kind == "reference"}
         names = [*_OPERATIONAL, *(rule.ldap for rule in self._readable), *active, *naming]
         self.read_attributes: tuple[str, ...] = tuple(dict.fromkeys(names))
         extra = (resource_map.filter,) if resource_map.filter is not None else ()
@@ -175,7 +176,7 @@ class ResourceMapping:
         changes = [
             Modification("replace", name, values)
             for name, values in after.items()
-            if values != before.get(name, ()) and name.lower() != self.rdn_attribute.lower()
+            if self._differ(name, values, before.get(name, ())) and name.lower() != self.rdn_attribute.lower()
         ]
         present = {value.lower() for value in entry.get("objectClass")}
         missing = tuple(c for c in self.map.auxiliary_classes if c.lower() not in present)
@@ -184,6 +185,13 @@ class ResourceMapping:
         if self.map.active is not None and bool(new.get("active", True)) != self.is_active(entry):
             changes.append(self.active_change(bool(new.get("active", True)), entry))
         return changes
+
+    def _differ(self, name: str, new: tuple[str, ...], old: tuple[str, ...]) -> bool:
+        """Whether values differ; DNs (references such as manager) ignoring case, as the directory
+        compares them: AD spells CN=Mona,OU=people where the bridge writes cn=Mona,ou=people."""
+        if name.lower() in self._references:
+            return tuple(v.lower() for v in new) != tuple(v.lower() for v in old)
+        return new != old
 
     def active_change(self, active: bool, entry: Entry) -> Modification:
         """The modification that enables or disables ``entry``, which is in the other state."""

@@ -26,16 +26,13 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
-from bridge.app import create_app
-from bridge.config import DeprovisioningConfig, Settings, load_maps, read_bind_password
+from bridge.app import create_app, open_directory
+from bridge.config import DeprovisioningConfig, Settings, load_maps
 from bridge.directory.base import MATCH_ALL, Directory
 from bridge.directory.errors import DirectoryError, NoSuchEntry
-from bridge.directory.ldap.adapter import LdapDirectory
-from bridge.directory.ldap.connection import ConnectionPool
 from bridge.mapping.model import MapSet
 from bridge.selftest import Flow, FlowFailed, flows, replay
 
@@ -130,16 +127,12 @@ def run(
     base: str,
     *,
     out: IO[str] | None = None,
-    directory: Directory | None = None,
     maps: MapSet | None = None,
 ) -> int:
     """Replay every flow in a sandbox under ``base``; 0 when none failed, 1 otherwise."""
     out = out or sys.stdout
-    pool = None
-    if directory is None:
-        password = read_bind_password(settings.ldap, Path(settings.source).parent)
-        pool = ConnectionPool(settings.ldap, password, str(Path(settings.source).parent))
-        directory = LdapDirectory(pool)
+    opened = open_directory(settings)
+    directory = opened.directory
     maps = maps or load_maps(settings.map_path)
     tally = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     label = f"scim-bridge-selftest-{uuid.uuid4().hex[:8]}"
@@ -160,7 +153,10 @@ def run(
             ),
             deprovisioning=DeprovisioningConfig(),
         )
-        call = wsgi_caller(create_app(sandboxed, directory, maps), token, settings.server.base_path)
+        app = create_app(
+            sandboxed, directory, maps, id_filter=opened.id_filter, dn_attribute=opened.dn_attribute
+        )
+        call = wsgi_caller(app, token, settings.server.base_path)
         with AuditCounter().listening() as counter:
             for flow in flows():
                 verdict, reason = _run_flow(
@@ -178,8 +174,7 @@ def run(
             except DirectoryError as exc:
                 print(f"FAIL could not remove the sandbox {sandbox}: {exc.reason}", file=out)
                 tally["FAIL"] += 1
-        if pool is not None:
-            pool.close()
+        opened.close()
     print(f"{tally['PASS']} passed, {tally['FAIL']} failed, {tally['SKIP']} skipped", file=out)
     return 0 if tally["FAIL"] == 0 else 1
 

@@ -8,6 +8,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -303,14 +304,26 @@ def test_the_command_line_serves_until_a_stop_signal_and_then_stops_slapd(
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "bridge.testing.slapd", *options, str(tmp_path / "cli")]
     with subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True) as proc:
-        assert proc.stdout is not None
-        fields = dict(proc.stdout.readline().rstrip("\n").split(": ", 1) for _ in range(10))
-        pid = int((tmp_path / "cli" / "slapd.pid").read_text())
-        info = SlapdInfo(**{k: None if v == "None" else v for k, v in fields.items()})  # type: ignore[arg-type]
-        assert connect(info).bound
-        assert bool(info.ldaps_url) == bool(options)
-        proc.send_signal(stop_signal)
-        assert proc.wait(timeout=10) == 0
+        try:
+            assert proc.stdout is not None
+            lines: list[str] = []
+            stdout = proc.stdout
+            reader = threading.Thread(
+                target=lambda: lines.extend(stdout.readline().rstrip("\n") for _ in range(10)), daemon=True
+            )
+            reader.start()
+            reader.join(timeout=30)
+            assert len(lines) == 10, f"the command printed only {lines} in 30 s"
+            fields = dict(line.split(": ", 1) for line in lines)
+            pid = int((tmp_path / "cli" / "slapd.pid").read_text())
+            info = SlapdInfo(**{k: None if v == "None" else v for k, v in fields.items()})  # type: ignore[arg-type]
+            assert connect(info).bound
+            assert bool(info.ldaps_url) == bool(options)
+            proc.send_signal(stop_signal)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:  # never leave the with-block waiting on a child that did not stop
+                proc.kill()
     assert gone(pid)
 
 
