@@ -266,3 +266,27 @@ def test_the_entra_flows_pass_against_active_directory(
     out = capsys.readouterr().out
     assert code == 0 and "0 failed" in out, out
     assert out.count("PASS ") >= 7
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+def test_the_pool_reaches_ad_over_ldaps_and_starttls_binding_with_a_upn(
+    samba: SambaInfo, ad_subtree: AdSubtree, mode: str
+) -> None:
+    """Certificates verified against the CA; a UPN works as the bind name, as AD admins expect."""
+    from bridge.directory.base import MATCH_ALL
+
+    url = samba.ldaps_url if mode == "ldaps" else samba.starttls_url
+    config = LdapConfig(
+        urls=(url,),
+        bind_dn=samba.bind_upn,
+        user_base=ad_subtree.user_base,
+        tls=mode,  # type: ignore[arg-type]
+        ca_file=samba.ca_file,
+        directory="active_directory",
+    )
+    pool = ConnectionPool(config, Secret(samba.password))
+    try:
+        found = LdapDirectory(pool, ACTIVE_DIRECTORY).search([ad_subtree.base], MATCH_ALL, ("ou",))
+        assert found.total == 4  # the subtree and its three OUs, and no referral chased
+    finally:
+        pool.close()
