@@ -306,15 +306,7 @@ def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None
         section = {**section, "rdn": "userName"}
     classes, auxiliary, rdn, rules = _common(section, "user", "userName", USER, problems)
     naming = _naming(spec, rules, "user.rdn", USER, problems) if isinstance(spec, Mapping) else None
-    derived_specs = section.get("derived", [])
-    if not isinstance(derived_specs, list):
-        problems.append("user.derived: a list of {attribute, from, style, max_length}")
-        derived_specs = []
-    derived = tuple(
-        rule
-        for i, spec_i in enumerate(derived_specs)
-        if (rule := _naming(spec_i, rules, f"user.derived[{i}]", USER, problems)) is not None
-    )
+    derived = _derived(section, rules, "user", USER, problems)
     active = _active(section.get("active"), "user.active", problems)
     if len(problems) > before or rdn is None or active is None:
         return None
@@ -333,6 +325,22 @@ def _user(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | None
         constants=constants,
         filter=search,
     )
+
+
+def _derived(
+    section: Mapping[str, Any],
+    rules: tuple[Rule, ...],
+    name: str,
+    schema: ResourceSchema,
+    problems: list[str],
+) -> tuple[NamingRule, ...]:
+    """``derived: [{attribute: sAMAccountName, from: userName, style: sam}, ...]``."""
+    specs = section.get("derived", [])
+    if not isinstance(specs, list):
+        problems.append(f"{name}.derived: a list of {{attribute, from, style, max_length}}")
+        return ()
+    found = (_naming(spec, rules, f"{name}.derived[{i}]", schema, problems) for i, spec in enumerate(specs))
+    return tuple(rule for rule in found if rule is not None)
 
 
 def _naming(
@@ -411,15 +419,7 @@ def _group(section: Mapping[str, Any], problems: list[str]) -> ResourceMap | Non
     _unknown(section, _GROUP_KEYS, "group", problems)
     classes, auxiliary, rdn, rules = _common(section, "group", "displayName", GROUP, problems)
     members = _members(section.get("members"), classes, problems)
-    derived_specs = section.get("derived", [])
-    if not isinstance(derived_specs, list):
-        problems.append("group.derived: a list of {attribute, from, style, max_length}")
-        derived_specs = []
-    derived = tuple(
-        rule
-        for i, spec_i in enumerate(derived_specs)
-        if (rule := _naming(spec_i, rules, f"group.derived[{i}]", GROUP, problems)) is not None
-    )
+    derived = _derived(section, rules, "group", GROUP, problems)
     posix = _posix(section["posix"], problems) if section.get("posix") is not None else None
     if posix is None and "posixgroup" in {c.lower() for c in classes} and "posix" not in section:
         problems.append("group.posix: posixGroup needs gidNumber: give gid_min and gid_max to allocate from")

@@ -59,9 +59,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
+
+from bridge.testing import serve_until_stopped
 
 __all__ = ["Samba", "SambaError", "SambaInfo", "main", "port_holders", "ports_free"]
 
@@ -588,11 +590,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--template-dir", help="provisioned template cache (default: in the temp dir)")
     args = ap.parse_args(argv)
 
-    def _stop_signal(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, signal.SIGINT):  # a background job may have SIGINT ignored
-        signal.signal(signum, _stop_signal)
     server = Samba(
         args.dir,
         realm=args.realm,
@@ -600,19 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         admin_password=args.password,
         template_dir=args.template_dir,
     )
-    try:
-        info = server.start()
-        for f in fields(info):
-            print(f"{f.name}: {getattr(info, f.name)}", flush=True)
-        while True:
-            signal.pause()
-    except KeyboardInterrupt:
-        return 0
-    except SambaError as e:
-        print(f"samba: {e}", file=sys.stderr)
-        return 1
-    finally:
-        server.stop()
+    return serve_until_stopped(server.start, server.stop, "samba", SambaError)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from urllib.parse import quote
+
+from bridge.testing import serve_until_stopped
 
 __all__ = ["Slapd", "SlapdError", "SlapdInfo", "default_schema_path", "find_free_port", "main"]
 
@@ -455,29 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--password", default="admin", help="rootdn password (default: admin)")
     ap.add_argument("--no-scim-schema", action="store_true", help="do not load scim-bridge.schema")
     args = ap.parse_args(argv)
-
-    def _stop_signal(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, signal.SIGINT):  # a background job may have SIGINT ignored
-        signal.signal(signum, _stop_signal)
     schemas = [] if args.no_scim_schema else [default_schema_path()]
     server = Slapd(
         args.dir, port=args.port, ldaps_port=args.ldaps_port, password=args.password, extra_schema=schemas
     )
-    try:
-        info = server.start()
-        for f in fields(info):
-            print(f"{f.name}: {getattr(info, f.name)}", flush=True)
-        while True:
-            signal.pause()
-    except KeyboardInterrupt:
-        return 0
-    except SlapdError as e:
-        print(f"slapd: {e}", file=sys.stderr)
-        return 1
-    finally:
-        server.stop()
+    return serve_until_stopped(server.start, server.stop, "slapd", SlapdError)
 
 
 if __name__ == "__main__":
