@@ -323,14 +323,16 @@ class ProvisioningService:
             raise InvalidValue("userName is required")
         active = bool(document.get("active", True))
         rule = self._mapping.map.active
-        if (
-            rule is not None
-            and rule.method == "uac"
-            and rule.password_length
-            and not document.get("password")
-        ):
+        if rule is not None and rule.method == "uac" and not document.get("password"):
             # AD enables an account only when it has a password, and Entra never sends one.
-            document = {**document, "password": generate_password(rule.password_length)}
+            if rule.password_length:
+                document = {**document, "password": generate_password(rule.password_length)}
+            elif active:
+                logger.info(
+                    "creating %s disabled: no password was sent and password generation is off",
+                    document["userName"],
+                )
+                active = False
         attributes = dict(self._mapping.new_entry(self._directory_form(document), active))
         if self._taken(document, None):
             raise Uniqueness(f"userName {document['userName']} is already taken")

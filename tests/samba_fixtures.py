@@ -31,7 +31,7 @@ import pytest
 
 from bridge.testing.samba import Samba, SambaInfo, port_holders, ports_free
 
-__all__ = ["AdSubtree", "ad_subtree", "make_ad_subtree", "samba"]
+__all__ = ["AdSubtree", "ad_subtree", "make_ad_subtree", "samba", "samba_ports", "samba_server"]
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "packaging" / "install-samba.sh"
@@ -98,7 +98,7 @@ def _ensure_installed() -> None:
 
 
 @pytest.fixture(scope="session")
-def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaInfo]:
+def samba_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Samba]:
     """A real Samba AD DC for the whole session (LDAPS + StartTLS, own CA); stopped at the end."""
     _ensure_installed()
     if not ports_free():
@@ -109,8 +109,28 @@ def samba(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaInfo]:
             "python -c 'from bridge.testing.samba import Samba; Samba(\"<its cwd>\").stop()') and run again",
             pytrace=False,
         )
-    with Samba(tmp_path_factory.mktemp("samba")) as info:
-        yield info
+    server = Samba(tmp_path_factory.mktemp("samba"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def samba(samba_server: Samba) -> SambaInfo:
+    """How to reach the session DC."""
+    return samba_server.info
+
+
+@pytest.fixture
+def samba_ports(samba_server: Samba) -> Iterator[None]:
+    """The DC's fixed ports, free for this test: the session DC stops, and starts again afterwards."""
+    samba_server.stop()
+    try:
+        yield
+    finally:
+        samba_server.start()
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from bridge.testing.samba import ports_free
 from bridge.testing.slapd import find_free_port
 
 NAMES = ("Tenant URL", "Secret Token", "LDAP URL", "LDAP bind DN", "LDAP password", "User base", "Group base")
@@ -47,10 +50,17 @@ def _slapd_pids(url: str) -> list[int]:
     return pids
 
 
-def test_the_demo_prints_working_settings_and_stops_cleanly_on_sigterm() -> None:
+@pytest.mark.parametrize("directory", ["openldap", pytest.param("ad", marks=pytest.mark.samba)])
+def test_the_demo_prints_working_settings_and_stops_cleanly_on_sigterm(
+    directory: str, request: pytest.FixtureRequest
+) -> None:
+    """``make demo`` and ``make demo DIRECTORY=ad``: the lines, a working curl and ldapsearch, and a clean
+    stop."""
+    if directory == "ad":
+        request.getfixturevalue("samba_ports")  # the session DC steps aside: AD's ports are fixed
     port = find_free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "demo", "--port", str(port)],
+        [sys.executable, "-m", "bridge", "demo", "--port", str(port), "--directory", directory],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -61,7 +71,7 @@ def test_the_demo_prints_working_settings_and_stops_cleanly_on_sigterm() -> None
         values = dict(line.split(": ", 1) for line in lines if line.split(": ", 1)[0] in NAMES)
         assert list(values) == list(NAMES), lines  # each on its own line, in this order
         assert values["Tenant URL"] == f"http://127.0.0.1:{port}/scim/v2"
-        assert re.fullmatch(r"ldap://127\.0\.0\.1:\d+", values["LDAP URL"])
+        assert re.fullmatch(r"ldaps?://127\.0\.0\.1:\d+", values["LDAP URL"])
 
         # The printed curl creates a user; the printed ldapsearch shows its entry.
         curl = next(line.strip() for line in lines if line.strip().startswith("curl "))
@@ -75,16 +85,24 @@ def test_the_demo_prints_working_settings_and_stops_cleanly_on_sigterm() -> None
         with urllib.request.urlopen(request, timeout=10) as response:
             created = json.loads(response.read())
             assert response.status == 201
-        ldapsearch = next(line.strip() for line in lines if line.strip().startswith("ldapsearch "))
-        shown = subprocess.run(shlex.split(ldapsearch), capture_output=True, text=True, check=True).stdout
-        assert f"entryUUID: {created['id']}" in shown and "objectClass: inetOrgPerson" in shown
+        ldapsearch = next(line.strip() for line in lines if "ldapsearch " in line)
+        shown = subprocess.run(ldapsearch, shell=True, capture_output=True, text=True, check=True).stdout  # noqa: S602
+        if directory == "ad":
+            assert "userAccountControl: 512" in shown and "sAMAccountName: alice" in shown, shown
+        else:
+            assert f"entryUUID: {created['id']}" in shown and "objectClass: inetOrgPerson" in shown
 
-        ours = _slapd_pids(values["LDAP URL"] + "/")
-        assert ours, "the demo's slapd should be running"
+        if directory == "ad":
+            assert not ports_free(), "the demo's DC should be listening"
+        else:
+            assert _slapd_pids(values["LDAP URL"] + "/"), "the demo's slapd should be running"
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=30) == 0
         time.sleep(0.2)
-        assert not _slapd_pids(values["LDAP URL"] + "/"), "SIGTERM must stop the demo's slapd too"
+        if directory == "ad":
+            assert ports_free(), "SIGTERM must stop the demo's DC too"
+        else:
+            assert not _slapd_pids(values["LDAP URL"] + "/"), "SIGTERM must stop the demo's slapd too"
     finally:
         if process.poll() is None:
             process.kill()

@@ -163,3 +163,17 @@ def test_colliding_ad_names_get_the_next_number_and_are_kept_through_renames(
     assert renamed.status_code == 200
     kept = memory.raw(f"cn=John Doe,{USER_BASE}")
     assert kept["samaccountname"] == ["jdoe"] and kept["userprincipalname"] == ["john.doe@contoso.com"]
+
+
+def test_without_password_generation_an_account_without_password_is_created_disabled(
+    make_client: Callable[..., ScimClient],
+    map_with: Callable[[dict[str, Any]], ResourceMap],
+    memory: InMemoryDirectory,
+) -> None:
+    """password_length: 0 is the documented alternative: AD would refuse to enable it anyway."""
+    client = make_client(map_with({**AD_ACCOUNTS, "active": {"method": "uac", "password_length": 0}}))
+    created = client.post_user({"userName": "ann@contoso.com", "active": True})
+    assert created.status_code == 201 and created.json["active"] is False
+    assert uac(memory) == 514 and "unicodepwd" not in memory.raw(DN)
+    with_password = client.post_user({"userName": "bea@contoso.com", "password": "Given-Pass-0rd!"})
+    assert with_password.json["active"] is True
