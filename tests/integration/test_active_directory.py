@@ -6,10 +6,12 @@ from __future__ import annotations
 import ssl
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import ldap3
 import pytest
+import yaml
 
 from bridge.app import create_app
 from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings, load_maps
@@ -68,7 +70,7 @@ def ad(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[AdInspector]:
 def ad_client(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[Callable[..., ScimClient]]:
     pools: list[ConnectionPool] = []
 
-    def build(**deprovisioning: Any) -> ScimClient:
+    def build(map_path: Path = AD_MAP, **deprovisioning: Any) -> ScimClient:
         disabled = ad_subtree.disabled_base if deprovisioning.pop("disabled_base", False) else None
         settings = Settings(
             auth=AuthConfig((TOKEN_HASH,)),
@@ -81,7 +83,7 @@ def ad_client(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[Callable[...,
                 ca_file=samba.ca_file,
                 directory="active_directory",
             ),
-            map=str(AD_MAP),
+            map=str(map_path),
             deprovisioning=DeprovisioningConfig(**deprovisioning, disabled_base=disabled),
         )
         pool = ConnectionPool(settings.ldap, Secret(samba.password))
@@ -89,7 +91,7 @@ def ad_client(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[Callable[...,
         app = create_app(
             settings,
             LdapDirectory(pool, ACTIVE_DIRECTORY),
-            load_maps(AD_MAP),
+            load_maps(map_path),
             id_filter=ACTIVE_DIRECTORY.id_filter,
             dn_attribute=ACTIVE_DIRECTORY.dn_attribute,
         )
@@ -290,3 +292,32 @@ def test_the_pool_reaches_ad_over_ldaps_and_starttls_binding_with_a_upn(
         assert found.total == 4  # the subtree and its three OUs, and no referral chased
     finally:
         pool.close()
+
+
+def test_first_logon_change_expiry_and_no_generated_password_are_honoured_by_ad(
+    ad_client: Callable[..., ScimClient], ad: AdInspector, tmp_path: Path
+) -> None:
+    """The documented options: ``pwdLastSet: "0"`` and ``accountExpires`` in ``constants``, and
+    ``password_length: 0``, which creates an account without a password disabled instead of failing."""
+    shipped = yaml.safe_load(AD_MAP.read_text())
+    expires = "135694656000000000"  # 2031-01-01, in 100 ns intervals since 1601: not yet expired
+    shipped["user"]["constants"] = {"pwdLastSet": "0", "accountExpires": expires}
+    shipped["user"]["active"]["password_length"] = 0
+    custom = tmp_path / "ad.yaml"
+    custom.write_text(yaml.safe_dump(shipped))
+    client = ad_client(map_path=custom)
+
+    created = client.post_user(entra_user("mulder@example.test"))
+    assert created.status_code == 201 and created.json["active"] is False, created.json
+    _, entry = ad.by_id(created.json["id"])
+    assert entry["useraccountcontrol"] == ["514"] and entry["pwdlastset"] == ["0"]
+    assert entry["accountexpires"] == [expires]
+
+    password = "Tru5t-No-0ne!"
+    given = client.post_user(
+        entra_user("skinner@example.test", displayName="Walter Skinner", password=password)
+    )
+    assert given.status_code == 201 and given.json["active"] is True, given.json
+    _, entry = ad.by_id(given.json["id"])
+    assert entry["useraccountcontrol"] == ["512"] and entry["pwdlastset"] == ["0"]
+    assert not ad.can_bind("skinner@example.test", password)  # AD: the password must be changed first
