@@ -33,7 +33,7 @@ from bridge.scim.errors import InvalidPath, InvalidValue, NotFound, ServerError,
 from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
-from bridge.service import Page, add_named, client_error, iso_time
+from bridge.service import Page, add_named, client_error, iso_time, rederived
 
 logger = logging.getLogger(__name__)
 _CHUNK = 100  # ids or DNs per search when resolving members
@@ -385,7 +385,7 @@ class GroupService:
             old = self._mapping.to_document(entry)
             new = apply_patch(old, other_ops, GROUP).document
             dn = self._rename(entry, old, new)
-            changes = self._mapping.changes(entry, old, new) + changes
+            changes = self._changes(entry, old, new) + changes
         if changes:
             try:
                 self._directory.update(dn, changes)
@@ -393,6 +393,12 @@ class GroupService:
                 raise NotFound(f"Group {group_id} not found") from exc
             except DirectoryError as exc:
                 raise client_error(exc) from exc
+
+    def _changes(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> list[Modification]:
+        """The mapped changes, and new values for ``keep: false`` derived names whose source changed."""
+        fresh = rederived(self._directory, [self._base], self._mapping.map.derived, entry, old=old, new=new)
+        changes = self._mapping.changes(entry, old, new)
+        return changes + [Modification("replace", name, (value,)) for name, value in fresh.items()]
 
     def _rename(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> str:
         if not str(new.get("displayName", "")).strip():
@@ -426,7 +432,7 @@ class GroupService:
         new = normalize_resource(body, GROUP).document
         members = self._members.resolve(_member_ids(new.pop("members", []), "members"), strict=True)
         dn = self._rename(entry, old, new)
-        changes = self._mapping.changes(entry, old, new)
+        changes = self._changes(entry, old, new)
         values = self._members.with_placeholder(self._members.values(members))
         changes.append(Modification("replace", self._members.rule.attribute, values))
         return self._view(self._write(dn, changes, group_id), members)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bridge.config import DeprovisioningConfig
-from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, all_of
+from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, Modification, all_of
 from bridge.directory.errors import (
     ConstraintViolation,
     DirectoryError,
@@ -104,14 +104,10 @@ def add_named(
     numbers = dict.fromkeys(stems, 1)
 
     def pick(rule: NamingRule) -> str:
-        for number in range(numbers[rule.attribute], numbers[rule.attribute] + _MAX_NAME_TRIES):
-            name = rule.numbered(stems[rule.attribute], number)
-            if not directory.search(bases, Eq(rule.attribute, name), (), limit=1).total:
-                numbers[rule.attribute] = number
-                return name
-        raise ServerError(
-            f"no free {rule.attribute} for {stems[rule.attribute]!r} after {_MAX_NAME_TRIES} tries"
+        name, numbers[rule.attribute] = free_name(
+            directory, bases, rule, stems[rule.attribute], start=numbers[rule.attribute]
         )
+        return name
 
     for _ in range(_MAX_NAME_TRIES):
         values = dict(attributes)
@@ -130,6 +126,44 @@ def add_named(
             for rule in (*derived, *([naming] if naming else [])):
                 numbers[rule.attribute] += 1
     raise ServerError(f"no free name after {_MAX_NAME_TRIES} tries")
+
+
+def free_name(
+    directory: Directory,
+    bases: Sequence[str],
+    rule: NamingRule,
+    stem: str,
+    *,
+    start: int = 1,
+    own_id: str | None = None,
+) -> tuple[str, int]:
+    """The first of ``stem``, ``stem2``, ... from ``start`` that no entry under ``bases`` but
+    ``own_id`` holds, and its number."""
+    for number in range(start, start + _MAX_NAME_TRIES):
+        name = rule.numbered(stem, number)
+        holders = directory.search(bases, Eq(rule.attribute, name), (), limit=2).entries
+        if all(holder.id == own_id for holder in holders):
+            return name, number
+    raise ServerError(f"no free {rule.attribute} for {stem!r} after {_MAX_NAME_TRIES} tries")
+
+
+def rederived(
+    directory: Directory,
+    bases: Sequence[str],
+    rules: Sequence[NamingRule],
+    entry: Entry,
+    *,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+) -> dict[str, str]:
+    """New values for the ``keep: false`` rules whose source changed (a renamed user's short name)."""
+    values: dict[str, str] = {}
+    for rule in rules:
+        stem = rule.derive(new)
+        if rule.keep or stem == rule.derive(old):
+            continue
+        values[rule.attribute] = free_name(directory, bases, rule, stem, own_id=entry.id)[0]
+    return values
 
 
 def generate_password(length: int) -> str:
@@ -431,15 +465,27 @@ class ProvisioningService:
             self._delete(entry)
             return None
         parent = self._parent_for(entry, active)
-        rdn: tuple[str, str] | None = None  # None: a derived short name is kept for good
-        if self._mapping.naming is None:
+        naming = self._mapping.naming
+        fresh = rederived(
+            self._directory,
+            self._bases,
+            (*self._mapping.map.derived, *([naming] if naming else [])),
+            entry,
+            old=old,
+            new=new,
+        )
+        rdn: tuple[str, str] | None = None  # None: a derived name is kept (unless ``keep: false``)
+        if naming is None:
             rdn = self._mapping.rdn(self._mapping.to_ldap(new))
+        elif naming.attribute in fresh:
+            rdn = (naming.attribute, fresh.pop(naming.attribute))
         renames = rdn is not None and rdn[1] != entry.first(rdn[0])
         moves = renames or parent.lower() != entry.parent.lower()
         renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
         if renamed and self._taken(new, entry.id):
             raise Uniqueness(f"userName {new['userName']} is already taken")
         changes = self._mapping.changes(entry, old, new)
+        changes += [Modification("replace", name, (value,)) for name, value in fresh.items()]
         try:
             if moves and not active:
                 # Lock first, then move: a failure in between leaves the account locked, never open.
@@ -481,5 +527,7 @@ __all__ = [
     "UserView",
     "add_named",
     "client_error",
+    "free_name",
     "iso_time",
+    "rederived",
 ]

@@ -347,11 +347,11 @@ def _naming(
     spec: Any, rules: tuple[Rule, ...], where: str, schema: ResourceSchema, problems: list[str]
 ) -> NamingRule | None:
     """``{attribute: uid, from: userName}``, ``{attribute: cn, from: ["{displayName}", "{userName}"],
-    style: display}``: a value derived once on create, unique, kept afterwards."""
+    style: display}``: a value derived on create, unique, and kept afterwards unless ``keep: false``."""
     if not isinstance(spec, Mapping):
         problems.append(f"{where}: a mapping with attribute and from")
         return None
-    _unknown(spec, ("attribute", "from", "style", "max_length"), where, problems)
+    _unknown(spec, ("attribute", "from", "style", "max_length", "keep"), where, problems)
     attribute, sources = spec.get("attribute"), spec.get("from", "userName")
     style, length = spec.get("style", "login"), spec.get("max_length", 32)
     if not isinstance(attribute, str) or not _LDAP_NAME.match(attribute):
@@ -366,6 +366,10 @@ def _naming(
     if not isinstance(length, int) or not 1 <= length <= 256:
         problems.append(f"{where}.max_length: a whole number from 1 to 256")
         return None
+    keep = spec.get("keep", True)
+    if not isinstance(keep, bool):
+        problems.append(f"{where}.keep: true (derived once, the default) or false (derived again on change)")
+        return None
     templates: list[Template] = []
     for source in sources if isinstance(sources, list) else [sources]:
         text = str(source) if "{" in str(source) else "{" + str(source) + "}"  # from: userName = {userName}
@@ -374,7 +378,7 @@ def _naming(
         except ValueError as exc:
             problems.append(f"{where}.from: {exc}")
             return None
-    return NamingRule(attribute, tuple(templates), style, length)
+    return NamingRule(attribute, tuple(templates), style, length, keep)
 
 
 def _members(data: Any, classes: tuple[str, ...], problems: list[str]) -> MemberRule | None:

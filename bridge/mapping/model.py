@@ -260,20 +260,23 @@ _SAM_FORBIDDEN = set('"/\\[]:;|=,+*?<>@')
 
 @dataclass(frozen=True, slots=True)
 class NamingRule:
-    """A value derived once, when an entry is created, and kept afterwards: a short login name such as
-    ``uid=jdoe`` or AD's ``sAMAccountName``, or AD's ``CN=<display name>``.
+    """A value derived when an entry is created, and kept afterwards: a short login name such as
+    ``uid=jdoe`` or AD's ``sAMAccountName``, or AD's ``CN=<display name>``. With ``keep`` false it is
+    derived again whenever its source changes (a renamed user gets a new short name or CN).
 
     ``templates`` are tried in order (the first whose values are all present); ``style`` cleans the
     result: ``login`` keeps the part before ``@``, lower-cased, accents removed, only ASCII letters,
     digits, ``.``, ``_`` and ``-`` (what POSIX login names allow); ``sam`` keeps the part before ``@``
-    without the characters AD forbids in a sAMAccountName; ``display`` keeps the text with its spaces
-    folded. A value another entry holds gets the next number (``jdoe2``; ``John Smith 2`` for display).
+    with each character AD forbids in a sAMAccountName replaced by ``_``, as AD's own tools do;
+    ``display`` keeps the text with its spaces folded. A value another entry holds gets the next number
+    (``jdoe2``; ``John Smith 2`` for display).
     """
 
     attribute: str
     templates: tuple[Template, ...]
     style: Literal["login", "sam", "display"] = "login"
     max_length: int = 32
+    keep: bool = True
 
     @property
     def separator(self) -> str:
@@ -286,7 +289,7 @@ class NamingRule:
             name = " ".join(text.split())
         elif self.style == "sam":
             local = text.split("@", 1)[0]
-            name = "".join(c for c in local if c not in _SAM_FORBIDDEN and c.isprintable()).strip(" .")
+            name = "".join("_" if c in _SAM_FORBIDDEN else c for c in local if c.isprintable()).strip(" .")
         else:
             # Accents are dropped, not the letters: Émile becomes emile (NFKD splits off the marks).
             local = unicodedata.normalize("NFKD", text.split("@", 1)[0]).lower()

@@ -127,7 +127,7 @@ AD_NAMES = {
     ("user_name", "sam"),
     [
         ("jdoe@contoso.com", "jdoe"),
-        ('we:ird/na[me]*"x"@contoso.com', "weirdnamex"),
+        ('we:ird/na[me]*"x"@contoso.com', "we_ird_na_me___x_"),
         ("a.very.long.name.over.twenty@contoso.com", "a.very.long.name.ove"),
         ("trailing.dot.@contoso.com", "trailing.dot"),
     ],
@@ -139,7 +139,8 @@ def test_ad_names_are_derived_once_within_ads_rules(
     user_name: str,
     sam: str,
 ) -> None:
-    """sAMAccountName: at most 20 characters, none of the characters AD forbids (MS-ADTS 3.1.1.5.2.2)."""
+    """sAMAccountName: at most 20 characters; each character AD forbids (MS-ADTS 3.1.1.5.2.2) becomes
+    ``_``, as in AD's own tools."""
     client = make_client(map_with(AD_NAMES))
     assert client.post_user({"userName": user_name, "displayName": "Jo Doe"}).status_code == 201
     stored = memory.raw(f"cn=Jo Doe,{USER_BASE}")
@@ -177,3 +178,39 @@ def test_without_password_generation_an_account_without_password_is_created_disa
     assert uac(memory) == 514 and "unicodepwd" not in memory.raw(DN)
     with_password = client.post_user({"userName": "bea@contoso.com", "password": "Given-Pass-0rd!"})
     assert with_password.json["active"] is True
+
+
+def test_names_with_keep_false_follow_a_renamed_user_and_stay_unique(
+    make_client: Callable[..., ScimClient],
+    map_with: Callable[[dict[str, Any]], ResourceMap],
+    memory: InMemoryDirectory,
+) -> None:
+    """``keep: false``: the sAMAccountName and the CN are derived again when their source changes, with
+    the next free number, and not touched by a change that leaves their source alone."""
+    following = {
+        **AD_NAMES,
+        "rdn": {**AD_NAMES["rdn"], "keep": False},
+        "derived": [{**AD_NAMES["derived"][0], "keep": False}],
+    }
+    client = make_client(map_with(following))
+    first = client.post_user({"userName": "jdoe@contoso.com", "displayName": "John Doe"}).json["id"]
+    client.post_user({"userName": "jane@contoso.com", "displayName": "Jane Roe"})
+    renamed = client.patch_user(
+        first,
+        {"op": "Replace", "path": "userName", "value": "jane@fabrikam.com"},
+        {"op": "Replace", "path": "displayName", "value": "Jane Roe"},
+    )
+    assert renamed.status_code == 200, renamed.json
+    moved = memory.raw(f"cn=Jane Roe 2,{USER_BASE}")
+    assert moved["samaccountname"] == ["jane2"] and moved["userprincipalname"] == ["jane@fabrikam.com"]
+    assert memory.raw(f"cn=Jane Roe,{USER_BASE}")["samaccountname"] == ["jane"]
+    again = client.patch_user(first, {"op": "Replace", "path": "name.formatted", "value": "Jane R."})
+    assert again.status_code == 200
+    assert memory.raw(f"cn=Jane Roe 2,{USER_BASE}")["samaccountname"] == ["jane2"]
+
+
+def test_keep_must_be_true_or_false(map_with: Callable[[dict[str, Any]], ResourceMap]) -> None:
+    from bridge.mapping.load import MapError
+
+    with pytest.raises(MapError, match=r"user\.derived\[0\]\.keep: true"):
+        map_with({**AD_NAMES, "derived": [{**AD_NAMES["derived"][0], "keep": "yes"}]})

@@ -321,3 +321,37 @@ def test_first_logon_change_expiry_and_no_generated_password_are_honoured_by_ad(
     _, entry = ad.by_id(given.json["id"])
     assert entry["useraccountcontrol"] == ["512"] and entry["pwdlastset"] == ["0"]
     assert not ad.can_bind("skinner@example.test", password)  # AD: the password must be changed first
+
+
+def test_with_keep_false_renames_give_new_unique_names_in_ad(
+    ad_client: Callable[..., ScimClient], ad: AdInspector, tmp_path: Path
+) -> None:
+    """``keep: false`` on the user's CN and sAMAccountName and on the group's sAMAccountName: AD takes
+    the modify DN and the new names, the objectGUID stays, and a name in use gets the next number."""
+    shipped = yaml.safe_load(AD_MAP.read_text())
+    shipped["user"]["rdn"]["keep"] = False
+    shipped["user"]["derived"][0]["keep"] = False
+    shipped["group"]["derived"][0]["keep"] = False
+    custom = tmp_path / "ad.yaml"
+    custom.write_text(yaml.safe_dump(shipped))
+    client = ad_client(map_path=custom)
+
+    client.post_user(entra_user("dana@example.test"))
+    fox = client.post_user(entra_user("fox@example.test", displayName="Fox Mulder")).json["id"]
+    renamed = client.patch_user(
+        fox, replace("userName", "dana@example.org"), replace("displayName", "Dana Scully")
+    )
+    assert renamed.status_code == 200, renamed.json
+    dn, entry = ad.by_id(fox)
+    assert dn.lower() == f"cn=dana scully 2,{ad.subtree.user_base}".lower()
+    assert entry["samaccountname"] == ["dana2"] and entry["userprincipalname"] == ["dana@example.org"]
+
+    group = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "X Files"}).json["id"]
+    rename = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [replace("displayName", "Basement")],
+    }
+    assert client.simulate_patch(f"{SCIM}/Groups/{group}", json=rename).status_code == 204
+    dn, entry = ad.by_id(group)
+    assert dn.lower() == f"cn=basement,{ad.subtree.group_base}".lower()
+    assert entry["samaccountname"] == ["Basement"]
