@@ -204,6 +204,25 @@ def test_disabled_users_move_to_the_disabled_ou_and_back_keeping_their_guid(
     assert client.simulate_get(f"{SCIM}/Users/{user}").status_code == 404
 
 
+def test_unassign_as_delete_and_delete_as_disable_work_on_ad(
+    ad_client: Callable[..., ScimClient], ad: AdInspector
+) -> None:
+    """The other two policies: ``on_deactivate: delete`` removes the account; ``on_delete: disable``
+    keeps it, disabled, and a repeated DELETE keeps it disabled."""
+    deleting = ad_client(on_deactivate="delete")
+    gone = deleting.post_user(entra_user("krycek@example.test")).json["id"]
+    assert deleting.patch_user(gone, replace("active", "False")).status_code in (200, 204)
+    ad.conn.search(ad.subtree.base, "(userPrincipalName=krycek@example.test)", attributes=["cn"])
+    assert not [e for e in ad.conn.response if e["type"] == "searchResEntry"]
+
+    keeping = ad_client(on_delete="disable")
+    kept = keeping.post_user(entra_user("spender@example.test")).json["id"]
+    for _ in range(2):
+        assert keeping.simulate_delete(f"{SCIM}/Users/{kept}").status_code == 204
+        _, entry = ad.by_id(kept)
+        assert entry["useraccountcontrol"] == ["514"]
+
+
 def test_groups_are_global_security_groups_with_members_and_nesting(
     ad_client: Callable[..., ScimClient], ad: AdInspector
 ) -> None:
