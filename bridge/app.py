@@ -17,9 +17,10 @@ from bridge.directory.filterparse import parse_ldap_filter
 from bridge.groups import GroupService, Memberships
 from bridge.http import errors, media
 from bridge.http.middleware import AccessLog, BearerAuth, RequestId
-from bridge.http.resources import Groups, Users
+from bridge.http.resources import MAX_COUNT, DiscoveryEndpoints, Groups, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
+from bridge.scim.discovery import Discovery
 from bridge.service import ProvisioningService, Scope
 
 
@@ -90,6 +91,16 @@ def create_app(
         groups = Groups(GroupService(audited, ResourceMapping(maps.group), memberships, id_filter), **options)
         app.add_route(f"{base}/Groups", groups)
         app.add_route(f"{base}/Groups/{{group_id}}", groups, suffix="item")
+    discovery = DiscoveryEndpoints(
+        Discovery(maps, memberships is not None, MAX_COUNT),
+        base_path=base,
+        public_url=settings.server.public_url,
+    )
+    app.add_route(f"{base}/ServiceProviderConfig", discovery, suffix="config")
+    app.add_route(f"{base}/ResourceTypes", discovery, suffix="types")
+    app.add_route(f"{base}/ResourceTypes/{{name}}", discovery, suffix="type")
+    app.add_route(f"{base}/Schemas", discovery, suffix="schemas")
+    app.add_route(f"{base}/Schemas/{{urn}}", discovery, suffix="schema")
     return app
 
 

@@ -8,7 +8,8 @@ import falcon
 
 from bridge.groups import GroupService, GroupView
 from bridge.http.media import SCIM_JSON, read_json
-from bridge.scim.errors import InvalidValue
+from bridge.scim.discovery import Discovery, with_location
+from bridge.scim.errors import InvalidValue, NotFound
 from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import list_response, project, resource
 from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER
@@ -209,3 +210,52 @@ class Groups(_Resources):
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
         self._service.delete_group(group_id)
         resp.status = falcon.HTTP_204
+
+
+class DiscoveryEndpoints:
+    """GET /ServiceProviderConfig, /ResourceTypes[/{name}] and /Schemas[/{urn}] (RFC 7644 section 4).
+    Other methods answer 405 through the error handler, as the RFC asks."""
+
+    def __init__(self, discovery: Discovery, *, base_path: str, public_url: str | None) -> None:
+        self._discovery = discovery
+        self._base_path = base_path
+        self._public_url = public_url.rstrip("/") if public_url else None
+
+    def _url(self, req: falcon.Request, *parts: str) -> str:
+        return "/".join((self._public_url or f"{req.prefix}{self._base_path}", *parts))
+
+    def _schemas(self, req: falcon.Request) -> list[dict[str, Any]]:
+        return [with_location(s, self._url(req, "Schemas", s["id"])) for s in self._discovery.schemas()]
+
+    def _types(self, req: falcon.Request) -> list[dict[str, Any]]:
+        return [
+            with_location(t, self._url(req, "ResourceTypes", t["id"]))
+            for t in self._discovery.resource_types()
+        ]
+
+    def on_get_config(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = with_location(
+            self._discovery.service_provider_config(), self._url(req, "ServiceProviderConfig")
+        )
+
+    def on_get_types(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = self._types(req)
+        resp.media = list_response(found, len(found), 1)
+
+    def on_get_type(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        resp.media = _one(self._types(req), name, "ResourceType")
+
+    def on_get_schemas(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = self._schemas(req)
+        resp.media = list_response(found, len(found), 1)
+
+    def on_get_schema(self, req: falcon.Request, resp: falcon.Response, urn: str) -> None:
+        resp.media = _one(self._schemas(req), urn, "Schema")
+
+
+def _one(documents: list[dict[str, Any]], wanted: str, kind: str) -> dict[str, Any]:
+    found = next((d for d in documents if d["id"].lower() == wanted.lower()), None)
+    if found is None:
+        known = ", ".join(d["id"] for d in documents)
+        raise NotFound(f"no {kind} {wanted!r}; this server has {known}")
+    return found

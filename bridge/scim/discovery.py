@@ -1,0 +1,196 @@
+"""Discovery (RFC 7644 section 4; RFC 7643 sections 5 to 8): ServiceProviderConfig, ResourceTypes and
+Schemas, generated from the loaded attribute map.
+
+What is advertised is what works: an attribute appears only when the map stores it (or the bridge
+computes it, such as a user's ``groups``), and a complex attribute lists only the sub-attributes the map
+stores. The common attributes ``id``, ``externalId`` and ``meta`` are part of every resource and, as in
+RFC 7643 section 8.7.1, are not listed in the schemas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.mapping.model import MapSet, ResourceMap
+from bridge.scim.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER, GROUP, USER, Attribute, ResourceSchema
+
+SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+
+_NAMES = {
+    CORE_USER: ("User", "User Account"),
+    CORE_GROUP: ("Group", "Group"),
+    ENTERPRISE_USER: ("EnterpriseUser", "Enterprise User"),
+}
+_READ_ONLY = {"groups"}  # computed by the bridge from the directory, never written through SCIM
+# Sub-attributes the bridge computes from the directory, whatever a client sends: a member's kind
+# comes from its entry's object class, and the display names from the entries.
+_COMPUTED = {("members", "type"), ("members", "display"), ("manager", "displayName")}
+_CANONICAL = {("members", "type"): ["Group", "User"]}
+_REFERENCE_TYPES = {"$ref": ["User", "Group"], "profileUrl": ["external"], "photos": ["external"]}
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """The discovery documents for one map. ``groups`` says whether /Groups is served."""
+
+    maps: MapSet
+    groups: bool
+    max_results: int
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """Every schema a resource here uses, with the attributes the map stores."""
+        found = [_schema(CORE_USER, _user_attributes(self.maps.user, USER, None, groups=self.groups))]
+        enterprise = _user_attributes(self.maps.user, USER, ENTERPRISE_USER, groups=False)
+        if enterprise:
+            found.append(_schema(ENTERPRISE_USER, enterprise))
+        if self.groups and self.maps.group is not None:
+            found.append(_schema(CORE_GROUP, _user_attributes(self.maps.group, GROUP, None, groups=False)))
+        return found
+
+    def resource_types(self) -> list[dict[str, Any]]:
+        """User, and Group when /Groups is served, each with its schema and extensions."""
+        urns = {schema["id"] for schema in self.schemas()}
+        types = [
+            _resource_type("User", "/Users", CORE_USER, [ENTERPRISE_USER] if ENTERPRISE_USER in urns else [])
+        ]
+        if CORE_GROUP in urns:
+            types.append(_resource_type("Group", "/Groups", CORE_GROUP, []))
+        return types
+
+    def service_provider_config(self) -> dict[str, Any]:
+        """What the bridge supports (RFC 7643 section 5)."""
+        password = any(rule.target.attribute.name == "password" for rule in self.maps.user.rules)
+        return {
+            "schemas": [SERVICE_PROVIDER_CONFIG],
+            "documentationUri": "https://github.com/scim-ldap-bridge/scim-ldap-bridge#readme",
+            "patch": {"supported": True},
+            "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": True, "maxResults": self.max_results},
+            "changePassword": {"supported": password},
+            "sort": {"supported": False},
+            "etag": {"supported": False},
+            "authenticationSchemes": [
+                {
+                    "type": "oauthbearertoken",
+                    "name": "Bearer token",
+                    "description": "The Secret Token, sent as Authorization: Bearer <token> (RFC 6750).",
+                    "primary": True,
+                }
+            ],
+            "meta": {"resourceType": "ServiceProviderConfig"},
+        }
+
+
+def _user_attributes(
+    resource_map: ResourceMap, schema: ResourceSchema, urn: str | None, *, groups: bool
+) -> list[dict[str, Any]]:
+    """The attributes of ``schema`` (core when ``urn`` is None) that ``resource_map`` stores, each
+    described by the LDAP attributes that hold it."""
+    subs: dict[str, dict[str, list[str]]] = {}  # attribute -> sub-attribute ("" itself) -> LDAP names
+    types: dict[str, set[str]] = {}
+    for rule in (resource_map.rdn, *resource_map.rules):
+        target = rule.target
+        if target.urn != urn:
+            continue
+        name = target.attribute.name
+        held = subs.setdefault(name, {})
+        held.setdefault(target.sub.name if target.sub is not None else "", []).append(rule.ldap)
+        if target.type is not None:
+            types.setdefault(name, set()).add(target.type)
+    if urn is None:
+        if resource_map.active is not None:
+            subs["active"] = {"": [resource_map.active.attribute]}
+        if resource_map.members is not None:
+            member = [resource_map.members.attribute]
+            subs["members"] = {"value": member, "$ref": [], "display": [], "type": []}
+        if groups:
+            subs["groups"] = {"value": [], "$ref": [], "display": []}
+    pool = schema.attributes if urn is None else schema.extensions[urn]
+    return [
+        _attribute(attribute, subs[attribute.name], sorted(types.get(attribute.name, ())))
+        for attribute in pool
+        if attribute.name in subs
+    ]
+
+
+def _attribute(attribute: Attribute, held: Mapping[str, list[str]], types: list[str]) -> dict[str, Any]:
+    """An attribute definition (RFC 7643 section 7), with only the sub-attributes in ``held``."""
+    read_only = attribute.name in _READ_ONLY
+    ldap = sorted({name for names in held.values() for name in names}, key=str.lower)
+    body = _definition(attribute, ldap, read_only=read_only)
+    wanted = set(held)
+    if attribute.multi_valued and attribute.sub("type") is not None and types:
+        wanted.add("type")
+    if attribute.sub_attributes:
+        body["subAttributes"] = [
+            _definition(
+                sub,
+                held.get(sub.name, []),
+                read_only=read_only or (attribute.name, sub.name) in _COMPUTED,
+                canonical=types
+                if sub.name == "type" and types
+                else _CANONICAL.get((attribute.name, sub.name)),
+            )
+            for sub in attribute.sub_attributes
+            if sub.name in wanted
+        ]
+    return body
+
+
+def _definition(
+    attribute: Attribute, ldap: list[str], *, read_only: bool, canonical: list[str] | None = None
+) -> dict[str, Any]:
+    where = f"; stored in LDAP {', '.join(ldap)}" if ldap else ""
+    body: dict[str, Any] = {
+        "name": attribute.name,
+        "type": attribute.type,
+        "multiValued": attribute.multi_valued,
+        "description": f"{attribute.name}{where}",
+        "required": attribute.required,
+        "caseExact": attribute.case_exact,
+        "mutability": "readOnly" if read_only else attribute.mutability,
+        "returned": attribute.returned,
+        "uniqueness": attribute.uniqueness,
+    }
+    if canonical:
+        body["canonicalValues"] = canonical
+    if attribute.type == "reference":
+        body["referenceTypes"] = _REFERENCE_TYPES.get(attribute.name, ["external"])
+    return body
+
+
+def _schema(urn: str, attributes: list[dict[str, Any]]) -> dict[str, Any]:
+    name, description = _NAMES[urn]
+    return {
+        "schemas": [SCHEMA],
+        "id": urn,
+        "name": name,
+        "description": description,
+        "attributes": attributes,
+        "meta": {"resourceType": "Schema"},
+    }
+
+
+def _resource_type(name: str, endpoint: str, urn: str, extensions: list[str]) -> dict[str, Any]:
+    return {
+        "schemas": [RESOURCE_TYPE],
+        "id": name,
+        "name": name,
+        "endpoint": endpoint,
+        "description": _NAMES[urn][1],
+        "schema": urn,
+        "schemaExtensions": [{"schema": extension, "required": False} for extension in extensions],
+        "meta": {"resourceType": "ResourceType"},
+    }
+
+
+def with_location(document: Mapping[str, Any], location: str) -> dict[str, Any]:
+    """``document`` with ``meta.location`` set."""
+    return {**document, "meta": {**document.get("meta", {}), "location": location}}
+
+
+__all__ = ["RESOURCE_TYPE", "SCHEMA", "SERVICE_PROVIDER_CONFIG", "Discovery", "with_location"]
