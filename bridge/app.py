@@ -17,7 +17,7 @@ from bridge.directory.filterparse import parse_ldap_filter
 from bridge.groups import GroupService, Memberships
 from bridge.http import errors, media
 from bridge.http.middleware import AccessLog, BearerAuth, RequestId
-from bridge.http.resources import MAX_COUNT, DiscoveryEndpoints, Groups, Users
+from bridge.http.resources import MAX_COUNT, DiscoveryEndpoints, Groups, RootSearch, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
 from bridge.scim.discovery import Discovery
@@ -85,12 +85,16 @@ def create_app(
     }
     users = Users(service, **options)
     app.add_route(f"{base}/Users", users)
+    app.add_route(f"{base}/Users/.search", users, suffix="search")
     app.add_route(f"{base}/Users/{{user_id}}", users, suffix="item")
+    groups = None
     if memberships is not None:
         assert maps.group is not None
         groups = Groups(GroupService(audited, ResourceMapping(maps.group), memberships, id_filter), **options)
         app.add_route(f"{base}/Groups", groups)
+        app.add_route(f"{base}/Groups/.search", groups, suffix="search")
         app.add_route(f"{base}/Groups/{{group_id}}", groups, suffix="item")
+    app.add_route(f"{base}/.search", RootSearch(users, groups, max_body=settings.server.max_body_bytes))
     discovery = DiscoveryEndpoints(
         Discovery(maps, memberships is not None, MAX_COUNT),
         base_path=base,

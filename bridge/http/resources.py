@@ -9,7 +9,7 @@ import falcon
 from bridge.groups import GroupService, GroupView
 from bridge.http.media import SCIM_JSON, read_json
 from bridge.scim.discovery import Discovery, with_location
-from bridge.scim.errors import InvalidValue, NotFound
+from bridge.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue, NotFound
 from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import list_response, project, resource
 from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER
@@ -19,8 +19,58 @@ DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 
 
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+_SEARCH_KEYS = {
+    "schemas",
+    "attributes",
+    "excludedattributes",
+    "filter",
+    "sortby",
+    "sortorder",
+    "startindex",
+    "count",
+}
+
+
+def _param(req: falcon.Request, name: str) -> str | None:
+    """A query parameter, or the same member of a ``POST .search`` body (RFC 7644 3.4.3)."""
+    search: dict[str, str] | None = getattr(req.context, "search", None)
+    return search.get(name) if search is not None else req.get_param(name)
+
+
+def read_search(req: falcon.Request, max_body: int) -> None:
+    """Read a SearchRequest body into ``req.context.search``, so that the query helpers read it as they
+    read a query string. Sorting is not supported (ServiceProviderConfig says so), so sortBy and
+    sortOrder are ignored, as RFC 7644 3.4.2.3 allows."""
+    body = read_json(req, max_body)
+    if not isinstance(body, dict):
+        raise InvalidSyntax("a SearchRequest is a JSON object")
+    schemas = body.get("schemas", [SEARCH_REQUEST])
+    if not isinstance(schemas, list) or SEARCH_REQUEST.lower() not in {str(s).lower() for s in schemas}:
+        raise InvalidSyntax(f"a SearchRequest names the schema {SEARCH_REQUEST}")
+    unknown = sorted(key for key in body if key.lower() not in _SEARCH_KEYS)
+    if unknown:
+        raise InvalidSyntax(f"a SearchRequest has no member {', '.join(unknown)}")
+    search: dict[str, str] = {}
+    for key, value in body.items():
+        lowered = key.lower()
+        if lowered in ("attributes", "excludedattributes"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidSyntax(f"{key} is a list of attribute names")
+            search["attributes" if lowered == "attributes" else "excludedAttributes"] = ",".join(value)
+        elif lowered == "filter":
+            if not isinstance(value, str):
+                raise InvalidSyntax("filter is a string")
+            search["filter"] = value
+        elif lowered in ("startindex", "count"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidValue(f"{key} must be an integer, not {value!r}")
+            search["startIndex" if lowered == "startindex" else "count"] = str(value)
+    req.context.search = search
+
+
 def _integer(req: falcon.Request, name: str, default: int) -> int:
-    raw = req.get_param(name)
+    raw = _param(req, name)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -30,7 +80,7 @@ def _integer(req: falcon.Request, name: str, default: int) -> int:
 
 
 def _names(req: falcon.Request, name: str) -> list[str]:
-    raw = req.get_param(name)
+    raw = _param(req, name)
     return [part.strip() for part in raw.split(",") if part.strip()] if raw else []
 
 
@@ -65,7 +115,7 @@ class _Resources:
         """filter, startIndex and count from the query string. Falcon decodes ``+`` as a space, as Entra
         encodes them [I16] (Q15); parameters the bridge does not know, such as the Tenant URL's
         ``aadOptscim062020`` flag, are ignored [D2] (Q25)."""
-        text = req.get_param("filter")
+        text = _param(req, "filter")
         flt = parse_filter(text) if text is not None and text.strip() else None
         start = max(1, _integer(req, "startIndex", 1))
         count = min(max(0, _integer(req, "count", DEFAULT_COUNT)), MAX_COUNT)
@@ -125,12 +175,23 @@ class Users(_Resources):
         )
         return self._project(req, body)
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        flt, start, count = self._query(req)
+    def search(
+        self, req: falcon.Request, flt: Filter | None, start: int, count: int
+    ) -> tuple[list[Any], int]:
+        """The rendered users of one page, and how many match in all."""
         with_groups = _asked_for(req, "groups", by_default=False)
         page = self._service.list_users(flt, start, count, with_groups=with_groups)
-        resources = [self._render(req, view) or {} for view in page.resources]
-        self._send(resp, list_response(resources, page.total, start), 200)
+        return [self._render(req, view) or {} for view in page.resources], page.total
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        flt, start, count = self._query(req)
+        resources, total = self.search(req, flt, start, count)
+        self._send(resp, list_response(resources, total, start), 200)
+
+    def on_post_search(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """POST /Users/.search: GET /Users with the query in the body (RFC 7644 3.4.3)."""
+        read_search(req, self._max_body)
+        self.on_get(req, resp)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         view = self._service.create_user(read_json(req, self._max_body))
@@ -182,13 +243,23 @@ class Groups(_Resources):
         )
         return self._project(req, body)
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        flt, start, count = self._query(req)
+    def search(
+        self, req: falcon.Request, flt: Filter | None, start: int, count: int
+    ) -> tuple[list[Any], int]:
+        """The rendered groups of one page, and how many match in all."""
         with_members = _asked_for(req, "members", by_default=True)
         page = self._service.list_groups(flt, start, count, with_members=with_members)
-        self._send(
-            resp, list_response([self._render(req, v) for v in page.resources], page.total, start), 200
-        )
+        return [self._render(req, view) for view in page.resources], page.total
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        flt, start, count = self._query(req)
+        resources, total = self.search(req, flt, start, count)
+        self._send(resp, list_response(resources, total, start), 200)
+
+    def on_post_search(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """POST /Groups/.search: GET /Groups with the query in the body (RFC 7644 3.4.3)."""
+        read_search(req, self._max_body)
+        self.on_get(req, resp)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         view = self._service.create_group(read_json(req, self._max_body))
@@ -210,6 +281,36 @@ class Groups(_Resources):
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
         self._service.delete_group(group_id)
         resp.status = falcon.HTTP_204
+
+
+class RootSearch:
+    """POST /.search (RFC 7644 3.4.3): one query over every resource type, users first, then groups,
+    paged across both. A filter on an attribute only one type has matches nothing of the other."""
+
+    def __init__(self, users: Users, groups: Groups | None, *, max_body: int) -> None:
+        self._users, self._groups, self._max_body = users, groups, max_body
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        read_search(req, self._max_body)
+        flt, start, count = _Resources._query(req)
+        refused: list[InvalidFilter] = []
+        found: list[Any] = []
+        total = 0
+        for kind in (self._users, self._groups):
+            if kind is None:
+                continue
+            try:
+                # Past the users, the groups' page starts where the users ran out.
+                page, matched = kind.search(req, flt, max(1, start - total), max(0, count - len(found)))
+            except InvalidFilter as exc:
+                refused.append(exc)
+                continue
+            found += page
+            total += matched
+        if refused and len(refused) == (2 if self._groups is not None else 1):
+            raise refused[0]
+        resp.content_type = SCIM_JSON
+        resp.media = list_response(found, total, start)
 
 
 class DiscoveryEndpoints:
