@@ -124,6 +124,22 @@ class _Resources:
     def _project(self, req: falcon.Request, body: dict[str, Any]) -> dict[str, Any]:
         return project(body, _names(req, "attributes"), _names(req, "excludedAttributes"))
 
+    def search(
+        self, req: falcon.Request, flt: Filter | None, start: int, count: int
+    ) -> tuple[list[Any], int]:
+        """The rendered resources of one page, and how many match in all."""
+        raise NotImplementedError
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        flt, start, count = self._query(req)
+        resources, total = self.search(req, flt, start, count)
+        self._send(resp, list_response(resources, total, start), 200)
+
+    def on_post_search(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """POST /Users/.search or /Groups/.search: the GET with the query in the body (RFC 7644 3.4.3)."""
+        read_search(req, self._max_body)
+        self.on_get(req, resp)
+
     @staticmethod
     def _send(resp: falcon.Response, body: dict[str, Any] | None, status: int) -> None:
         if body is None:
@@ -183,16 +199,6 @@ class Users(_Resources):
         page = self._service.list_users(flt, start, count, with_groups=with_groups)
         return [self._render(req, view) or {} for view in page.resources], page.total
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        flt, start, count = self._query(req)
-        resources, total = self.search(req, flt, start, count)
-        self._send(resp, list_response(resources, total, start), 200)
-
-    def on_post_search(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """POST /Users/.search: GET /Users with the query in the body (RFC 7644 3.4.3)."""
-        read_search(req, self._max_body)
-        self.on_get(req, resp)
-
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         view = self._service.create_user(read_json(req, self._max_body))
         self._send(resp, self._render(req, view), 201)
@@ -250,16 +256,6 @@ class Groups(_Resources):
         with_members = _asked_for(req, "members", by_default=True)
         page = self._service.list_groups(flt, start, count, with_members=with_members)
         return [self._render(req, view) for view in page.resources], page.total
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        flt, start, count = self._query(req)
-        resources, total = self.search(req, flt, start, count)
-        self._send(resp, list_response(resources, total, start), 200)
-
-    def on_post_search(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """POST /Groups/.search: GET /Groups with the query in the body (RFC 7644 3.4.3)."""
-        read_search(req, self._max_body)
-        self.on_get(req, resp)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         view = self._service.create_group(read_json(req, self._max_body))
