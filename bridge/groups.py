@@ -232,7 +232,7 @@ class GroupService:
         self._members = memberships
         self._base = memberships.group_base
         self._scope = mapping.structural_filter
-        self._translator = FilterTranslator(mapping, GROUP, id_filter)
+        self._translator = FilterTranslator(mapping, GROUP, id_filter, directory.can_order)
         self._read = mapping.read_attributes
         self._posix = mapping.map.posix
 

@@ -210,7 +210,7 @@ class ProvisioningService:
         self._user_base = directory.normalize_dn(scope.user_base)
         self._disabled_base = directory.normalize_dn(scope.disabled_base) if scope.disabled_base else None
         self._bases, self._scope_filter = self.search_scope(directory, mapping, scope)
-        self._translator = FilterTranslator(mapping, USER, id_filter)
+        self._translator = FilterTranslator(mapping, USER, id_filter, directory.can_order)
         self._read = mapping.read_attributes
         self._references = tuple(rule for rule in mapping.rules if rule.converter.kind == "reference")
         self._dn_attribute = dn_attribute

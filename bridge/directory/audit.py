@@ -37,6 +37,9 @@ class AuditedDirectory:
     def normalize_dn(self, dn: str) -> str:
         return self.inner.normalize_dn(dn)
 
+    def can_order(self, attribute: str) -> bool:
+        return self.inner.can_order(attribute)
+
     def search(
         self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
     ) -> SearchResult:

@@ -192,6 +192,11 @@ class Directory(Protocol):
         """The canonical spelling of ``dn``, comparable with ``Entry.parent``."""
         ...
 
+    def can_order(self, attribute: str) -> bool:
+        """Whether the server answers ``>=`` and ``<=`` on ``attribute`` (it has an ORDERING rule);
+        where it has none, ``(uid>=x)`` is Undefined and would match nothing."""
+        ...
+
     def search(
         self,
         bases: Sequence[str],

@@ -86,6 +86,9 @@ class InMemoryDirectory:
     def normalize_dn(self, dn: str) -> str:
         return normalize_dn(dn)
 
+    def can_order(self, attribute: str) -> bool:
+        return True  # values compare as Python strings
+
     def search(
         self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
     ) -> SearchResult:

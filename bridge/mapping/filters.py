@@ -71,11 +71,16 @@ class FilterTranslator:
     """Translates filters for one resource type's map."""
 
     def __init__(
-        self, mapping: UserMapping, schema: ResourceSchema, id_filter: Callable[[str], DirFilter]
+        self,
+        mapping: UserMapping,
+        schema: ResourceSchema,
+        id_filter: Callable[[str], DirFilter],
+        can_order: Callable[[str], bool] = lambda _: True,
     ) -> None:
         self._mapping = mapping
         self._schema = schema
         self._id_filter = id_filter
+        self._can_order = can_order  # Directory.can_order: the server has an ORDERING rule
 
     def translate(self, flt: Filter) -> DirFilter:
         """The directory filter for ``flt``; InvalidFilter when it cannot be answered exactly."""
@@ -197,6 +202,10 @@ class FilterTranslator:
             or (not rule.converter.exact and rule.converter.kind != "integer")
         ):
             raise InvalidFilter(f"'{op}' is not defined for {shown}")
+        if op in ("gt", "ge", "lt", "le") and not self._can_order(rule.ldap):
+            raise InvalidFilter(
+                f"'{op}' cannot be answered for {shown}: the directory defines no ordering for {rule.ldap}"
+            )
         if op in ("eq", "ne"):
             # A value the directory cannot hold (a userName without the map's suffix) matches nothing.
             equal = any_of(*(Eq(rule.ldap, v) for v in rule.converter.equality_values(value)))

@@ -10,8 +10,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bridge.config import Secret
+from bridge.directory.ldap.adapter import LdapDirectory
+from bridge.directory.ldap.connection import ConnectionPool
 from bridge.scim.filter import evaluate, parse_filter
+from bridge.testing.slapd import SlapdInfo
 from tests.conftest import SCIM, ScimClient
+from tests.integration.conftest import subtree_settings
+from tests.slapd_fixtures import Subtree
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PEOPLE = [
@@ -32,7 +38,7 @@ PATHS = [
     'emails[type eq "work"].value',
     f"{ENTERPRISE}:employeeNumber",
 ]
-# Values made of the data's own pieces, in any case: hits and near misses.
+# Values made of the data's own pieces, in any case: hits, near misses and bounds for ordering.
 WORDS = [
     "ann",
     "Ann",
@@ -49,10 +55,9 @@ WORDS = [
     "Zed",
     "z",
 ]
-# Not yet gt/ge/lt/le: OpenLDAP's core schema gives uid, mail, cn and most string attributes no ORDERING
-# rule, so (uid>=x) is Undefined and matches nothing, where it should be refused (invalidFilter). Found by
-# this test; the fix (reading the ORDERING rules from the subschema) is next on issue #6.
-OPS = ["eq", "ne", "co", "sw", "ew"]
+# OpenLDAP's core schema gives uid, mail, cn and most string attributes no ORDERING rule, so (uid>=x)
+# would match nothing: the bridge reads the subschema and refuses those (this test found it).
+OPS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]
 
 
 def body(user_name: str, display: str, title: str | None, number: str | None, active: bool) -> dict[str, Any]:
@@ -135,3 +140,23 @@ def test_generated_filters_give_the_same_users_everywhere(
 
     agree()
     assert len(refused) < 150, refused[:10]  # most generated filters are answered, not refused
+
+
+def test_ordering_is_refused_where_slapd_defines_none(
+    ldap_client: Callable[..., ScimClient], slapd: SlapdInfo, ldap_subtree: Subtree
+) -> None:
+    """The subschema decides: uid and cn (through its superior, name) have no ORDERING rule, so a ``gt``
+    on userName is a 400 naming uid, never an empty answer; timestamps and numbers do order."""
+    client = ldap_client()
+    assert client.post_user(body(*PEOPLE[0])).status_code == 201
+    refused = client.simulate_get(f"{SCIM}/Users", params={"filter": 'userName gt "a"'})
+    assert refused.status_code == 400 and refused.json["scimType"] == "invalidFilter"
+    assert "no ordering for uid" in refused.json["detail"]
+    pool = ConnectionPool(subtree_settings(slapd, ldap_subtree).ldap, Secret(slapd.password))
+    try:
+        directory = LdapDirectory(pool)
+        assert not directory.can_order("uid") and not directory.can_order("CN")
+        assert directory.can_order("modifyTimestamp") and directory.can_order("uidNumber")
+        assert directory.can_order("noSuchAttribute")  # unknown: the server answers for itself
+    finally:
+        pool.close()

@@ -8,10 +8,12 @@ modifyTimestamp).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
+from ldap3.protocol.rfc4512 import AttributeTypeInfo
 
 from bridge.directory.base import AllOf, DirFilter, Entry, Modification, SearchResult
 from bridge.directory.errors import NoSuchEntry
@@ -37,6 +39,9 @@ _MODIFY_OPS = {"add": MODIFY_ADD, "delete": MODIFY_DELETE, "replace": MODIFY_REP
 # noSuchAttribute, and Samba's unwillingToPerform ("member already deleted").
 _VALUE_EXISTS = (20, 68)
 _VALUE_ABSENT = (16, 53)
+
+
+logger = logging.getLogger(__name__)
 
 
 def _wire(attribute: str, values: Sequence[str]) -> list[str | bytes]:
@@ -78,12 +83,43 @@ def _without_settled(
     return kept
 
 
+def _read_ordering(conn: Connection) -> dict[str, bool]:
+    """Which attribute types have an ORDERING matching rule, their own or a superior's (RFC 4512
+    4.1.2), read once from the server's subschema entry. An unreadable schema means "unknown"."""
+    conn.search("", "(objectClass=*)", BASE, attributes=["subschemaSubentry"])
+    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+    subentry = entries[0]["attributes"].get("subschemaSubentry") if entries else None
+    if not subentry:
+        logger.warning("the directory shows no subschemaSubentry: ordering filters are sent as they are")
+        return {}
+    conn.search(
+        subentry[0] if isinstance(subentry, list) else subentry,
+        "(objectClass=*)",
+        BASE,
+        attributes=["attributeTypes"],
+    )
+    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+    definitions = entries[0]["raw_attributes"].get("attributeTypes", []) if entries else []
+    types = AttributeTypeInfo.from_definition([d.decode("utf-8", "replace") for d in definitions])
+    by_name = {name.lower(): info for info in types.values() for name in (info.name or [])}
+
+    def orders(info: AttributeTypeInfo, depth: int = 0) -> bool:
+        if info.ordering:
+            return True
+        superiors = info.superior or []
+        parent = by_name.get(superiors[0].lower()) if superiors and depth < 16 else None
+        return orders(parent, depth + 1) if parent is not None else False
+
+    return {name: orders(info) for name, info in by_name.items()}
+
+
 class LdapDirectory:
     """A directory reached through a :class:`ConnectionPool`."""
 
     def __init__(self, pool: ConnectionPool, flavor: Flavor = OPENLDAP) -> None:
         self._pool = pool
         self._flavor = flavor
+        self._ordering: dict[str, bool] | None = None  # attribute (lower case) -> has an ORDERING rule
 
     @property
     def pool(self) -> ConnectionPool:
@@ -91,6 +127,13 @@ class LdapDirectory:
 
     def normalize_dn(self, dn: str) -> str:
         return normalize_dn(dn)
+
+    def can_order(self, attribute: str) -> bool:
+        if self._flavor.name == "active_directory":
+            return True  # AD orders by syntax; its published schema names no matching rules at all
+        if self._ordering is None:
+            self._ordering = self._pool.execute(_read_ordering)
+        return self._ordering.get(attribute.lower(), True)  # unknown to the schema: let the server say
 
     def _attributes(self, read: Sequence[str]) -> list[str]:
         return list(dict.fromkeys([*read, self._flavor.id_attribute]))
