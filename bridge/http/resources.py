@@ -12,7 +12,7 @@ from bridge.scim.discovery import Discovery, with_location
 from bridge.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue, NotFound
 from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import list_response, project, resource
-from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER
+from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER, ResourceSchema
 from bridge.service import ProvisioningService, UserView
 
 DEFAULT_COUNT = 100
@@ -124,6 +124,22 @@ class _Resources:
     def _project(self, req: falcon.Request, body: dict[str, Any]) -> dict[str, Any]:
         return project(body, _names(req, "attributes"), _names(req, "excludedAttributes"))
 
+    def _finish(
+        self, req: falcon.Request, schema: ResourceSchema, view: Any, document: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The resource body for a user or group view, with meta, projected as the request asks."""
+        kind = "User" if schema is USER else "Group"
+        body = resource(
+            schema,
+            kind,
+            view.id,
+            document,
+            location=self._location(req, view.id),
+            created=view.created,
+            last_modified=view.last_modified,
+        )
+        return self._project(req, body)
+
     def search(
         self, req: falcon.Request, flt: Filter | None, start: int, count: int
     ) -> tuple[list[Any], int]:
@@ -180,16 +196,7 @@ class Users(_Resources):
                 }
                 for gid, name in view.groups
             ]
-        body = resource(
-            USER,
-            "User",
-            view.id,
-            document,
-            location=self._location(req, view.id),
-            created=view.created,
-            last_modified=view.last_modified,
-        )
-        return self._project(req, body)
+        return self._finish(req, USER, view, document)
 
     def search(
         self, req: falcon.Request, flt: Filter | None, start: int, count: int
@@ -238,16 +245,7 @@ class Groups(_Resources):
             document["members"] = [
                 {"value": m.id, "$ref": f"{base}/{m.kind}s/{m.id}", "type": m.kind} for m in view.members
             ]
-        body = resource(
-            GROUP,
-            "Group",
-            view.id,
-            document,
-            location=self._location(req, view.id),
-            created=view.created,
-            last_modified=view.last_modified,
-        )
-        return self._project(req, body)
+        return self._finish(req, GROUP, view, document)
 
     def search(
         self, req: falcon.Request, flt: Filter | None, start: int, count: int
