@@ -43,12 +43,12 @@ class Discovery:
 
     def schemas(self) -> list[dict[str, Any]]:
         """Every schema a resource here uses, with the attributes the map stores."""
-        found = [_schema(CORE_USER, _user_attributes(self.maps.user, USER, None, groups=self.groups))]
-        enterprise = _user_attributes(self.maps.user, USER, ENTERPRISE_USER, groups=False)
+        found = [_schema(CORE_USER, _mapped_attributes(self.maps.user, USER, None, groups=self.groups))]
+        enterprise = _mapped_attributes(self.maps.user, USER, ENTERPRISE_USER, groups=False)
         if enterprise:
             found.append(_schema(ENTERPRISE_USER, enterprise))
         if self.groups and self.maps.group is not None:
-            found.append(_schema(CORE_GROUP, _user_attributes(self.maps.group, GROUP, None, groups=False)))
+            found.append(_schema(CORE_GROUP, _mapped_attributes(self.maps.group, GROUP, None, groups=False)))
         return found
 
     def resource_types(self) -> list[dict[str, Any]]:
@@ -66,7 +66,6 @@ class Discovery:
         password = any(rule.target.attribute.name == "password" for rule in self.maps.user.rules)
         return {
             "schemas": [SERVICE_PROVIDER_CONFIG],
-            "documentationUri": "https://github.com/scim-ldap-bridge/scim-ldap-bridge#readme",
             "patch": {"supported": True},
             "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
             "filter": {"supported": True, "maxResults": self.max_results},
@@ -85,7 +84,7 @@ class Discovery:
         }
 
 
-def _user_attributes(
+def _mapped_attributes(
     resource_map: ResourceMap, schema: ResourceSchema, urn: str | None, *, groups: bool
 ) -> list[dict[str, Any]]:
     """The attributes of ``schema`` (core when ``urn`` is None) that ``resource_map`` stores, each
