@@ -97,10 +97,10 @@ def add_named(
     that no entry in ``bases`` holds; that check races with other instances, so an add the directory
     refuses as a duplicate moves on to the next number.
     """
-    naming, derived = mapping.naming, mapping.map.derived
-    if naming is None and not derived:
+    naming, rules = mapping.naming, mapping.map.derived_names
+    if not rules:
         return directory.add(parent, mapping.rdn(attributes), attributes, read)
-    stems = {rule.attribute: rule.derive(document) for rule in (*derived, *([naming] if naming else []))}
+    stems = {rule.attribute: rule.derive(document) for rule in rules}
     numbers = dict.fromkeys(stems, 1)
 
     def pick(rule: NamingRule) -> str:
@@ -111,19 +111,15 @@ def add_named(
 
     for _ in range(_MAX_NAME_TRIES):
         values = dict(attributes)
-        for rule in derived:
+        for rule in rules:
             values[rule.attribute] = (pick(rule),)
-        if naming is not None:
-            values[naming.attribute] = (pick(naming),)
         rdn = (naming.attribute, values[naming.attribute][0]) if naming is not None else mapping.rdn(values)
         try:
             return directory.add(parent, rdn, values, read)
         except EntryAlreadyExists:
             # Another instance took one of the names a moment ago (the RDN, or AD's unique
             # sAMAccountName, which AD also reports as existing): try the next numbers.
-            if naming is None and not derived:
-                raise
-            for rule in (*derived, *([naming] if naming else [])):
+            for rule in rules:
                 numbers[rule.attribute] += 1
     raise ServerError(f"no free name after {_MAX_NAME_TRIES} tries")
 
@@ -169,10 +165,10 @@ def rederived(
 def generate_password(length: int) -> str:
     """A random password of ``length`` characters with upper and lower case letters, digits and symbols,
     so that it meets AD's complexity rule; it is written to the directory and never shown or logged."""
-    alphabet = string.ascii_letters + string.digits + "!#%*+-=?@^_"
+    classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#%*+-=?@^_")
+    alphabet = "".join(classes)
     while True:
         password = "".join(secrets.choice(alphabet) for _ in range(length))
-        classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#%*+-=?@^_")
         if all(any(c in group for c in password) for group in classes):
             return password
 
@@ -467,12 +463,7 @@ class ProvisioningService:
         parent = self._parent_for(entry, active)
         naming = self._mapping.naming
         fresh = rederived(
-            self._directory,
-            self._bases,
-            (*self._mapping.map.derived, *([naming] if naming else [])),
-            entry,
-            old=old,
-            new=new,
+            self._directory, self._bases, self._mapping.map.derived_names, entry, old=old, new=new
         )
         rdn: tuple[str, str] | None = None  # None: a derived name is kept (unless ``keep: false``)
         if naming is None:
@@ -487,13 +478,11 @@ class ProvisioningService:
         changes = self._mapping.changes(entry, old, new)
         changes += [Modification("replace", name, (value,)) for name, value in fresh.items()]
         try:
-            if moves and not active:
-                # Lock first, then move: a failure in between leaves the account locked, never open.
-                self._directory.update(entry.dn, changes)
-                new_dn = self._directory.move(entry.dn, rdn, parent)
-                self._follow(entry, new_dn, rdn[1] if rdn else entry.first(self._mapping.rdn_attribute))
-                updated = self._directory.modify(new_dn, (), self._read)
-            elif moves:
+            if moves:
+                if not active:
+                    # Lock first, then move: a failure in between leaves the account locked, never open.
+                    self._directory.update(entry.dn, changes)
+                    changes = []
                 new_dn = self._directory.move(entry.dn, rdn, parent)
                 self._follow(entry, new_dn, rdn[1] if rdn else entry.first(self._mapping.rdn_attribute))
                 updated = self._directory.modify(new_dn, changes, self._read)

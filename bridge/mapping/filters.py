@@ -30,7 +30,7 @@ from bridge.directory.base import (
 from bridge.mapping.engine import UserMapping
 from bridge.mapping.model import Rule
 from bridge.scim.errors import InvalidFilter
-from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or, ValuePath
+from bridge.scim.filter import ORDER_OPS, And, AttrPath, Compare, Filter, Not, Or, ValuePath
 from bridge.scim.filter import Present as ScimPresent
 from bridge.scim.schemas import Attribute, ResourceSchema
 
@@ -197,15 +197,16 @@ class FilterTranslator:
             raise InvalidFilter(
                 f"{shown} is converted before it is stored, so '{op}' cannot be answered exactly"
             )
-        if op in ("gt", "ge", "lt", "le") and (
-            rule.converter.kind == "boolean"
-            or (not rule.converter.exact and rule.converter.kind != "integer")
-        ):
-            raise InvalidFilter(f"'{op}' is not defined for {shown}")
-        if op in ("gt", "ge", "lt", "le") and not self._can_order(rule.ldap):
-            raise InvalidFilter(
-                f"'{op}' cannot be answered for {shown}: the directory defines no ordering for {rule.ldap}"
-            )
+        if op in ORDER_OPS:
+            if rule.converter.kind == "boolean" or (
+                not rule.converter.exact and rule.converter.kind != "integer"
+            ):
+                raise InvalidFilter(f"'{op}' is not defined for {shown}")
+            if not self._can_order(rule.ldap):
+                raise InvalidFilter(
+                    f"'{op}' cannot be answered for {shown}: "
+                    f"the directory defines no ordering for {rule.ldap}"
+                )
         if op in ("eq", "ne"):
             # A value the directory cannot hold (a userName without the map's suffix) matches nothing.
             equal = any_of(*(Eq(rule.ldap, v) for v in rule.converter.equality_values(value)))

@@ -321,6 +321,11 @@ class ResourceMap:
     constants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # written on create only
     filter: DirFilter | None = None  # more than the structural class: AD users are (objectCategory=person)
 
+    @property
+    def derived_names(self) -> tuple[NamingRule, ...]:
+        """Every derived value: the ``derived`` rows, then the RDN when it is derived."""
+        return (*self.derived, *((self.naming,) if self.naming else ()))
+
 
 @dataclass(frozen=True, slots=True)
 class MapSet:

@@ -71,7 +71,7 @@ class ValuePath:
 Filter: TypeAlias = Compare | Present | And | Or | Not | ValuePath
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
-_ORDER_OPS = frozenset({"gt", "ge", "lt", "le"})
+ORDER_OPS = frozenset({"gt", "ge", "lt", "le"})
 _KEYWORDS = COMPARE_OPS | {"pr", "and", "or", "not", "true", "false", "null"}
 _LITERALS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
 _CORE = frozenset(f"urn:ietf:params:scim:schemas:core:2.0:{r}" for r in ("user", "group"))
@@ -237,7 +237,7 @@ class _Parser:
                 "expected one of eq, ne, co, sw, ew, gt, ge, lt, le, pr"
             )
         value = self.value(op_tok)
-        if (value is None and op not in {"eq", "ne"}) or (isinstance(value, bool) and op in _ORDER_OPS):
+        if (value is None and op not in {"eq", "ne"}) or (isinstance(value, bool) and op in ORDER_OPS):
             raise InvalidFilter(
                 f"{op!r} at position {op_tok.pos} cannot compare with {json.dumps(value)}; "
                 "gt, ge, lt and le take a string or a number, and only eq and ne take null"
@@ -378,7 +378,7 @@ def _assigned(value: Any) -> bool:
 
 def _match(op: str, actual: Any, expected: Any, fold: bool, path: AttrPath) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
-        if op in _ORDER_OPS and isinstance(actual, bool):
+        if op in ORDER_OPS and isinstance(actual, bool):
             name = path.attr if path.sub is None else f"{path.attr}.{path.sub}"
             raise InvalidFilter(f"{op!r} cannot order the boolean attribute {name!r}")
         return op == "eq" and actual is expected
