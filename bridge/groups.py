@@ -33,7 +33,7 @@ from bridge.scim.errors import InvalidPath, InvalidValue, NotFound, ServerError,
 from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
-from bridge.service import Page, add_named, client_error, iso_time, rederived
+from bridge.service import Page, add_named, client_error, iso_time, rederived, refusals
 
 logger = logging.getLogger(__name__)
 _CHUNK = 100  # ids or DNs per search when resolving members
@@ -387,12 +387,8 @@ class GroupService:
             dn = self._rename(entry, old, new)
             changes = self._changes(entry, old, new) + changes
         if changes:
-            try:
+            with refusals("Group", group_id):
                 self._directory.update(dn, changes)
-            except NoSuchEntry as exc:
-                raise NotFound(f"Group {group_id} not found") from exc
-            except DirectoryError as exc:
-                raise client_error(exc) from exc
 
     def _changes(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> list[Modification]:
         """The mapped changes, and new values for ``keep: false`` derived names whose source changed."""
@@ -418,12 +414,8 @@ class GroupService:
             raise client_error(exc) from exc
 
     def _write(self, dn: str, changes: Sequence[Modification], group_id: str) -> Entry:
-        try:
+        with refusals("Group", group_id):
             return self._directory.modify(dn, changes, self._read)
-        except NoSuchEntry as exc:
-            raise NotFound(f"Group {group_id} not found") from exc
-        except DirectoryError as exc:
-            raise client_error(exc) from exc
 
     def replace_group(self, group_id: str, body: Any) -> GroupView:
         """PUT /Groups/{id}: the attributes and the whole member list are replaced (RFC 7644 3.5.1)."""
@@ -440,12 +432,8 @@ class GroupService:
     def delete_group(self, group_id: str) -> None:
         """DELETE /Groups/{id}: the group goes; its members stay as they are."""
         entry = self._entry(group_id)
-        try:
+        with refusals("Group", group_id):
             self._directory.delete(entry.dn)
-        except NoSuchEntry as exc:
-            raise NotFound(f"Group {group_id} not found") from exc
-        except DirectoryError as exc:
-            raise client_error(exc) from exc
 
 
 __all__ = ["GroupService", "GroupView", "Member", "Memberships"]

@@ -12,7 +12,8 @@ import copy
 import logging
 import secrets
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -423,14 +424,10 @@ class ProvisioningService:
         self._delete(entry)
 
     def _delete(self, entry: Entry) -> None:
-        try:
+        with refusals("User", entry.id):
             self._directory.delete(entry.dn)
             if self._memberships is not None:
                 self._memberships.forget(entry)  # a deleted user leaves every group
-        except NoSuchEntry as exc:
-            raise NotFound(f"User {entry.id} not found") from exc
-        except DirectoryError as exc:
-            raise client_error(exc) from exc
 
     def _follow(self, entry: Entry, new_dn: str, new_uid: str | None) -> None:
         """Groups follow a renamed or moved user."""
@@ -478,25 +475,37 @@ class ProvisioningService:
         changes = self._mapping.changes(entry, old, new)
         changes += [Modification("replace", name, (value,)) for name, value in fresh.items()]
         try:
-            if moves:
-                if not active:
-                    # Lock first, then move: a failure in between leaves the account locked, never open.
-                    self._directory.update(entry.dn, changes)
-                    changes = []
-                new_dn = self._directory.move(entry.dn, rdn, parent)
-                self._follow(entry, new_dn, rdn[1] if rdn else entry.first(self._mapping.rdn_attribute))
-                updated = self._directory.modify(new_dn, changes, self._read)
-            elif changes:
-                updated = self._directory.modify(entry.dn, changes, self._read)
-            else:
-                updated = entry  # nothing differs: an identical cycle writes nothing
+            with refusals("User", entry.id):
+                if moves:
+                    if not active:
+                        # Lock first, then move: a failure in between leaves the account locked, never open.
+                        self._directory.update(entry.dn, changes)
+                        changes = []
+                    new_dn = self._directory.move(entry.dn, rdn, parent)
+                    self._follow(entry, new_dn, rdn[1] if rdn else entry.first(self._mapping.rdn_attribute))
+                    updated = self._directory.modify(new_dn, changes, self._read)
+                elif changes:
+                    updated = self._directory.modify(entry.dn, changes, self._read)
+                else:
+                    updated = entry  # nothing differs: an identical cycle writes nothing
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"userName {new['userName']} is already taken") from exc
-        except NoSuchEntry as exc:
-            raise NotFound(f"User {entry.id} not found") from exc
-        except DirectoryError as exc:
-            raise client_error(exc) from exc
         return self._view(updated)
+
+
+@contextmanager
+def refusals(kind: str, resource_id: str) -> Iterator[None]:
+    """Directory refusals of a write to one resource, as SCIM errors: an entry gone meanwhile is a 404,
+    a refusal the client can act on a 400 or 403 (``client_error``); any other passes through."""
+    try:
+        yield
+    except NoSuchEntry as exc:
+        raise NotFound(f"{kind} {resource_id} not found") from exc
+    except DirectoryError as exc:
+        error = client_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def client_error(exc: DirectoryError) -> Exception:
@@ -519,4 +528,5 @@ __all__ = [
     "free_name",
     "iso_time",
     "rederived",
+    "refusals",
 ]
