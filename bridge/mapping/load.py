@@ -337,7 +337,7 @@ def _derived(
     """``derived: [{attribute: sAMAccountName, from: userName, style: sam}, ...]``."""
     specs = section.get("derived", [])
     if not isinstance(specs, list):
-        problems.append(f"{name}.derived: a list of {{attribute, from, style, max_length}}")
+        problems.append(f"{name}.derived: a list of {{attribute, from, style, max_length, keep}}")
         return ()
     found = (_naming(spec, rules, f"{name}.derived[{i}]", schema, problems) for i, spec in enumerate(specs))
     return tuple(rule for rule in found if rule is not None)

@@ -317,7 +317,7 @@ class ResourceMap:
     posix: PosixRule | None = None
     integrity: Literal["bridge", "overlay"] = "bridge"
     naming: NamingRule | None = None  # the RDN, when it is derived
-    derived: tuple[NamingRule, ...] = ()  # other values derived once on create (sAMAccountName)
+    derived: tuple[NamingRule, ...] = ()  # other derived values (sAMAccountName), kept unless keep: false
     constants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # written on create only
     filter: DirFilter | None = None  # more than the structural class: AD users are (objectCategory=person)
 
