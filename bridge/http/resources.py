@@ -93,19 +93,26 @@ def _asked_for(req: falcon.Request, name: str, *, by_default: bool) -> bool:
     return by_default and name.lower() not in excluded
 
 
-class _Resources:
+class _Endpoint:
+    """Where the SCIM base is, as clients reach it (for ``meta.location``)."""
+
+    def __init__(self, *, base_path: str, public_url: str | None) -> None:
+        self._base_path = base_path
+        self._public_url = public_url.rstrip("/") if public_url else None
+
+    def base_url(self, req: falcon.Request) -> str:
+        """The configured public URL, else what this request was addressed to."""
+        return self._public_url or f"{req.prefix}{self._base_path}"
+
+
+class _Resources(_Endpoint):
     """What /Users and /Groups share: paging, filters, locations and projection."""
 
     endpoint = ""
 
     def __init__(self, *, base_path: str, public_url: str | None, max_body: int) -> None:
-        self._base_path = base_path
-        self._public_url = public_url.rstrip("/") if public_url else None
+        super().__init__(base_path=base_path, public_url=public_url)
         self._max_body = max_body
-
-    def base_url(self, req: falcon.Request) -> str:
-        """The configured public URL, else what this request was addressed to (for meta.location)."""
-        return self._public_url or f"{req.prefix}{self._base_path}"
 
     def _location(self, req: falcon.Request, resource_id: str) -> str:
         return f"{self.base_url(req)}/{self.endpoint}/{resource_id}"
@@ -307,17 +314,16 @@ class RootSearch:
         resp.media = list_response(found, total, start)
 
 
-class DiscoveryEndpoints:
+class DiscoveryEndpoints(_Endpoint):
     """GET /ServiceProviderConfig, /ResourceTypes[/{name}] and /Schemas[/{urn}] (RFC 7644 section 4).
     Other methods answer 405 through the error handler, as the RFC asks."""
 
     def __init__(self, discovery: Discovery, *, base_path: str, public_url: str | None) -> None:
+        super().__init__(base_path=base_path, public_url=public_url)
         self._discovery = discovery
-        self._base_path = base_path
-        self._public_url = public_url.rstrip("/") if public_url else None
 
     def _url(self, req: falcon.Request, *parts: str) -> str:
-        return "/".join((self._public_url or f"{req.prefix}{self._base_path}", *parts))
+        return "/".join((self.base_url(req), *parts))
 
     def _schemas(self, req: falcon.Request) -> list[dict[str, Any]]:
         return [with_location(s, self._url(req, "Schemas", s["id"])) for s in self._discovery.schemas()]
