@@ -268,11 +268,11 @@ class GroupService:
         """GET /Groups (``displayName eq`` is how Entra matches groups [D1])."""
         condition = self._scope if flt is None else all_of(self._scope, self._translator.translate(flt))
         result = self._directory.search(
-            [self._base], condition, self._attributes(with_members), limit=start_index - 1 + count
+            [self._base], condition, self._attributes(with_members), offset=start_index - 1, limit=count
         )
         views = tuple(
             self._view(entry, self._stored_members(entry) if with_members else None)
-            for entry in result.entries[start_index - 1 :]
+            for entry in result.entries
         )
         return Page(result.total, views)
 

@@ -333,9 +333,10 @@ class ProvisioningService:
         )
         if condition == MATCH_NOTHING:
             return Page(0, ())  # Test Connection's random GUID on a converted attribute never reaches LDAP
-        result = self._directory.search(self._bases, condition, self._read, limit=start_index - 1 + count)
-        entries = result.entries[start_index - 1 :]
-        return Page(result.total, tuple(self._view(entry, with_groups) for entry in entries))
+        result = self._directory.search(
+            self._bases, condition, self._read, offset=start_index - 1, limit=count
+        )
+        return Page(result.total, tuple(self._view(entry, with_groups) for entry in result.entries))
 
     # --- writes --------------------------------------------------------------------------------
 

@@ -41,9 +41,15 @@ class AuditedDirectory:
         return self.inner.can_order(attribute)
 
     def search(
-        self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
+        self,
+        bases: Sequence[str],
+        flt: DirFilter,
+        attributes: Sequence[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> SearchResult:
-        return self.inner.search(bases, flt, attributes, limit=limit)
+        return self.inner.search(bases, flt, attributes, offset=offset, limit=limit)
 
     def get_by_id(
         self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]

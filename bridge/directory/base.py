@@ -203,12 +203,15 @@ class Directory(Protocol):
         flt: DirFilter,
         attributes: Sequence[str],
         *,
+        offset: int = 0,
         limit: int | None = None,
     ) -> SearchResult:
-        """Entries under any of ``bases`` (subtree) matching ``flt``, at most ``limit`` of them.
+        """Entries under any of ``bases`` (subtree) matching ``flt``: the ``limit`` (all when None)
+        that follow the first ``offset`` of them.
 
-        ``total`` counts every match, also those past ``limit``. Entries are ordered by DN so that
-        results are stable between calls.
+        ``total`` counts every match, also those outside the page. The order is the directory's and
+        stable while the entries do not change, so that consecutive pages neither repeat nor skip an
+        entry; it is not alphabetical. Memory use is bounded by the page, not by ``total``.
         """
         ...
 

@@ -90,7 +90,13 @@ class InMemoryDirectory:
         return True  # values compare as Python strings
 
     def search(
-        self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
+        self,
+        bases: Sequence[str],
+        flt: DirFilter,
+        attributes: Sequence[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> SearchResult:
         with self._lock:
             keys = [dn_key(base) for base in bases]
@@ -100,7 +106,8 @@ class InMemoryDirectory:
                 if any(key == base or key.endswith("," + base) for base in keys)
                 and self._matches(flt, attrs, dn)
             ]
-        return SearchResult(tuple(found[:limit] if limit is not None else found), len(found))
+        stop = None if limit is None else offset + limit
+        return SearchResult(tuple(found[offset:stop]), len(found))
 
     def get_by_id(
         self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]

@@ -193,6 +193,7 @@ class Slapd:
         refint_nothing: str | None = None,
         host: str = "127.0.0.1",
         rfc2307bis: bool = False,
+        sssvlv: bool = True,
     ) -> None:
         """Describe the server; nothing happens until :meth:`start`.
 
@@ -200,6 +201,8 @@ class Slapd:
         TLS, 0 picks a free port. ``extra_schema`` are slapd.conf-syntax schema files included
         after core, cosine, inetorgperson and nis. ``rfc2307bis`` loads nis with posixGroup made
         AUXILIARY, as RFC 2307bis directories have it, so a group can be groupOfNames and posixGroup.
+        ``sssvlv`` loads the server-side sort and virtual list view overlay, which the bridge uses to
+        serve a page of a large list without reading the whole list.
         """
         self.workdir = Path(workdir).resolve()
         self._port, self._auto_port = port, port is None
@@ -210,6 +213,7 @@ class Slapd:
         self._refint_nothing = refint_nothing
         self._host = host
         self._rfc2307bis = rfc2307bis
+        self._sssvlv = sssvlv
         self._info: SlapdInfo | None = None
 
     @property
@@ -400,7 +404,12 @@ class Slapd:
         scim = any(
             "scim-bridge" in p.name or "scimexternalid" in p.read_text().lower() for p in self._schemas
         )
-        on = {"memberof": self._memberof, "refint": self._refint, "ppolicy": self._ppolicy}
+        on = {
+            "memberof": self._memberof,
+            "refint": self._refint,
+            "ppolicy": self._ppolicy,
+            "sssvlv": self._sssvlv,
+        }
         indexes = "index memberOf eq\n" if self._memberof else ""
         indexes += "index scimExternalId,scimUserName eq,sub\n" if scim else ""
         overlays = _MEMBEROF if self._memberof else ""
@@ -409,6 +418,7 @@ class Slapd:
             overlays += " memberOf\n" if self._memberof else "\n"
             overlays += f'refint_nothing "{self._refint_nothing}"\n' if self._refint_nothing else ""
         overlays += _PPOLICY.format(suffix=SUFFIX) if self._ppolicy else ""
+        overlays += "overlay sssvlv\n" if self._sssvlv else ""
         return _CONF.format(
             includes="".join(f'include "{p}"\n' for p in [*std, *self._schemas]),
             modules="".join(f"moduleload {name}\n" for name, yes in on.items() if yes),

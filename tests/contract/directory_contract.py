@@ -113,14 +113,29 @@ class DirectoryContract:
         ]
         assert uids(AllOf((Present("uid"), MATCH_NOTHING))) == []
 
-    def test_search_counts_every_match_but_returns_at_most_the_limit_in_dn_order(
+    def test_pages_split_every_match_once_in_a_stable_order_and_count_them_all(
         self, directory: Directory, base: str
     ) -> None:
-        for uid in ("u3", "u1", "u2", "u4"):
+        for uid in ("u3", "u1", "u2", "u4", "u5"):
             self.add(directory, base, uid)
-        page = directory.search([base], Present("uid"), READ, limit=2)
-        assert page.total == 4
-        assert [e.first("uid") for e in page.entries] == ["u1", "u2"]
+        everything = directory.search([base], Present("uid"), READ)
+        order = [e.first("uid") for e in everything.entries]
+        assert everything.total == 5
+        assert sorted(order) == ["u1", "u2", "u3", "u4", "u5"]
+        pages = [
+            directory.search([base], Present("uid"), READ, offset=offset, limit=2) for offset in (0, 2, 4)
+        ]
+        assert [page.total for page in pages] == [5, 5, 5]
+        assert [e.first("uid") for page in pages for e in page.entries] == order
+        past_the_end = directory.search([base], Present("uid"), READ, offset=5, limit=2)
+        assert (past_the_end.total, past_the_end.entries) == (5, ())
+        only_counted = directory.search([base], Present("uid"), READ, limit=0)
+        assert (only_counted.total, only_counted.entries) == (5, ())
+
+    def test_nested_bases_count_each_entry_once(self, directory: Directory, base: str) -> None:
+        self.add(directory, base, "solo")
+        both = directory.search([base, base.upper(), f"uid=solo,{base}"], Present("uid"), READ)
+        assert (both.total, [e.first("uid") for e in both.entries]) == (1, ["solo"])
 
     def test_searching_a_missing_base_finds_nothing(self, directory: Directory, base: str) -> None:
         assert directory.search([f"ou=nowhere,{base}"], MATCH_ALL, READ).total == 0

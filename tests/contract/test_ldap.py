@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.config import LdapConfig, Secret
+from bridge.directory.base import Present
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
-from bridge.testing.slapd import SlapdInfo
-from tests.contract.directory_contract import DirectoryContract
-from tests.slapd_fixtures import Subtree
+from bridge.testing.slapd import Slapd, SlapdInfo
+from tests.contract.directory_contract import DirectoryContract, person
+from tests.slapd_fixtures import Subtree, make_subtree
 
 
 def ldap_directory(info: SlapdInfo, subtree: Subtree, **config: object) -> LdapDirectory:
@@ -30,3 +31,62 @@ class TestLdapDirectory(DirectoryContract):
     @pytest.fixture
     def base(self, ldap_subtree: Subtree) -> str:
         return ldap_subtree.user_base
+
+
+LONG = 620  # more than one LDAP page (500), so a page of the list is cut by the server where it can
+
+
+@pytest.fixture(scope="module")
+def long_list(slapd: SlapdInfo) -> Iterator[tuple[Subtree, list[str]]]:
+    """A subtree holding ``LONG`` people, and their ids."""
+    with make_subtree(slapd) as subtree:
+        directory = ldap_directory(slapd, subtree)
+        ids = [
+            directory.add(subtree.user_base, ("uid", f"p{n:04d}"), person(f"p{n:04d}"), ()).id
+            for n in range(LONG)
+        ]
+        directory.pool.close()
+        yield subtree, ids
+
+
+def walk(directory: LdapDirectory, base: str, size: int) -> list[tuple[int, list[str]]]:
+    pages = []
+    for offset in range(0, LONG + size, size):
+        page = directory.search([base], Present("uid"), ("uid",), offset=offset, limit=size)
+        pages.append((page.total, [entry.id for entry in page.entries]))
+    return pages
+
+
+def test_pages_of_a_long_list_are_cut_by_the_server_in_entry_uuid_order(
+    slapd: SlapdInfo, long_list: tuple[Subtree, list[str]]
+) -> None:
+    subtree, ids = long_list
+    directory = ldap_directory(slapd, subtree)
+    try:
+        pages = walk(directory, subtree.user_base, 100)
+        # The sssvlv overlay sorted by entryUUID (octet order: the lower-case spelling's order).
+        assert {total for total, _ in pages} == {LONG}
+        assert [page for _, page in pages] == [sorted(ids)[n : n + 100] for n in range(0, LONG + 100, 100)]
+        # Each page's connection was closed after use, which is what frees the sorted list on the server.
+        assert directory.pool.opened == len(pages)
+    finally:
+        directory.pool.close()
+
+
+def test_without_the_sssvlv_overlay_pages_come_from_the_directory_order_with_the_same_guarantees(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = Slapd(tmp_path_factory.mktemp("plain"), sssvlv=False, ppolicy=False)
+    with server as info, make_subtree(info) as subtree:
+        directory = ldap_directory(info, subtree)
+        try:
+            for n in range(LONG):
+                directory.add(subtree.user_base, ("uid", f"q{n:04d}"), person(f"q{n:04d}"), ())
+            pages = walk(directory, subtree.user_base, 100)
+            assert {total for total, _ in pages} == {LONG}
+            walked = [entry_id for _, page in pages for entry_id in page]
+            assert len(walked) == len(set(walked)) == LONG
+            assert walk(directory, subtree.user_base, 100) == pages  # stable
+            assert directory.pool.opened == 1  # no list view: one pooled connection did it all
+        finally:
+            directory.pool.close()

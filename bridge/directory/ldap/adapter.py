@@ -1,15 +1,17 @@
 """The :class:`bridge.directory.base.Directory` port over ldap3: OpenLDAP today, AD next.
 
 Searches use the simple paged-results control (RFC 2696) so that no server size limit cuts a result
-short. Every write is followed by one base-scope read of what the service asked for, so the answer
-the client gets is what the directory holds (including operational attributes such as entryUUID and
-modifyTimestamp).
+short, and hold at most one page of it in memory. A page of a list longer than one LDAP page is cut by
+the directory where it can (server-side sorting and a virtual list view, OpenLDAP's sssvlv overlay), so
+page 1,000 of 100,000 users costs the bridge 100 entries, not 100,000. Every write is followed by one
+base-scope read of what the service asked for, so the answer the client gets is what the directory
+holds (including operational attributes such as entryUUID and modifyTimestamp).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
@@ -18,6 +20,7 @@ from ldap3.protocol.rfc4512 import AttributeTypeInfo
 from bridge.directory.base import AllOf, DirFilter, Entry, Modification, SearchResult
 from bridge.directory.errors import NoSuchEntry
 from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
+from bridge.directory.ldap.controls import SORT_REQUEST, VLV_REQUEST, list_view, read_list_view, sort_by
 from bridge.directory.ldap.flavors import OPENLDAP, Flavor
 from bridge.directory.ldap.render import (
     dn_key,
@@ -83,6 +86,26 @@ def _without_settled(
     return kept
 
 
+def _outermost(bases: Sequence[str]) -> list[str]:
+    """``bases`` without those inside another one: a subtree search of the outer one finds their
+    entries already, and each entry must be counted once."""
+    keys = [dn_key(base) for base in bases]
+    kept: list[str] = []
+    for index, (base, key) in enumerate(zip(bases, keys, strict=True)):
+        inside = any(key.endswith("," + other) for other in keys if other != key)
+        if not inside and key not in keys[:index]:
+            kept.append(base)
+    return kept
+
+
+def _root_controls(conn: Connection) -> set[str]:
+    """The controls the server's root DSE says it supports."""
+    conn.search("", "(objectClass=*)", BASE, attributes=["supportedControl"])
+    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+    values = entries[0]["attributes"].get("supportedControl", []) if entries else []
+    return {str(value) for value in ([values] if isinstance(values, str) else values)}
+
+
 def _read_ordering(conn: Connection) -> dict[str, bool]:
     """Which attribute types have an ORDERING matching rule, their own or a superior's (RFC 4512
     4.1.2), read once from the server's subschema entry. An unreadable schema means "unknown"."""
@@ -120,6 +143,7 @@ class LdapDirectory:
         self._pool = pool
         self._flavor = flavor
         self._ordering: dict[str, bool] | None = None  # attribute (lower case) -> has an ORDERING rule
+        self._list_view: bool | None = None  # the server sorts and cuts pages (read once)
 
     @property
     def pool(self) -> ConnectionPool:
@@ -150,11 +174,10 @@ class LdapDirectory:
         dn = normalize_dn(item["dn"])
         return Entry(dn=dn, parent=parent_dn(dn), id=entry_id, attributes=attributes)
 
-    def _search(
-        self, conn: Connection, base: str, *, scope: str, flt: str, read: Sequence[str], limit: int | None
-    ) -> tuple[list[Entry], int]:
-        entries: list[Entry] = []
-        total = 0
+    def _pages(
+        self, conn: Connection, base: str, *, scope: str, flt: str, read: Sequence[str]
+    ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        """The entries of a paged search, one LDAP page at a time, each with whether more follow."""
         cookie: bytes | None = None
         while True:
             conn.search(
@@ -166,41 +189,88 @@ class LdapDirectory:
                 paged_cookie=cookie,
             )
             if conn.result.get("result") == 32:  # the base itself is missing: nothing matches
-                return entries, total
+                return
             raise_for_result(conn.result, f"search under {base}")
-            for item in conn.response or ():
-                if item.get("type") != "searchResEntry":
-                    continue  # continuation references: referrals are never chased
-                total += 1
-                if limit is None or len(entries) < limit:
-                    entries.append(self._entry(item))
             controls = conn.result.get("controls") or {}
             cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+            # Continuation references are left out: referrals are never chased.
+            yield [item for item in conn.response or () if item.get("type") == "searchResEntry"], bool(cookie)
             if not cookie:
-                return entries, total
+                return
+
+    def _can_list_view(self) -> bool:
+        if self._flavor.sort_key is None:
+            return False
+        if self._list_view is None:
+            supported = self._pool.execute(_root_controls)
+            self._list_view = {SORT_REQUEST, VLV_REQUEST} <= supported
+            if not self._list_view:
+                logger.info(
+                    "the directory offers no server-side sort and virtual list view (OpenLDAP: the "
+                    "sssvlv overlay): pages of long lists are cut by the bridge, reading the whole list"
+                )
+        return self._list_view
+
+    def _list_view_page(
+        self, conn: Connection, base: str, flt: str, read: Sequence[str], *, offset: int, limit: int
+    ) -> SearchResult | None:
+        """Entries ``offset`` to ``offset + limit`` of the list sorted by the server, and its length;
+        None when the server declines (too many sorts at once, no ORDERING rule)."""
+        self._pool.retire(conn)  # only closing the connection frees the sorted list on the server
+        assert self._flavor.sort_key is not None
+        conn.search(
+            base,
+            flt,
+            SUBTREE,
+            attributes=self._attributes(read),
+            controls=[sort_by(self._flavor.sort_key), list_view(offset + 1, limit)],
+        )
+        view = read_list_view(conn.result.get("controls"))
+        if view is not None and (offset >= view.total or limit == 0):
+            return SearchResult((), view.total)  # past the end (sssvlv answers that as an error) or a count
+        if conn.result.get("result") != 0 or view is None or view.result != 0:
+            logger.info(
+                "the directory declined a sorted list view (%s%s): reading the whole list instead",
+                conn.result.get("description"),
+                f", list view result {view.result}" if view is not None else "",
+            )
+            return None
+        found = [item for item in conn.response or () if item.get("type") == "searchResEntry"]
+        return SearchResult(tuple(self._entry(item) for item in found[:limit]), view.total)
 
     def search(
-        self, bases: Sequence[str], flt: DirFilter, attributes: Sequence[str], *, limit: int | None = None
+        self,
+        bases: Sequence[str],
+        flt: DirFilter,
+        attributes: Sequence[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> SearchResult:
         text = render_filter(flt)
+        outermost = _outermost(bases)
+        stop = None if limit is None else offset + limit
 
-        def work(conn: Connection) -> SearchResult:
-            found: dict[str, Entry] = {}
-            total = 0
-            for base in bases:
-                entries, count = self._search(
-                    conn, base, scope=SUBTREE, flt=text, read=attributes, limit=None
-                )
-                for entry in entries:
-                    if dn_key(entry.dn) not in found:
-                        found[dn_key(entry.dn)] = entry
-                    else:
-                        count -= 1  # nested bases: the same entry counted twice
-                total += count
-            ordered = [found[key] for key in sorted(found)]
-            return SearchResult(tuple(ordered[:limit] if limit is not None else ordered), total)
+        def work(conn: Connection, view: bool) -> SearchResult | None:
+            entries: list[Entry] = []
+            seen = 0
+            for base in outermost:
+                for items, more in self._pages(conn, base, scope=SUBTREE, flt=text, read=attributes):
+                    if more and view and limit is not None and seen == 0 and len(outermost) == 1:
+                        # A list longer than one LDAP page: let the server sort it and cut the page.
+                        return self._list_view_page(conn, base, text, attributes, offset=offset, limit=limit)
+                    for item in items:
+                        if seen >= offset and (stop is None or seen < stop):
+                            entries.append(self._entry(item))
+                        seen += 1
+            return SearchResult(tuple(entries), seen)
 
-        return self._pool.execute(work)
+        view = limit is not None and len(outermost) == 1 and self._can_list_view()
+        result = self._pool.execute(lambda conn: work(conn, view))
+        if result is None:
+            result = self._pool.execute(lambda conn: work(conn, False))
+        assert result is not None
+        return result
 
     def get_by_id(
         self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
@@ -213,10 +283,10 @@ class LdapDirectory:
         return result.entries[0]
 
     def _read(self, conn: Connection, dn: str, read: Sequence[str]) -> Entry:
-        entries, _ = self._search(conn, dn, scope=BASE, flt="(objectClass=*)", read=read, limit=1)
-        if not entries:
-            raise NoSuchEntry(f"{dn} vanished right after it was written")
-        return entries[0]
+        for items, _ in self._pages(conn, dn, scope=BASE, flt="(objectClass=*)", read=read):
+            if items:
+                return self._entry(items[0])
+        raise NoSuchEntry(f"{dn} vanished right after it was written")
 
     def add(
         self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]

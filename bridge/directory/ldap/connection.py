@@ -114,6 +114,7 @@ class ConnectionPool:
         self._servers = ServerPool(servers, FIRST, active=1, exhaust=30)
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(config.pool_size)
+        self._retired: set[int] = set()  # ids of borrowed connections to close rather than give back
         self.opened = 0  # connections opened (and bound) so far: binds are visible to benchmarks
 
     def _open(self) -> Connection:
@@ -165,15 +166,26 @@ class ConnectionPool:
             except LDAPException as exc:
                 raise _Broken(reused, f"lost the directory connection: {type(exc).__name__}") from exc
             except DirectoryError:
-                self._idle.put(conn)  # the directory answered: the connection is fine
-                conn = None
+                conn = self._give_back(conn)  # the directory answered: the connection is fine
                 raise
-            self._idle.put(conn)
-            conn = None
+            conn = self._give_back(conn)
         finally:
             if conn is not None:  # not handed back: broken, or the work raised mid-operation
+                self._retired.discard(id(conn))
                 _close_quietly(conn)
             self._slots.release()
+
+    def _give_back(self, conn: Connection) -> Connection | None:
+        """Pool ``conn`` again and return None, or return it to be closed when it was retired."""
+        if id(conn) in self._retired:
+            return conn
+        self._idle.put(conn)
+        return None
+
+    def retire(self, conn: Connection) -> None:
+        """Close the borrowed ``conn`` when its work is done instead of pooling it: it holds state on the
+        server that only closing frees (a sorted list kept for a virtual list view)."""
+        self._retired.add(id(conn))
 
     def execute(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` on a pooled connection. When a connection taken from the pool turns out to be

@@ -25,6 +25,9 @@ class Flavor:
     name: Literal["openldap", "active_directory"]
     id_attribute: str
     dn_attribute: str  # an attribute holding the entry's own DN, for batch lookups by DN
+    # What a server-side sorted list view is sorted by: unique, unchanging, with an ORDERING rule.
+    # None: pages of large lists are cut by the bridge from the directory's own order.
+    sort_key: str | None = None
 
     def valid_id(self, entry_id: str) -> bool:
         """True when ``entry_id`` is well-formed for this server (a malformed id can match nothing)."""
@@ -45,7 +48,7 @@ class Flavor:
         return Eq(self.id_attribute, entry_id)
 
 
-OPENLDAP = Flavor(name="openldap", id_attribute="entryUUID", dn_attribute="entryDN")
+OPENLDAP = Flavor(name="openldap", id_attribute="entryUUID", dn_attribute="entryDN", sort_key="entryUUID")
 ACTIVE_DIRECTORY = Flavor(
     name="active_directory", id_attribute="objectGUID", dn_attribute="distinguishedName"
 )

@@ -1,0 +1,135 @@
+"""The LDAP controls ldap3 does not encode itself: server-side sorting (RFC 2891) and the virtual list
+view (draft-ietf-ldapext-ldapv3-vlv-09), which together let the directory hand over one page of a
+large sorted list, so the bridge never reads the whole list to serve page 1,000 of it.
+
+ldap3 sends a control given as ``(oid, criticality, encoded value)`` and returns the value of one it
+does not know as bytes; the ASN.1 here is the few lines that turn one into the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ldap3.core.results import RESULT_CODES
+from pyasn1.codec.ber import decoder, encoder
+from pyasn1.type import namedtype, tag, univ
+
+SORT_REQUEST = "1.2.840.113556.1.4.473"
+VLV_REQUEST = "2.16.840.1.113730.3.4.9"
+VLV_RESPONSE = "2.16.840.1.113730.3.4.10"
+
+Control = tuple[str, bool, bytes]
+
+# ldap3 looks every result code up in its table and fails with a KeyError on one it lacks; these are
+# the sort and list-view codes (RFC 2891, the VLV draft) a server answers these controls with.
+for _code, _name in ((60, "sortControlMissing"), (61, "offsetRangeError"), (76, "virtualListViewError")):
+    RESULT_CODES.setdefault(_code, _name)
+
+
+def _context(number: int, constructed: bool = False) -> tag.Tag:
+    return tag.Tag(
+        tag.tagClassContext, tag.tagFormatConstructed if constructed else tag.tagFormatSimple, number
+    )
+
+
+class _SortKey(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("attributeType", univ.OctetString()),
+        namedtype.OptionalNamedType("orderingRule", univ.OctetString().subtype(implicitTag=_context(0))),
+        namedtype.DefaultedNamedType("reverseOrder", univ.Boolean(False).subtype(implicitTag=_context(1))),
+    )
+
+
+class _SortKeyList(univ.SequenceOf):
+    componentType = _SortKey()
+
+
+class _ByOffset(univ.Sequence):
+    tagSet = univ.Sequence.tagSet.tagImplicitly(_context(0, constructed=True))
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("offset", univ.Integer()),
+        namedtype.NamedType("contentCount", univ.Integer()),
+    )
+
+
+class _Target(univ.Choice):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("byOffset", _ByOffset()),
+        namedtype.NamedType("greaterThanOrEqual", univ.OctetString().subtype(implicitTag=_context(1))),
+    )
+
+
+class _VlvRequest(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("beforeCount", univ.Integer()),
+        namedtype.NamedType("afterCount", univ.Integer()),
+        namedtype.NamedType("target", _Target()),
+        namedtype.OptionalNamedType("contextID", univ.OctetString()),
+    )
+
+
+class _VlvResponse(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("targetPosition", univ.Integer()),
+        namedtype.NamedType("contentCount", univ.Integer()),
+        namedtype.NamedType("virtualListViewResult", univ.Enumerated()),
+        namedtype.OptionalNamedType("contextID", univ.OctetString()),
+    )
+
+
+def sort_by(attribute: str) -> Control:
+    """A critical server-side sort request on one attribute, ascending, by its ORDERING rule."""
+    keys = _SortKeyList()
+    key = _SortKey()
+    key["attributeType"] = attribute
+    keys.append(key)
+    return (SORT_REQUEST, True, encoder.encode(keys))
+
+
+def list_view(offset: int, count: int) -> Control:
+    """A critical VLV request for ``count`` entries (at least one) from 1-based position ``offset``.
+
+    No context id is sent: with one, OpenLDAP's sssvlv overlay serves the list it sorted for an earlier
+    request, whatever this request's filter, so every request sorts afresh.
+    """
+    request = _VlvRequest()
+    request["beforeCount"] = 0
+    request["afterCount"] = max(count, 1) - 1
+    by_offset = request["target"]["byOffset"]
+    by_offset["offset"] = offset
+    by_offset["contentCount"] = 0  # "unknown": the server takes offset as a plain position
+    return (VLV_REQUEST, True, encoder.encode(request))
+
+
+@dataclass(frozen=True, slots=True)
+class ListView:
+    """What a VLV response says: where the page starts, how many entries the sorted list has, and the
+    result code (0 is success)."""
+
+    position: int
+    total: int
+    result: int
+
+
+def read_list_view(controls: dict[str, dict[str, object]] | None) -> ListView | None:
+    """The VLV response among the controls ldap3 returned with a search result, if there is one."""
+    value = (controls or {}).get(VLV_RESPONSE, {}).get("value")
+    if not isinstance(value, bytes):
+        return None
+    response, _ = decoder.decode(value, asn1Spec=_VlvResponse())
+    return ListView(
+        position=int(response["targetPosition"]),
+        total=int(response["contentCount"]),
+        result=int(response["virtualListViewResult"]),
+    )
+
+
+__all__ = [
+    "SORT_REQUEST",
+    "VLV_REQUEST",
+    "VLV_RESPONSE",
+    "ListView",
+    "list_view",
+    "read_list_view",
+    "sort_by",
+]
