@@ -33,7 +33,7 @@ from bridge.scim.errors import InvalidPath, InvalidValue, NotFound, ServerError,
 from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
-from bridge.service import Page, add_named, client_error, iso_time, rederived, refusals
+from bridge.service import Page, add_named, client_error, expected_version, iso_time, rederived, refusals
 
 logger = logging.getLogger(__name__)
 _CHUNK = 100  # ids or DNs per search when resolving members
@@ -219,6 +219,7 @@ class GroupView:
     members: tuple[Member, ...] | None
     created: str | None
     last_modified: str | None
+    version: str = ""
 
 
 class GroupService:
@@ -254,6 +255,7 @@ class GroupService:
             members=None if members is None else tuple(members),
             created=iso_time(entry.first("createTimestamp")),
             last_modified=iso_time(entry.first("modifyTimestamp")),
+            version=entry.version,
         )
 
     def get_group(self, group_id: str, *, with_members: bool) -> GroupView:
@@ -371,7 +373,7 @@ class GroupService:
                 )
         return changes
 
-    def patch_group(self, group_id: str, body: Any) -> None:
+    def patch_group(self, group_id: str, body: Any, *, if_match: Sequence[str] | None = None) -> None:
         """PATCH /Groups/{id}: member operations become value adds and deletes on one modify; other
         attributes (a rename) go through read, patch, diff. Answers 204, as Entra prefers [D1]."""
         operations = normalize_patch(body, GROUP)
@@ -379,16 +381,17 @@ class GroupService:
         member_ops = [op for op, m in zip(operations, is_member, strict=True) if m]
         other_ops = [op for op, m in zip(operations, is_member, strict=True) if not m]
         entry = self._entry(group_id)
+        expect = expected_version("Group", entry, if_match)
         changes = self._member_changes(member_ops)
         dn = entry.dn
         if other_ops:
             old = self._mapping.to_document(entry)
             new = apply_patch(old, other_ops, GROUP).document
-            dn = self._rename(entry, old, new)
+            dn, expect = self._rename(entry, old, new, expect)
             changes = self._changes(entry, old, new) + changes
         if changes:
             with refusals("Group", group_id):
-                self._directory.update(dn, changes)
+                self._directory.update(dn, changes, expect=expect)
 
     def _changes(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> list[Modification]:
         """The mapped changes, and new values for ``keep: false`` derived names whose source changed."""
@@ -396,44 +399,47 @@ class GroupService:
         changes = self._mapping.changes(entry, old, new)
         return changes + [Modification("replace", name, (value,)) for name, value in fresh.items()]
 
-    def _rename(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> str:
+    def _rename(
+        self, entry: Entry, old: dict[str, Any], new: dict[str, Any], expect: str | None
+    ) -> tuple[str, str | None]:
+        """Rename the group when its RDN value changes; returns its DN and the version the next write
+        must still expect (None once the rename, which asserted it, is done)."""
         if not str(new.get("displayName", "")).strip():
             raise InvalidValue("displayName is required and cannot be removed")
         rdn = self._mapping.rdn(self._mapping.to_ldap(new))
         if rdn[1] == entry.first(rdn[0]):
-            return entry.dn
+            return entry.dn, expect
         if str(new["displayName"]).lower() != str(old.get("displayName", "")).lower() and self._taken(
             new, entry.id
         ):
             raise Uniqueness(f"a group named {new['displayName']} exists already")
         try:
-            return self._directory.move(entry.dn, rdn, entry.parent)  # the id (entryUUID) stays
+            with refusals("Group", entry.id):
+                # the id (entryUUID) stays
+                return self._directory.move(entry.dn, rdn, entry.parent, expect=expect), None
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"a group named {new['displayName']} exists already") from exc
-        except DirectoryError as exc:
-            raise client_error(exc) from exc
 
-    def _write(self, dn: str, changes: Sequence[Modification], group_id: str) -> Entry:
-        with refusals("Group", group_id):
-            return self._directory.modify(dn, changes, self._read)
-
-    def replace_group(self, group_id: str, body: Any) -> GroupView:
+    def replace_group(self, group_id: str, body: Any, *, if_match: Sequence[str] | None = None) -> GroupView:
         """PUT /Groups/{id}: the attributes and the whole member list are replaced (RFC 7644 3.5.1)."""
         entry = self._entry(group_id)
+        expect = expected_version("Group", entry, if_match)
         old = self._mapping.to_document(entry)
         new = normalize_resource(body, GROUP).document
         members = self._members.resolve(_member_ids(new.pop("members", []), "members"), strict=True)
-        dn = self._rename(entry, old, new)
+        dn, expect = self._rename(entry, old, new, expect)
         changes = self._changes(entry, old, new)
         values = self._members.with_placeholder(self._members.values(members))
         changes.append(Modification("replace", self._members.rule.attribute, values))
-        return self._view(self._write(dn, changes, group_id), members)
+        with refusals("Group", group_id):
+            return self._view(self._directory.modify(dn, changes, self._read, expect=expect), members)
 
-    def delete_group(self, group_id: str) -> None:
+    def delete_group(self, group_id: str, *, if_match: Sequence[str] | None = None) -> None:
         """DELETE /Groups/{id}: the group goes; its members stay as they are."""
         entry = self._entry(group_id)
+        expect = expected_version("Group", entry, if_match)
         with refusals("Group", group_id):
-            self._directory.delete(entry.dn)
+            self._directory.delete(entry.dn, expect=expect)
 
 
 __all__ = ["GroupService", "GroupView", "Member", "Memberships"]

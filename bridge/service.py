@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from bridge.config import DeprovisioningConfig
 from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, Modification, all_of
 from bridge.directory.errors import (
+    Changed,
     ConstraintViolation,
     DirectoryError,
     EntryAlreadyExists,
@@ -32,7 +33,14 @@ from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.filters import FilterTranslator
 from bridge.mapping.model import NamingRule, Rule
 from bridge.scim.compat import normalize_patch, normalize_resource
-from bridge.scim.errors import Forbidden, InvalidValue, NotFound, ServerError, Uniqueness
+from bridge.scim.errors import (
+    Forbidden,
+    InvalidValue,
+    NotFound,
+    PreconditionFailed,
+    ServerError,
+    Uniqueness,
+)
 from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import USER
@@ -43,14 +51,16 @@ _MAX_NAME_TRIES = 100
 
 @dataclass(frozen=True, slots=True)
 class UserView:
-    """A user as the client sees it: id, canonical document, timestamps (ISO 8601) and, when asked
-    for, the groups that hold it directly as (id, display name) pairs."""
+    """A user as the client sees it: id, canonical document, timestamps (ISO 8601), version (the
+    directory's change marker) and, when asked for, the groups that hold it directly as (id, display
+    name) pairs."""
 
     id: str
     document: dict[str, Any]
     created: str | None
     last_modified: str | None
     groups: tuple[tuple[str, str | None], ...] | None = None
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +173,18 @@ def rederived(
     return values
 
 
+def expected_version(kind: str, entry: Entry, if_match: Sequence[str] | None) -> str | None:
+    """The version a write to ``entry`` must find, from the request's ``If-Match`` entity tags (their
+    opaque values; RFC 7644 3.14): None when there is no condition (no header, or ``*``, which any
+    existing resource meets). A tag that is not the entry's version is a 412 before anything is written;
+    the write itself then asserts the version, so a change in between is a 412 too."""
+    if if_match is None or "*" in if_match:
+        return None
+    if entry.version not in if_match:
+        raise PreconditionFailed(f'{kind} {entry.id} has changed: its version is now W/"{entry.version}"')
+    return entry.version
+
+
 def generate_password(length: int) -> str:
     """A random password of ``length`` characters with upper and lower case letters, digits and symbols,
     so that it meets AD's complexity rule; it is written to the directory and never shown or logged."""
@@ -246,6 +268,7 @@ class ProvisioningService:
             created=iso_time(entry.first("createTimestamp")),
             last_modified=iso_time(entry.first("modifyTimestamp")),
             groups=groups,
+            version=entry.version,
         )
 
     # --- references (manager): ids for the client, DNs in the directory ---------------------------
@@ -392,41 +415,49 @@ class ProvisioningService:
             read=self._read,
         )
 
-    def replace_user(self, user_id: str, body: Any) -> UserView | None:
+    def replace_user(
+        self, user_id: str, body: Any, *, if_match: Sequence[str] | None = None
+    ) -> UserView | None:
         """PUT /Users/{id} (RFC 7644 3.5.1): absent attributes are cleared; ``active`` absent is kept.
 
         Returns None when the policy turned the request into a delete.
         """
         entry = self._entry(user_id)
+        expect = expected_version("User", entry, if_match)
         old = self._mapping.to_document(entry)
         new = normalize_resource(body, USER).document
         new.setdefault("active", old["active"])
-        return self._update(entry, old, self._directory_form(new), may_delete=True)
+        return self._update(entry, old, self._directory_form(new), may_delete=True, expect=expect)
 
-    def patch_user(self, user_id: str, body: Any) -> UserView | None:
+    def patch_user(
+        self, user_id: str, body: Any, *, if_match: Sequence[str] | None = None
+    ) -> UserView | None:
         """PATCH /Users/{id} (RFC 7644 3.5.2). Returns None when the policy deleted the user."""
         operations = normalize_patch(body, USER)
         entry = self._entry(user_id)
+        expect = expected_version("User", entry, if_match)
         old = self._mapping.to_document(entry)
         result = apply_patch(self._client_form(old), operations, USER)
         if result.ignored:
             logger.info("PATCH targeted attributes the map does not store: %s", ", ".join(result.ignored))
         # Removing or nulling active keeps the account as it is: only an explicit false disables it.
         result.document.setdefault("active", old["active"])
-        return self._update(entry, old, self._directory_form(result.document), may_delete=True)
+        document = self._directory_form(result.document)
+        return self._update(entry, old, document, may_delete=True, expect=expect)
 
-    def delete_user(self, user_id: str) -> None:
+    def delete_user(self, user_id: str, *, if_match: Sequence[str] | None = None) -> None:
         """DELETE /Users/{id}: delete the entry, or disable it when ``on_delete`` is ``disable``."""
         entry = self._entry(user_id)
+        expect = expected_version("User", entry, if_match)
         if self._policy.on_delete == "disable":
             old = self._mapping.to_document(entry)
-            self._update(entry, old, {**old, "active": False}, may_delete=False)
+            self._update(entry, old, {**old, "active": False}, may_delete=False, expect=expect)
             return
-        self._delete(entry)
+        self._delete(entry, expect)
 
-    def _delete(self, entry: Entry) -> None:
+    def _delete(self, entry: Entry, expect: str | None) -> None:
         with refusals("User", entry.id):
-            self._directory.delete(entry.dn)
+            self._directory.delete(entry.dn, expect=expect)
             if self._memberships is not None:
                 self._memberships.forget(entry)  # a deleted user leaves every group
 
@@ -445,8 +476,15 @@ class ProvisioningService:
         return entry.parent
 
     def _update(
-        self, entry: Entry, old: dict[str, Any], new: dict[str, Any], *, may_delete: bool
+        self,
+        entry: Entry,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        may_delete: bool,
+        expect: str | None = None,
     ) -> UserView | None:
+        """Write the difference between ``old`` and ``new``; the first write asserts ``expect``."""
         if not str(new.get("userName", "")).strip():
             raise InvalidValue("userName is required and cannot be removed")
         active = bool(new.get("active", True))
@@ -456,7 +494,7 @@ class ProvisioningService:
             and self._mapping.is_active(entry)
             and self._policy.on_deactivate == "delete"
         ):
-            self._delete(entry)
+            self._delete(entry, expect)
             return None
         parent = self._parent_for(entry, active)
         naming = self._mapping.naming
@@ -480,13 +518,13 @@ class ProvisioningService:
                 if moves:
                     if not active:
                         # Lock first, then move: a failure in between leaves the account locked, never open.
-                        self._directory.update(entry.dn, changes)
-                        changes = []
-                    new_dn = self._directory.move(entry.dn, rdn, parent)
+                        self._directory.update(entry.dn, changes, expect=expect)
+                        changes, expect = [], None
+                    new_dn = self._directory.move(entry.dn, rdn, parent, expect=expect)
                     self._follow(entry, new_dn, rdn[1] if rdn else entry.first(self._mapping.rdn_attribute))
                     updated = self._directory.modify(new_dn, changes, self._read)
                 elif changes:
-                    updated = self._directory.modify(entry.dn, changes, self._read)
+                    updated = self._directory.modify(entry.dn, changes, self._read, expect=expect)
                 else:
                     updated = entry  # nothing differs: an identical cycle writes nothing
         except EntryAlreadyExists as exc:
@@ -497,11 +535,16 @@ class ProvisioningService:
 @contextmanager
 def refusals(kind: str, resource_id: str) -> Iterator[None]:
     """Directory refusals of a write to one resource, as SCIM errors: an entry gone meanwhile is a 404,
-    a refusal the client can act on a 400 or 403 (``client_error``); any other passes through."""
+    one changed since the version the request expected a 412, a refusal the client can act on a 400
+    or 403 (``client_error``); any other passes through."""
     try:
         yield
     except NoSuchEntry as exc:
         raise NotFound(f"{kind} {resource_id} not found") from exc
+    except Changed as exc:
+        raise PreconditionFailed(
+            f"{kind} {resource_id} has changed since the version If-Match named"
+        ) from exc
     except DirectoryError as exc:
         error = client_error(exc)
         if error is exc:
@@ -526,6 +569,7 @@ __all__ = [
     "UserView",
     "add_named",
     "client_error",
+    "expected_version",
     "free_name",
     "iso_time",
     "rederived",

@@ -62,25 +62,27 @@ class AuditedDirectory:
         with self._audit("add", f"{rdn[0]}={rdn[1]},{parent}", list(attributes)):
             return self.inner.add(parent, rdn, attributes, read)
 
-    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+    def modify(
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+    ) -> Entry:
         if not changes:
-            return self.inner.modify(dn, changes, read)  # a read, not a write
+            return self.inner.modify(dn, changes, read, expect=expect)  # a read, not a write
         with self._audit("modify", dn, [change.attribute for change in changes]):
-            return self.inner.modify(dn, changes, read)
+            return self.inner.modify(dn, changes, read, expect=expect)
 
-    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
         if changes:
             with self._audit("modify", dn, [change.attribute for change in changes]):
-                self.inner.update(dn, changes)
+                self.inner.update(dn, changes, expect=expect)
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
         new_rdn = f"{rdn[0]}={rdn[1]}" if rdn is not None else "(kept)"
         with self._audit("move", dn, [rdn[0]] if rdn else [], new_rdn=new_rdn, new_parent=parent):
-            return self.inner.move(dn, rdn, parent)
+            return self.inner.move(dn, rdn, parent, expect=expect)
 
-    def delete(self, dn: str) -> None:
+    def delete(self, dn: str, *, expect: str | None = None) -> None:
         with self._audit("delete", dn, []):
-            self.inner.delete(dn)
+            self.inner.delete(dn, expect=expect)
 
 
 def _ms(started: float) -> float:

@@ -20,17 +20,20 @@ from typing import Literal, Protocol
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One directory entry as read: its DN, its parent DN, its stable id and its attributes.
+    """One directory entry as read: its DN, its parent DN, its stable id, its attributes and version.
 
     ``id`` is the directory's immutable identifier (OpenLDAP ``entryUUID``, AD ``objectGUID``), which
     becomes the SCIM ``id``. ``attributes`` maps lower-cased attribute names to their values.
     ``parent`` is normalised by the adapter, so it compares equal to a normalised base DN.
+    ``version`` is the directory's change marker (OpenLDAP ``entryCSN``, AD ``uSNChanged``): it differs
+    after every change to the entry, and becomes the SCIM ``meta.version``.
     """
 
     dn: str
     parent: str
     id: str
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    version: str = ""
 
     def get(self, name: str) -> tuple[str, ...]:
         """All values of attribute ``name`` (any case), or an empty tuple."""
@@ -230,20 +233,26 @@ class Directory(Protocol):
         """Create ``rdn,parent`` with ``attributes`` and return it as read back with ``read``."""
         ...
 
-    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+    # ``expect``, on every write: the entry's version as the caller read it. When the entry has changed
+    # since, the write raises ``Changed`` and changes nothing (OpenLDAP checks it in the same operation,
+    # with the assertion control of RFC 4528; elsewhere it is compared just before the write).
+
+    def modify(
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+    ) -> Entry:
         """Apply ``changes`` atomically to ``dn`` and return the entry as read back with ``read``."""
         ...
 
-    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
         """Apply ``changes`` atomically to ``dn`` without reading it back (member changes answer 204,
         and reading a group of 100,000 members back costs the directory as much as the change)."""
         ...
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
         """Rename ``dn`` to ``rdn,parent`` (modify DN, old RDN value removed), or only move it under
         ``parent`` when ``rdn`` is None; returns the new DN."""
         ...
 
-    def delete(self, dn: str) -> None:
+    def delete(self, dn: str, *, expect: str | None = None) -> None:
         """Delete the leaf entry ``dn``."""
         ...

@@ -36,5 +36,9 @@ class NotAllowed(DirectoryError):
     """The directory refused the operation itself (for example deleting a non-leaf entry)."""
 
 
+class Changed(DirectoryError):
+    """The entry is no longer at the version the write expected: someone changed it meanwhile."""
+
+
 class DirectoryUnavailable(DirectoryError):
     """No directory server answered in time, or the bind failed; retry later."""

@@ -29,11 +29,11 @@ from bridge.directory.base import (
     SearchResult,
     Substring,
 )
-from bridge.directory.errors import EntryAlreadyExists, NoSuchEntry, NotAllowed
+from bridge.directory.errors import Changed, EntryAlreadyExists, NoSuchEntry, NotAllowed
 from bridge.directory.ldap.render import dn_key, first_rdn, make_dn, normalize_dn, parent_dn
 
 ID_ATTRIBUTE = "entryuuid"
-_OPERATIONAL = ("entryuuid", "createtimestamp", "modifytimestamp")
+_OPERATIONAL = ("entryuuid", "createtimestamp", "modifytimestamp", "entrycsn")
 
 
 def _generalized_time(moment: datetime) -> str:
@@ -57,6 +57,7 @@ class InMemoryDirectory:
         self._lock = threading.RLock()
         self._entries: dict[str, tuple[str, dict[str, list[str]]]] = {}
         self.writes = 0
+        self._changes = 0  # every write's serial number, the entries' versions (entryCSN's role)
         for base in bases:
             self.ensure(base)
 
@@ -134,9 +135,11 @@ class InMemoryDirectory:
             self.writes += 1
             return self._entry(normalize_dn(dn), stored, read)
 
-    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+    def modify(
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+    ) -> Entry:
         with self._lock:
-            normal, attrs = self._get(dn)
+            normal, attrs = self._get(dn, expect)
             if not changes:
                 return self._entry(normal, attrs, read)
             updated = {name: list(values) for name, values in attrs.items()}
@@ -155,18 +158,18 @@ class InMemoryDirectory:
                     updated[name] = current
                 else:
                     updated.pop(name, None)
-            updated["modifytimestamp"] = [_generalized_time(self._clock())]
+            self._touch(updated)
             self._entries[dn_key(dn)] = (normal, updated)
             self.writes += 1
             return self._entry(normal, updated, read)
 
-    def update(self, dn: str, changes: Sequence[Modification]) -> None:
-        self.modify(dn, changes, ())
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+        self.modify(dn, changes, (), expect=expect)
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
         new_dn = normalize_dn(make_dn(rdn, parent) if rdn is not None else f"{first_rdn(dn)},{parent}")
         with self._lock:
-            normal, attrs = self._get(dn)
+            normal, attrs = self._get(dn, expect)
             if dn_key(parent) not in self._entries:
                 raise NoSuchEntry(f"parent {parent} does not exist")
             if dn_key(new_dn) in self._entries and dn_key(new_dn) != dn_key(dn):
@@ -179,15 +182,15 @@ class InMemoryDirectory:
                 old_values = updated.get(old_rdn[0].lower(), [])
                 kept = [v for v in old_values if not self._equal(old_rdn[0], v, old_rdn[1])]
                 updated[rdn[0].lower()] = [rdn[1]] + [v for v in kept if not self._equal(rdn[0], v, rdn[1])]
-            updated["modifytimestamp"] = [_generalized_time(self._clock())]
+            self._touch(updated)
             del self._entries[dn_key(dn)]
             self._entries[dn_key(new_dn)] = (new_dn, updated)
             self.writes += 1
             return new_dn
 
-    def delete(self, dn: str) -> None:
+    def delete(self, dn: str, *, expect: str | None = None) -> None:
         with self._lock:
-            self._get(dn)
+            self._get(dn, expect)
             if self._children(dn):
                 raise NotAllowed(f"{dn} is not a leaf entry")
             del self._entries[dn_key(dn)]
@@ -199,13 +202,21 @@ class InMemoryDirectory:
         now = _generalized_time(self._clock())
         stored = {name.lower(): list(vals) for name, vals in values.items()}
         stored.update(entryuuid=[self._new_id()], createtimestamp=[now], modifytimestamp=[now])
+        self._touch(stored)
         self._entries[dn_key(dn)] = (dn, stored)
         return stored
 
-    def _get(self, dn: str) -> tuple[str, dict[str, list[str]]]:
+    def _touch(self, attrs: dict[str, list[str]]) -> None:
+        self._changes += 1
+        attrs["modifytimestamp"] = [_generalized_time(self._clock())]
+        attrs["entrycsn"] = [f"{self._changes:012d}"]
+
+    def _get(self, dn: str, expect: str | None = None) -> tuple[str, dict[str, list[str]]]:
         found = self._entries.get(dn_key(dn))
         if found is None:
             raise NoSuchEntry(f"{dn} does not exist")
+        if expect is not None and found[1]["entrycsn"][0] != expect:
+            raise Changed(f"{dn} changed since it was read")
         return found
 
     def _children(self, dn: str) -> bool:
@@ -221,7 +232,9 @@ class InMemoryDirectory:
             if name in wanted or (everything and name not in _OPERATIONAL)
         }
         parent = parent_dn(dn) if "," in dn else ""
-        return Entry(dn=dn, parent=parent, id=attrs[ID_ATTRIBUTE][0], attributes=picked)
+        return Entry(
+            dn=dn, parent=parent, id=attrs[ID_ATTRIBUTE][0], attributes=picked, version=attrs["entrycsn"][0]
+        )
 
     def _fold(self, name: str, value: str) -> str:
         return value if name.lower() in self._case_exact else value.casefold()

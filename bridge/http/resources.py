@@ -11,7 +11,7 @@ from bridge.http.media import SCIM_JSON, read_json
 from bridge.scim.discovery import Discovery, with_location
 from bridge.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue, NotFound
 from bridge.scim.filter import Filter, parse_filter
-from bridge.scim.render import list_response, project, resource
+from bridge.scim.render import entity_tag, list_response, project, resource
 from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER, ResourceSchema
 from bridge.service import ProvisioningService, UserView
 
@@ -144,6 +144,7 @@ class _Resources(_Endpoint):
             location=self._location(req, view.id),
             created=view.created,
             last_modified=view.last_modified,
+            version=view.version,
         )
         return self._project(req, body)
 
@@ -164,13 +165,32 @@ class _Resources(_Endpoint):
         self.on_get(req, resp)
 
     @staticmethod
-    def _send(resp: falcon.Response, body: dict[str, Any] | None, status: int) -> None:
+    def _send(resp: falcon.Response, body: dict[str, Any] | None, status: int, version: str = "") -> None:
         if body is None:
             resp.status = falcon.HTTP_204  # the policy deleted it, or a PATCH that answers without a body
             return
         resp.status = status
         resp.content_type = SCIM_JSON
         resp.media = body
+        if version:
+            resp.set_header("ETag", entity_tag(version))
+
+    @staticmethod
+    def _if_match(req: falcon.Request) -> tuple[str, ...] | None:
+        """The opaque values of the ``If-Match`` entity tags (weak or strong alike: the bridge's tags
+        are all weak, RFC 7644 3.14), ``("*",)``, or None without the header."""
+        tags = req.if_match
+        return None if tags is None else tuple(str(tag) for tag in tags)
+
+    @staticmethod
+    def _not_modified(req: falcon.Request, resp: falcon.Response, version: str) -> bool:
+        """Answer 304 when ``If-None-Match`` names the current version (RFC 7232 3.2, weak comparison)."""
+        tags = req.if_none_match
+        if tags is None or not version or not ("*" in tags or any(str(tag) == version for tag in tags)):
+            return False
+        resp.status = falcon.HTTP_304
+        resp.set_header("ETag", entity_tag(version))
+        return True
 
 
 class Users(_Resources):
@@ -215,23 +235,27 @@ class Users(_Resources):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         view = self._service.create_user(read_json(req, self._max_body))
-        self._send(resp, self._render(req, view), 201)
+        self._send(resp, self._render(req, view), 201, view.version)
         resp.location = self._location(req, view.id)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         with_groups = _asked_for(req, "groups", by_default=False)
-        self._send(resp, self._render(req, self._service.get_user(user_id, with_groups=with_groups)), 200)
+        view = self._service.get_user(user_id, with_groups=with_groups)
+        if not self._not_modified(req, resp, view.version):
+            self._send(resp, self._render(req, view), 200, view.version)
 
     def on_put_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        view = self._service.replace_user(user_id, read_json(req, self._max_body))
-        self._send(resp, self._render(req, view), 200)
+        body = read_json(req, self._max_body)
+        view = self._service.replace_user(user_id, body, if_match=self._if_match(req))
+        self._send(resp, self._render(req, view), 200, view.version if view else "")
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        view = self._service.patch_user(user_id, read_json(req, self._max_body))
-        self._send(resp, self._render(req, view), 200)
+        body = read_json(req, self._max_body)
+        view = self._service.patch_user(user_id, body, if_match=self._if_match(req))
+        self._send(resp, self._render(req, view), 200, view.version if view else "")
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        self._service.delete_user(user_id)
+        self._service.delete_user(user_id, if_match=self._if_match(req))
         resp.status = falcon.HTTP_204
 
 
@@ -264,23 +288,26 @@ class Groups(_Resources):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         view = self._service.create_group(read_json(req, self._max_body))
-        self._send(resp, self._render(req, view), 201)
+        self._send(resp, self._render(req, view), 201, view.version)
         resp.location = self._location(req, view.id)
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
         with_members = _asked_for(req, "members", by_default=True)
-        self._send(resp, self._render(req, self._service.get_group(group_id, with_members=with_members)), 200)
+        view = self._service.get_group(group_id, with_members=with_members)
+        if not self._not_modified(req, resp, view.version):
+            self._send(resp, self._render(req, view), 200, view.version)
 
     def on_put_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        view = self._service.replace_group(group_id, read_json(req, self._max_body))
-        self._send(resp, self._render(req, view), 200)
+        body = read_json(req, self._max_body)
+        view = self._service.replace_group(group_id, body, if_match=self._if_match(req))
+        self._send(resp, self._render(req, view), 200, view.version)
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        self._service.patch_group(group_id, read_json(req, self._max_body))
+        self._service.patch_group(group_id, read_json(req, self._max_body), if_match=self._if_match(req))
         resp.status = falcon.HTTP_204
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        self._service.delete_group(group_id)
+        self._service.delete_group(group_id, if_match=self._if_match(req))
         resp.status = falcon.HTTP_204
 
 

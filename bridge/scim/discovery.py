@@ -71,7 +71,7 @@ class Discovery:
             "filter": {"supported": True, "maxResults": self.max_results},
             "changePassword": {"supported": password},
             "sort": {"supported": False},
-            "etag": {"supported": False},
+            "etag": {"supported": True},
             "authenticationSchemes": [
                 {
                     "type": "oauthbearertoken",

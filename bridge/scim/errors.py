@@ -99,6 +99,13 @@ class UnsupportedMediaType(ScimError):
     status = 415
 
 
+class PreconditionFailed(ScimError):
+    """``If-Match`` named a version the resource no longer has (412, RFC 7644 3.14): someone changed it
+    since the client read it, and nothing was written."""
+
+    status = 412
+
+
 class Unavailable(ScimError):
     """The directory cannot be reached right now; the client should retry (503)."""
 

@@ -24,8 +24,10 @@ def resource(
     location: str,
     created: str | None,
     last_modified: str | None,
+    version: str = "",
 ) -> dict[str, Any]:
-    """The full resource: schemas, id, the document's attributes, then meta (RFC 7643 3.1)."""
+    """The full resource: schemas, id, the document's attributes, then meta (RFC 7643 3.1), whose
+    ``version`` is the weak entity tag of the directory's change marker (RFC 7644 3.14)."""
     schemas = [schema.core_urn, *(urn for urn in schema.extensions if urn in document)]
     body: dict[str, Any] = {"schemas": schemas, "id": resource_id}
     body.update(document)
@@ -35,8 +37,16 @@ def resource(
     if last_modified:
         meta["lastModified"] = last_modified
     meta["location"] = location
+    if version:
+        meta["version"] = entity_tag(version)
     body["meta"] = meta
     return body
+
+
+def entity_tag(version: str) -> str:
+    """``version`` as a weak entity tag (RFC 7232 2.3): the same resource state may be serialised with
+    other attributes or in another order, so byte-for-byte equality is not promised."""
+    return f'W/"{version}"'
 
 
 def _names(spec: Iterable[str]) -> list[tuple[str, str | None]]:

@@ -24,7 +24,7 @@ from bridge.directory.base import (
     Present,
     Substring,
 )
-from bridge.directory.errors import EntryAlreadyExists, NoSuchEntry, NotAllowed
+from bridge.directory.errors import Changed, EntryAlreadyExists, NoSuchEntry, NotAllowed
 
 READ = ("uid", "cn", "sn", "mail", "carLicense", "objectClass", "createTimestamp", "modifyTimestamp")
 
@@ -136,6 +136,33 @@ class DirectoryContract:
         self.add(directory, base, "solo")
         both = directory.search([base, base.upper(), f"uid=solo,{base}"], Present("uid"), READ)
         assert (both.total, [e.first("uid") for e in both.entries]) == (1, ["solo"])
+
+    def test_every_write_changes_the_version_and_a_write_expecting_an_old_one_changes_nothing(
+        self, directory: Directory, base: str
+    ) -> None:
+        entry = self.add(directory, base, "vera", mail="vera@example.org")
+        first = entry.version
+        assert first
+        changed = directory.modify(entry.dn, [Modification("replace", "mail", ("v2@example.org",))], READ)
+        assert changed.version and changed.version != first
+        stale = [Modification("replace", "mail", ("stale@example.org",))]
+        with pytest.raises(Changed):
+            directory.modify(entry.dn, stale, READ, expect=first)
+        with pytest.raises(Changed):
+            directory.update(entry.dn, stale, expect=first)
+        with pytest.raises(Changed):
+            directory.move(entry.dn, (self.RDN, "vera2"), base, expect=first)
+        with pytest.raises(Changed):
+            directory.delete(entry.dn, expect=first)
+        now = directory.get_by_id([base], MATCH_ALL, entry.id, READ)
+        assert (now.dn, now.first("mail"), now.version) == (changed.dn, "v2@example.org", changed.version)
+        directory.update(entry.dn, stale, expect=changed.version)
+        latest = directory.get_by_id([base], MATCH_ALL, entry.id, READ)
+        assert latest.first("mail") == "stale@example.org" and latest.version != changed.version
+        moved = directory.move(entry.dn, (self.RDN, "vera2"), base, expect=latest.version)
+        directory.delete(moved, expect=directory.get_by_id([base], MATCH_ALL, entry.id, READ).version)
+        with pytest.raises(NoSuchEntry):
+            directory.get_by_id([base], MATCH_ALL, entry.id, READ)
 
     def test_searching_a_missing_base_finds_nothing(self, directory: Directory, base: str) -> None:
         assert directory.search([f"ou=nowhere,{base}"], MATCH_ALL, READ).total == 0

@@ -17,10 +17,18 @@ from typing import Any
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
 from ldap3.protocol.rfc4512 import AttributeTypeInfo
 
-from bridge.directory.base import AllOf, DirFilter, Entry, Modification, SearchResult
-from bridge.directory.errors import NoSuchEntry
+from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Modification, SearchResult
+from bridge.directory.errors import Changed, NoSuchEntry
 from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
-from bridge.directory.ldap.controls import SORT_REQUEST, VLV_REQUEST, list_view, read_list_view, sort_by
+from bridge.directory.ldap.controls import (
+    SORT_REQUEST,
+    VLV_REQUEST,
+    Control,
+    assertion,
+    list_view,
+    read_list_view,
+    sort_by,
+)
 from bridge.directory.ldap.flavors import OPENLDAP, Flavor
 from bridge.directory.ldap.render import (
     dn_key,
@@ -35,7 +43,7 @@ from bridge.directory.ldap.render import (
 _PAGE_SIZE = 500
 # Permissive modify (AD's 1.2.840.113556.1.4.1413, honoured by OpenLDAP too): adding a value that is
 # there or deleting one that is not succeeds, so member changes are idempotent without a read.
-_PERMISSIVE = [("1.2.840.113556.1.4.1413", False, None)]
+_PERMISSIVE: Control = ("1.2.840.113556.1.4.1413", False, None)
 _MODIFY_OPS = {"add": MODIFY_ADD, "delete": MODIFY_DELETE, "replace": MODIFY_REPLACE}
 # Refusals of an add of a present value or a delete of an absent one, which permissive modify should
 # have allowed: attributeOrValueExists, and Samba's entryAlreadyExists ("member already exists");
@@ -160,7 +168,7 @@ class LdapDirectory:
         return self._ordering.get(attribute.lower(), True)  # unknown to the schema: let the server say
 
     def _attributes(self, read: Sequence[str]) -> list[str]:
-        return list(dict.fromkeys([*read, self._flavor.id_attribute]))
+        return list(dict.fromkeys([*read, self._flavor.id_attribute, self._flavor.version_attribute]))
 
     def _entry(self, item: Mapping[str, Any]) -> Entry:
         raw: Mapping[str, list[bytes]] = item["raw_attributes"]
@@ -172,7 +180,19 @@ class LdapDirectory:
                 entry_id = self._flavor.decode_id(values[0]) if values else ""
             attributes[key] = tuple(value.decode("utf-8", "replace") for value in values)
         dn = normalize_dn(item["dn"])
-        return Entry(dn=dn, parent=parent_dn(dn), id=entry_id, attributes=attributes)
+        version = attributes.get(self._flavor.version_attribute.lower(), ("",))[0]
+        return Entry(dn=dn, parent=parent_dn(dn), id=entry_id, attributes=attributes, version=version)
+
+    def _guard(self, conn: Connection, dn: str, expect: str | None) -> list[Control]:
+        """The controls that make a write to ``dn`` happen only at version ``expect``: an assertion
+        where the server honours one, else a check just before the write (a narrow race remains)."""
+        if expect is None:
+            return []
+        if self._flavor.asserts:
+            return [assertion(render_filter(Eq(self._flavor.version_attribute, expect)))]
+        if self._read(conn, dn, ()).version != expect:
+            raise Changed(f"{dn} changed since it was read")
+        return []
 
     def _pages(
         self, conn: Connection, base: str, *, scope: str, flt: str, read: Sequence[str]
@@ -301,8 +321,9 @@ class LdapDirectory:
 
         return self._pool.execute(work)
 
-    def _modify(self, conn: Connection, dn: str, changes: Sequence[Modification]) -> None:
-        conn.modify(dn, _payload(changes), controls=_PERMISSIVE)
+    def _modify(self, conn: Connection, dn: str, changes: Sequence[Modification], expect: str | None) -> None:
+        controls = [_PERMISSIVE, *self._guard(conn, dn, expect)]
+        conn.modify(dn, _payload(changes), controls=controls)
         result = conn.result.get("result")
         retry = None
         if result in _VALUE_ABSENT and any(c.op == "delete" and c.values for c in changes):
@@ -312,35 +333,43 @@ class LdapDirectory:
         if retry is not None:
             if not retry:
                 return  # every value was already as asked: nothing to do
-            conn.modify(dn, _payload(retry), controls=_PERMISSIVE)
+            conn.modify(dn, _payload(retry), controls=controls)
         raise_for_result(conn.result, f"modify {dn}")
 
-    def modify(self, dn: str, changes: Sequence[Modification], read: Sequence[str]) -> Entry:
+    def modify(
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+    ) -> Entry:
         def work(conn: Connection) -> Entry:
             if changes:
-                self._modify(conn, dn, changes)
+                self._modify(conn, dn, changes, expect)
             return self._read(conn, dn, read)
 
         return self._pool.execute(work)
 
-    def update(self, dn: str, changes: Sequence[Modification]) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
         if changes:
-            self._pool.execute(lambda conn: self._modify(conn, dn, changes))
+            self._pool.execute(lambda conn: self._modify(conn, dn, changes, expect))
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
         new_rdn = make_rdn(rdn) if rdn is not None else first_rdn(dn)
         same_parent = dn_key(parent_dn(dn)) == dn_key(parent)
 
         def work(conn: Connection) -> str:
-            conn.modify_dn(dn, new_rdn, delete_old_dn=True, new_superior=None if same_parent else parent)
+            conn.modify_dn(
+                dn,
+                new_rdn,
+                delete_old_dn=True,
+                new_superior=None if same_parent else parent,
+                controls=self._guard(conn, dn, expect) or None,
+            )
             raise_for_result(conn.result, f"rename {dn}")
             return normalize_dn(f"{new_rdn},{parent}")
 
         return self._pool.execute(work)
 
-    def delete(self, dn: str) -> None:
+    def delete(self, dn: str, *, expect: str | None = None) -> None:
         def work(conn: Connection) -> None:
-            conn.delete(dn)
+            conn.delete(dn, controls=self._guard(conn, dn, expect) or None)
             raise_for_result(conn.result, f"delete {dn}")
 
         self._pool.execute(work)

@@ -23,6 +23,7 @@ from ldap3.core.exceptions import LDAPException
 
 from bridge.config import LdapConfig, Secret
 from bridge.directory.errors import (
+    Changed,
     ConstraintViolation,
     DirectoryError,
     DirectoryUnavailable,
@@ -54,6 +55,7 @@ _RESULTS: dict[int, type[DirectoryError]] = {
     3: DirectoryUnavailable,  # timeLimitExceeded
     51: DirectoryUnavailable,  # busy
     52: DirectoryUnavailable,  # unavailable
+    122: Changed,  # assertionFailed (RFC 4528): the entry is not at the expected version
 }
 
 # Active Directory puts a Win32 error code in its diagnostic message; these are the ones a client can fix.

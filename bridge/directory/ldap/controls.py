@@ -11,14 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ldap3.core.results import RESULT_CODES
+from ldap3.operation.search import compile_filter, parse_filter
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type import namedtype, tag, univ
 
+ASSERTION = "1.3.6.1.1.12"
 SORT_REQUEST = "1.2.840.113556.1.4.473"
 VLV_REQUEST = "2.16.840.1.113730.3.4.9"
 VLV_RESPONSE = "2.16.840.1.113730.3.4.10"
 
-Control = tuple[str, bool, bytes]
+Control = tuple[str, bool, bytes | None]
 
 # ldap3 looks every result code up in its table and fails with a KeyError on one it lacks; these are
 # the sort and list-view codes (RFC 2891, the VLV draft) a server answers these controls with.
@@ -77,6 +79,13 @@ class _VlvResponse(univ.Sequence):
     )
 
 
+def assertion(ldap_filter: str) -> Control:
+    """A critical assertion control (RFC 4528): the operation is done only when the entry matches
+    ``ldap_filter`` (rendered and escaped by ``render.py``), and fails with assertionFailed otherwise."""
+    node = parse_filter(ldap_filter, None, False, True, None, False)  # already escaped: no auto-escape
+    return (ASSERTION, True, encoder.encode(compile_filter(node.elements[0])))
+
+
 def sort_by(attribute: str) -> Control:
     """A critical server-side sort request on one attribute, ascending, by its ORDERING rule."""
     keys = _SortKeyList()
@@ -125,10 +134,12 @@ def read_list_view(controls: dict[str, dict[str, object]] | None) -> ListView | 
 
 
 __all__ = [
+    "ASSERTION",
     "SORT_REQUEST",
     "VLV_REQUEST",
     "VLV_RESPONSE",
     "ListView",
+    "assertion",
     "list_view",
     "read_list_view",
     "sort_by",

@@ -25,6 +25,8 @@ class Flavor:
     name: Literal["openldap", "active_directory"]
     id_attribute: str
     dn_attribute: str  # an attribute holding the entry's own DN, for batch lookups by DN
+    version_attribute: str  # the change marker, which every change to the entry alters
+    asserts: bool  # the server honours the assertion control (RFC 4528) on writes
     # What a server-side sorted list view is sorted by: unique, unchanging, with an ORDERING rule.
     # None: pages of large lists are cut by the bridge from the directory's own order.
     sort_key: str | None = None
@@ -48,8 +50,19 @@ class Flavor:
         return Eq(self.id_attribute, entry_id)
 
 
-OPENLDAP = Flavor(name="openldap", id_attribute="entryUUID", dn_attribute="entryDN", sort_key="entryUUID")
+OPENLDAP = Flavor(
+    name="openldap",
+    id_attribute="entryUUID",
+    dn_attribute="entryDN",
+    version_attribute="entryCSN",
+    asserts=True,
+    sort_key="entryUUID",
+)
 ACTIVE_DIRECTORY = Flavor(
-    name="active_directory", id_attribute="objectGUID", dn_attribute="distinguishedName"
+    name="active_directory",
+    id_attribute="objectGUID",
+    dn_attribute="distinguishedName",
+    version_attribute="uSNChanged",
+    asserts=False,  # AD does not list 1.3.6.1.1.12 among its supportedControl
 )
 FLAVORS = {flavor.name: flavor for flavor in (OPENLDAP, ACTIVE_DIRECTORY)}
