@@ -69,12 +69,14 @@ def _apply(
     if attribute.mutability == "readOnly":
         raise Mutability(f"{where}: {attribute.name} is read-only")
     owner = _owner(document, path.uri, schema, create=operation.op != "remove")
+    primaries = _primaries(owner, attribute)
     if path.filter is not None:
         _apply_filtered(owner, attribute, operation, where)
     elif path.sub is not None:
         _apply_sub(owner, attribute, path.sub, operation, where)
     else:
         _apply_whole(owner, attribute, operation, where)
+    _one_primary(owner, attribute, primaries)
     if path.uri is not None and schema.urn(path.uri) != schema.core_urn:
         urn = schema.urn(path.uri)
         if urn in document and not document[urn]:
@@ -106,7 +108,7 @@ def _apply_whole(owner: dict[str, Any], attribute: Attribute, operation: PatchOp
     if attribute.multi_valued:
         if operation.op == "add":
             current = list(owner.get(name, []))
-            current.extend(item for item in value if item not in current)
+            current.extend(item for item in value if not any(_same(item, old) for old in current))
             value = current
         _store(owner, name, value)
     elif attribute.type == "complex":
@@ -131,10 +133,12 @@ def _apply_sub(
         if not elements and value is not None:
             elements = [{}]
         for element in elements:
+            _check_immutable(attribute, sub, element.get(sub.name), value, where)
             _set(element, sub.name, value)
         _store(owner, attribute.name, [e for e in elements if _meaningful(e)])
         return
     current = dict(owner.get(attribute.name) or {})
+    _check_immutable(attribute, sub, current.get(sub.name), value, where)
     _set(current, sub.name, value)
     _store(owner, attribute.name, current)
 
@@ -161,6 +165,8 @@ def _apply_filtered(
         sub = attribute.sub(path.sub)
         if sub is None:
             raise InvalidPath(f"{where}: {attribute.name} has no sub-attribute {path.sub!r}")
+        if sub.mutability == "readOnly":
+            raise Mutability(f"{where}: {attribute.name}.{sub.name} is read-only")
         value = None if _clears(operation) else normalize_value(sub, operation.value, where)
         if not matched and value is not None:
             # Entra adds or replaces emails[type eq "work"].value on users that have no work email yet,
@@ -168,6 +174,7 @@ def _apply_filtered(
             elements.append(_element_from_filter(path.filter, where, attribute))
             matched = [len(elements) - 1]
         for i in matched:
+            _check_immutable(attribute, sub, elements[i].get(sub.name), value, where)
             _set(elements[i], sub.name, value)
     elif operation.op == "remove":
         elements = [e for i, e in enumerate(elements) if i not in matched]
@@ -214,6 +221,40 @@ def _element_from_filter(flt: Filter, where: str, attribute: Attribute) -> dict[
                 **_element_from_filter(right, where, attribute),
             }
     raise NoTarget(f"{where}: no value matches the filter, and it does not describe a value to create")
+
+
+def _check_immutable(attribute: Attribute, sub: Attribute, current: Any, value: Any, where: str) -> None:
+    """RFC 7644 3.5.2: an immutable sub-attribute may get a value where it has none, and no other change."""
+    if sub.mutability == "immutable" and current not in _EMPTY and current != value:
+        raise Mutability(f"{where}: {attribute.name}.{sub.name} is immutable")
+
+
+def _same(new: Any, old: Any) -> bool:
+    """Whether an added value is one already there (RFC 7644 3.5.2.1): elements with a "value" are the
+    same value when it is, whatever their $ref or display say (3.5.2.1's add-member example shortens the
+    $ref of a member already in RFC 7643 8.4's group)."""
+    if isinstance(new, dict) and isinstance(old, dict) and "value" in new and "value" in old:
+        return bool(_element_key(new) == _element_key(old))
+    return bool(new == old)
+
+
+def _primaries(owner: dict[str, Any], attribute: Attribute) -> list[Any]:
+    elements = owner.get(attribute.name) if attribute.multi_valued else None
+    return [e for e in elements if isinstance(e, dict) and e.get("primary") is True] if elements else []
+
+
+def _one_primary(owner: dict[str, Any], attribute: Attribute, before: list[Any]) -> None:
+    """RFC 7644 3.5.2: after an operation that sets a primary value, no other value is primary (the flag
+    is dropped: absent reads as false, RFC 7643 2.4)."""
+    elements = owner.get(attribute.name) if attribute.multi_valued else None
+    if not isinstance(elements, list):
+        return
+    made = [e for e in elements if isinstance(e, dict) and e.get("primary") is True and e not in before]
+    if made:
+        owner[attribute.name] = [
+            {k: v for k, v in e.items() if k != "primary"} if isinstance(e, dict) and e not in made else e
+            for e in elements
+        ]
 
 
 def _meaningful(element: Any) -> bool:
