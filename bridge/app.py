@@ -17,7 +17,7 @@ from bridge.directory.filterparse import parse_ldap_filter
 from bridge.groups import GroupService, Memberships
 from bridge.http import errors, media
 from bridge.http.middleware import AccessLog, BearerAuth, RequestId
-from bridge.http.resources import MAX_COUNT, DiscoveryEndpoints, Groups, RootSearch, Users
+from bridge.http.resources import DiscoveryEndpoints, Groups, RootSearch, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
 from bridge.scim.discovery import Discovery
@@ -82,6 +82,8 @@ def create_app(
         "base_path": base,
         "public_url": settings.server.public_url,
         "max_body": settings.server.max_body_bytes,
+        "max_results": settings.server.max_results,
+        "max_matches": settings.server.max_matches,
     }
     users = Users(service, **options)
     app.add_route(f"{base}/Users", users)
@@ -94,9 +96,9 @@ def create_app(
         app.add_route(f"{base}/Groups", groups)
         app.add_route(f"{base}/Groups/.search", groups, suffix="search")
         app.add_route(f"{base}/Groups/{{group_id}}", groups, suffix="item")
-    app.add_route(f"{base}/.search", RootSearch(users, groups, max_body=settings.server.max_body_bytes))
+    app.add_route(f"{base}/.search", RootSearch(users, groups))
     discovery = DiscoveryEndpoints(
-        Discovery(maps, memberships is not None, MAX_COUNT),
+        Discovery(maps, memberships is not None, settings.server.max_results),
         base_path=base,
         public_url=settings.server.public_url,
     )

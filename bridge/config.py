@@ -75,6 +75,16 @@ class ServerConfig:
         None,
     )
     max_body_bytes: int = doc("Largest request body accepted; larger ones get 413.", 1_048_576)
+    max_results: int = doc(
+        "Most resources one list response holds, advertised as filter.maxResults; a larger count is "
+        "lowered to it (RFC 7644 3.4.2.4).",
+        1000,
+    )
+    max_matches: int | None = doc(
+        "Most resources a query may match: one matching more is refused with 400 tooMany (RFC 7644 "
+        "3.12), for example to stop unfiltered lists of a huge directory. Unset: no limit.",
+        None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import falcon
 from bridge.groups import GroupService, GroupView
 from bridge.http.media import SCIM_JSON, read_json
 from bridge.scim.discovery import Discovery, with_location
-from bridge.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue, NotFound
+from bridge.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue, NotFound, TooMany
 from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import entity_tag, list_response, project, resource
 from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER, ResourceSchema
@@ -110,22 +110,43 @@ class _Resources(_Endpoint):
 
     endpoint = ""
 
-    def __init__(self, *, base_path: str, public_url: str | None, max_body: int) -> None:
+    def __init__(
+        self,
+        *,
+        base_path: str,
+        public_url: str | None,
+        max_body: int,
+        max_results: int = MAX_COUNT,
+        max_matches: int | None = None,
+    ) -> None:
         super().__init__(base_path=base_path, public_url=public_url)
         self._max_body = max_body
+        self._max_results = max_results
+        self._max_matches = max_matches
+
+    @property
+    def max_body(self) -> int:
+        return self._max_body
+
+    def check_matches(self, total: int) -> None:
+        """Refuse a query that matched more than ``server.max_matches`` resources (RFC 7644 3.12)."""
+        if self._max_matches is not None and total > self._max_matches:
+            raise TooMany(
+                f"the query matches {total} resources, more than the {self._max_matches} this service "
+                "lists at once; narrow the filter"
+            )
 
     def _location(self, req: falcon.Request, resource_id: str) -> str:
         return f"{self.base_url(req)}/{self.endpoint}/{resource_id}"
 
-    @staticmethod
-    def _query(req: falcon.Request) -> tuple[Filter | None, int, int]:
+    def query(self, req: falcon.Request) -> tuple[Filter | None, int, int]:
         """filter, startIndex and count from the query string. Falcon decodes ``+`` as a space, as Entra
         encodes them [I16] (Q15); parameters the bridge does not know, such as the Tenant URL's
         ``aadOptscim062020`` flag, are ignored [D2] (Q25)."""
         text = _param(req, "filter")
         flt = parse_filter(text) if text is not None and text.strip() else None
         start = max(1, _integer(req, "startIndex", 1))
-        count = min(max(0, _integer(req, "count", DEFAULT_COUNT)), MAX_COUNT)
+        count = min(max(0, _integer(req, "count", DEFAULT_COUNT)), self._max_results)
         return flt, start, count
 
     def _project(self, req: falcon.Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -155,8 +176,9 @@ class _Resources(_Endpoint):
         raise NotImplementedError
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        flt, start, count = self._query(req)
+        flt, start, count = self.query(req)
         resources, total = self.search(req, flt, start, count)
+        self.check_matches(total)
         self._send(resp, list_response(resources, total, start), 200)
 
     def on_post_search(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -315,12 +337,12 @@ class RootSearch:
     """POST /.search (RFC 7644 3.4.3): one query over every resource type, users first, then groups,
     paged across both. A filter on an attribute only one type has matches nothing of the other."""
 
-    def __init__(self, users: Users, groups: Groups | None, *, max_body: int) -> None:
-        self._users, self._groups, self._max_body = users, groups, max_body
+    def __init__(self, users: Users, groups: Groups | None) -> None:
+        self._users, self._groups = users, groups
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        read_search(req, self._max_body)
-        flt, start, count = _Resources._query(req)
+        read_search(req, self._users.max_body)
+        flt, start, count = self._users.query(req)
         refused: list[InvalidFilter] = []
         found: list[Any] = []
         total = 0
@@ -337,6 +359,7 @@ class RootSearch:
             total += matched
         if refused and len(refused) == (2 if self._groups is not None else 1):
             raise refused[0]
+        self._users.check_matches(total)
         resp.content_type = SCIM_JSON
         resp.media = list_response(found, total, start)
 

@@ -330,7 +330,7 @@ QUIRKS: tuple[Quirk, ...] = (
         "[D1][I18]",
         ("bridge.scim.filter:parse_filter",),
     ),
-    Quirk("Q15", "+ for a space in the query string", "[I16]", ("bridge.http.resources:_Resources._query",)),
+    Quirk("Q15", "+ for a space in the query string", "[I16]", ("bridge.http.resources:_Resources.query",)),
     Quirk(
         "Q16",
         "random-GUID probes get 200 and an empty list",
@@ -373,7 +373,7 @@ QUIRKS: tuple[Quirk, ...] = (
         "Q25",
         "the Tenant URL's query string (aadOptscim062020) and a doubled slash",
         "[D2]",
-        ("bridge.http.resources:_Resources._query", "bridge.http.middleware:collapse_slashes"),
+        ("bridge.http.resources:_Resources.query", "bridge.http.middleware:collapse_slashes"),
     ),
     Quirk("Q26", "no ETags or If-Match from Entra: none required", "[D1][D2]", ()),
     Quirk(

@@ -3,11 +3,15 @@ root, where one page runs across both resource types (issue #6, point 2)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from tests.conftest import SCIM, ScimClient
+from bridge.app import create_app
+from bridge.directory.memory import InMemoryDirectory
+from bridge.mapping.model import MapSet
+from tests.conftest import SCIM, ScimClient, make_settings
 
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
@@ -100,3 +104,39 @@ def test_search_is_post_only(client: ScimClient) -> None:
     """GET /Users/.search is not a user called ".search"."""
     response = client.simulate_get(f"{SCIM}/Users/.search")
     assert response.status_code == 405 and response.json["status"] == "405"
+
+
+def limited(memory: InMemoryDirectory, maps: MapSet, **server: Any) -> ScimClient:
+    settings = make_settings()
+    return ScimClient(create_app(replace(settings, server=replace(settings.server, **server)), memory, maps))
+
+
+def test_server_max_results_caps_each_page_and_is_advertised(
+    memory: InMemoryDirectory, maps: MapSet, people: dict[str, str]
+) -> None:
+    client = limited(memory, maps, max_results=2)
+    page = client.simulate_get(f"{SCIM}/Users", params={"count": "5"}).json
+    assert (page["totalResults"], page["itemsPerPage"]) == (3, 2)
+    assert search(client, "", count=5).json["itemsPerPage"] == 2
+    config = client.simulate_get(f"{SCIM}/ServiceProviderConfig").json
+    assert config["filter"] == {"supported": True, "maxResults": 2}
+
+
+def test_a_query_matching_more_than_server_max_matches_is_400_too_many(
+    memory: InMemoryDirectory, maps: MapSet, people: dict[str, str]
+) -> None:
+    client = limited(memory, maps, max_matches=2)
+    refused = [
+        client.simulate_get(f"{SCIM}/Users"),
+        client.simulate_get(f"{SCIM}/Users", params={"count": "0"}),
+        search(client, "/Users", filter="userName pr"),
+        search(client, "", filter='displayName co "s"'),  # 3 users and 2 groups: each under, both over
+    ]
+    for response in refused:
+        assert response.status_code == 400, response.json
+        assert response.json["scimType"] == "tooMany"
+        assert "narrow the filter" in response.json["detail"]
+    assert "matches 3 resources, more than the 2" in refused[0].json["detail"]
+    allowed = client.simulate_get(f"{SCIM}/Users", params={"filter": 'userName eq "ann"'})
+    assert allowed.status_code == 200 and allowed.json["totalResults"] == 1
+    assert client.simulate_get(f"{SCIM}/Groups").json["totalResults"] == 2
