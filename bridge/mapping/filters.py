@@ -157,6 +157,10 @@ class FilterTranslator:
             return self._on_active(flt)
         if name in ("meta", "schemas"):
             raise InvalidFilter(f"filtering on {name} is not supported")
+        if attribute.returned == "never":
+            # RFC 7643 section 7 leaves it to the service provider; a filter on a password would be a
+            # way to test guesses (or, on its presence, to learn who has one).
+            raise InvalidFilter(f"{name} is write-only and never returned, so it cannot be filtered")
         if attribute.multi_valued and attribute.type == "complex":
             sub_path = AttrPath(None, path.sub or "value", None)
             leaf = Compare(sub_path, flt.op, flt.value) if isinstance(flt, Compare) else ScimPresent(sub_path)

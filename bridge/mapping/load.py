@@ -26,6 +26,7 @@ from bridge.mapping.model import (
     Target,
     Template,
 )
+from bridge.mapping.passwords import DEFAULT_SCHEME, SCHEMES, scheme_name
 from bridge.scim.errors import InvalidPath
 from bridge.scim.filter import Compare
 from bridge.scim.path import parse_path
@@ -33,7 +34,7 @@ from bridge.scim.schemas import GROUP, USER, ResourceSchema
 
 _LDAP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-_ROW_KEYS = ("ldap", "convert", "strip_suffix", "default")
+_ROW_KEYS = ("ldap", "convert", "strip_suffix", "default", "scheme")
 _USER_KEYS = (
     "object_classes",
     "auxiliary_classes",
@@ -63,8 +64,11 @@ _MEMBER_HOLDS: dict[str, Literal["dn", "uid"]] = {"member": "dn", "uniqueMember"
 _CONVERTERS = {
     "boolean": ("boolean",),
     "integer": ("integer",),
-    "string": ("string", "postal_address", "reference", "ad_password"),
+    "string": ("string", "postal_address", "reference"),
 }
+# A write-only value (password, returned "never") is never read back, so it is stored the way the
+# directory takes passwords, and the map says which: there is no default.
+_PASSWORD_CONVERTERS = ("ldap_password", "ad_password")
 
 
 class MapError(Exception):
@@ -152,6 +156,12 @@ def _rule(key: str, row: Any, where: str, schema: ResourceSchema, problems: list
     if not isinstance(ldap, str) or not _LDAP_NAME.match(ldap):
         problems.append(f"{where}.ldap: must be an LDAP attribute name, not {ldap!r}")
         return None
+    if (target.sub or target.attribute).returned == "never":
+        converter = _password(row, target, where, problems)
+        return None if converter is None else Rule(target, ldap, converter)
+    if "scheme" in row:
+        problems.append(f"{where}.scheme: only a password row (convert: ldap_password) has a scheme")
+        return None
     scim_type = (target.sub or target.attribute).type
     fitting = _CONVERTERS.get(scim_type, ("string", "postal_address"))
     kind = row.get("convert", fitting[0])
@@ -177,6 +187,34 @@ def _rule(key: str, row: Any, where: str, schema: ResourceSchema, problems: list
         except ValueError as exc:
             problems.append(f"{where}.default[{i}]: {exc}")
     return Rule(target, ldap, Converter(kind, suffix), tuple(templates))
+
+
+def _password(row: Mapping[str, Any], target: Target, where: str, problems: list[str]) -> Converter | None:
+    """``password: {ldap: userPassword, convert: ldap_password, scheme: SSHA}``, or AD's
+    ``{ldap: unicodePwd, convert: ad_password}``: how a password the directory never gives back is sent."""
+    kind = row.get("convert")
+    if kind not in _PASSWORD_CONVERTERS:
+        problems.append(
+            f"{where}.convert: {target.text} is write-only, so say how the directory takes it: "
+            f"ldap_password (OpenLDAP userPassword) or ad_password (AD unicodePwd), not {kind!r}"
+        )
+        return None
+    extra = [key for key in ("strip_suffix", "default") if key in row]
+    if kind == "ad_password" and "scheme" in row:
+        extra.append("scheme")
+    if extra:
+        problems.append(f"{where}: a password row takes no {_either(tuple(extra))}")
+        return None
+    if kind == "ad_password":
+        return Converter("ad_password")
+    text = row.get("scheme", DEFAULT_SCHEME)
+    if isinstance(text, Mapping) and len(text) == 1:
+        text = "{" + str(next(iter(text))) + "}"  # YAML reads an unquoted {SSHA} as a mapping
+    scheme = scheme_name(text) if isinstance(text, str) else None
+    if scheme is None:
+        problems.append(f"{where}.scheme: {_either(SCHEMES)}, not {text!r}")
+        return None
+    return Converter("ldap_password", scheme=scheme)
 
 
 def _active(data: Any, where: str, problems: list[str]) -> ActiveRule | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge.directory.base import DirFilter
+from bridge.mapping.passwords import DEFAULT_SCHEME, hash_password
 from bridge.scim.schemas import Attribute
 
 # RFC 4517 section 3.3.28: lines of a Postal Address are separated by "$"; "$" and "\" are escaped.
@@ -100,11 +101,16 @@ class Converter:
     newlines into RFC 4517 ``$`` separators; ``strip_suffix`` lets ``jdoe@contoso.com`` live as
     ``jdoe`` and read back with the suffix restored. ``reference`` is another user's id on the SCIM side
     and that user's DN in the directory (``manager``): the service translates between the two, since
-    that needs a directory lookup.
+    that needs a directory lookup. The write-only ``password`` is ``ldap_password`` (OpenLDAP's
+    ``userPassword``, hashed under ``scheme``: see :mod:`bridge.mapping.passwords`) or ``ad_password``
+    (AD's ``unicodePwd``); neither is ever read back.
     """
 
-    kind: Literal["string", "boolean", "integer", "postal_address", "reference", "ad_password"] = "string"
+    kind: Literal[
+        "string", "boolean", "integer", "postal_address", "reference", "ad_password", "ldap_password"
+    ] = "string"
     strip_suffix: str | None = None
+    scheme: str | None = None  # ldap_password only: SSHA when None
 
     @property
     def exact(self) -> bool:
@@ -129,6 +135,9 @@ class Converter:
             raise ValueError("must be a string")
         if self.kind == "ad_password":
             return f'"{value}"'  # AD's unicodePwd: the quoted password, sent as UTF-16-LE by the adapter
+        if self.kind == "ldap_password":
+            # A fresh salt each time: the stored hash is never read back or compared, only written.
+            return hash_password(value, self.scheme or DEFAULT_SCHEME)
         if self.kind == "postal_address":
             escaped = "".join(_POSTAL_ESCAPES.get(c, c) for c in value)
             return escaped.replace("\r\n", "$").replace("\n", "$")

@@ -194,6 +194,8 @@ class Slapd:
         host: str = "127.0.0.1",
         rfc2307bis: bool = False,
         sssvlv: bool = True,
+        modules: Sequence[str] = (),
+        password_hash: str | None = None,
     ) -> None:
         """Describe the server; nothing happens until :meth:`start`.
 
@@ -203,6 +205,9 @@ class Slapd:
         AUXILIARY, as RFC 2307bis directories have it, so a group can be groupOfNames and posixGroup.
         ``sssvlv`` loads the server-side sort and virtual list view overlay, which the bridge uses to
         serve a page of a large list without reading the whole list.
+        ``modules`` are more modules from /usr/lib/ldap to load (``pw-sha2``, ``argon2``), and
+        ``password_hash`` is slapd's ``password-hash`` (``{ARGON2}``): the scheme ppolicy's
+        hash_cleartext, which is always on with ppolicy, hashes cleartext passwords with.
         """
         self.workdir = Path(workdir).resolve()
         self._port, self._auto_port = port, port is None
@@ -214,6 +219,7 @@ class Slapd:
         self._host = host
         self._rfc2307bis = rfc2307bis
         self._sssvlv = sssvlv
+        self._modules, self._password_hash = tuple(modules), password_hash
         self._info: SlapdInfo | None = None
 
     @property
@@ -421,7 +427,9 @@ class Slapd:
         overlays += "overlay sssvlv\n" if self._sssvlv else ""
         return _CONF.format(
             includes="".join(f'include "{p}"\n' for p in [*std, *self._schemas]),
-            modules="".join(f"moduleload {name}\n" for name, yes in on.items() if yes),
+            modules="".join(f"moduleload {name}\n" for name, yes in on.items() if yes)
+            + "".join(f"moduleload {name}\n" for name in self._modules)
+            + (f"password-hash {self._password_hash}\n" if self._password_hash else ""),
             w=self.workdir,
             tls=tls,
             config_pw=_ssha(self._password),

@@ -24,7 +24,7 @@ def attributes(client: ScimClient, urn: str) -> dict[str, dict[str, Any]]:
 
 
 def test_the_service_provider_config_says_what_the_bridge_supports(client: ScimClient) -> None:
-    """RFC 7643 section 5: PATCH and filters yes (with the real page maximum), bulk, sort and ETags no,
+    """RFC 7643 section 5: PATCH, filters (with the real page maximum) and ETags yes, bulk and sort no,
     and the bearer token as the authentication scheme."""
     response = client.simulate_get(f"{SCIM}/ServiceProviderConfig")
     assert response.status_code == 200 and response.headers["content-type"] == "application/scim+json"
@@ -33,7 +33,8 @@ def test_the_service_provider_config_says_what_the_bridge_supports(client: ScimC
     assert config["patch"] == {"supported": True}
     assert config["filter"] == {"supported": True, "maxResults": MAX_COUNT}
     assert config["bulk"]["supported"] is False and config["sort"] == {"supported": False}
-    assert config["changePassword"] == {"supported": False}  # the OpenLDAP map stores no password
+    assert config["etag"] == {"supported": True}
+    assert config["changePassword"] == {"supported": True}  # the OpenLDAP map hashes it into userPassword
     assert [s["type"] for s in config["authenticationSchemes"]] == ["oauthbearertoken"]
     assert config["meta"]["location"] == f"http://falconframework.org{SCIM}/ServiceProviderConfig"
 
@@ -66,6 +67,24 @@ def test_the_user_schema_lists_exactly_the_mapped_attributes_and_sub_attributes(
     enterprise = attributes(client, ENTERPRISE_USER)
     assert set(enterprise) == {"employeeNumber", "department", "organization", "manager"}
     assert [s["name"] for s in enterprise["manager"]["subAttributes"]] == ["value"]
+
+
+def test_change_password_is_supported_exactly_when_the_map_stores_a_password(
+    client: ScimClient,
+    make_client: Callable[..., ScimClient],
+    map_with: Callable[[dict[str, Any]], ResourceMap],
+) -> None:
+    """RFC 7643 section 5 ``changePassword``: the shipped OpenLDAP map hashes passwords into userPassword,
+    and advertises ``password`` as writeOnly and never returned (RFC 7643 section 4.1.1)."""
+    password = attributes(client, CORE_USER)["password"]
+    assert (password["mutability"], password["returned"]) == ("writeOnly", "never")
+    assert "userPassword" in password["description"]
+    shipped = map_with({})
+    without = replace(shipped, rules=tuple(r for r in shipped.rules if r.target.attribute.name != "password"))
+    other = make_client(MapSet(without))
+    config = other.simulate_get(f"{SCIM}/ServiceProviderConfig").json
+    assert config["changePassword"] == {"supported": False}
+    assert "password" not in attributes(other, CORE_USER)
 
 
 def test_group_members_advertise_the_kinds_the_bridge_computes(client: ScimClient) -> None:

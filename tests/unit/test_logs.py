@@ -242,3 +242,27 @@ def test_no_password_or_bearer_token_ever_reaches_the_log(log_lines: Lines, clie
     assert PASSWORD not in text
     assert TOKEN not in text
     assert "Bearer" not in text
+
+
+def test_a_written_password_reaches_the_log_neither_in_clear_nor_hashed(
+    log_lines: Lines, client: ScimClient, memory: InMemoryDirectory
+) -> None:
+    """The audit line names userPassword among the attributes written, and carries no value: not the
+    password, not its hash, not the hash's base64 body (issue #6 point 8)."""
+    created = client.post_user({"userName": "ed@contoso.com", "password": PASSWORD})
+    user_id = created.json["id"]
+    (dn,) = [dn for dn in memory.dns() if memory.raw(dn).get("entryuuid") == [user_id]]
+    hashes = [memory.raw(dn)["userpassword"][0]]
+    client.patch_user(user_id, {"op": "replace", "path": "password", "value": PASSWORD + "2"})
+    hashes.append(memory.raw(dn)["userpassword"][0])
+    client.simulate_put(f"{SCIM}/Users/{user_id}", json={"userName": "ed@contoso.com", "password": PASSWORD})
+    hashes.append(memory.raw(dn)["userpassword"][0])
+    assert len(set(hashes)) == 3 and all(h.startswith("{SSHA}") for h in hashes)
+    lines = log_lines()
+    audit = [(line["op"], line["attributes"]) for line in lines if line["logger"] == "bridge.audit"]
+    assert [op for op, _ in audit] == ["add", "modify", "modify"]
+    assert all("userPassword" in names for _, names in audit)
+    text = "\n".join(json.dumps(line) for line in lines)
+    assert PASSWORD not in text
+    for stored in hashes:
+        assert stored not in text and stored.removeprefix("{SSHA}") not in text

@@ -119,7 +119,7 @@ BAD_ROWS = [
     ),
     pytest.param(
         {"nickName": {"ldap": "nick", "lpad": "x"}},
-        "user.attributes.nickName.lpad: unknown key (known: ldap, convert, strip_suffix, default)",
+        "user.attributes.nickName.lpad: unknown key (known: ldap, convert, strip_suffix, default, scheme)",
         id="unknown-row-key",
     ),
     pytest.param(
@@ -130,13 +130,13 @@ BAD_ROWS = [
     pytest.param(
         {"nickName": {"ldap": "nick", "convert": "date"}},
         "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string, "
-        "postal_address, reference or ad_password, not 'date'",
+        "postal_address or reference, not 'date'",
         id="unknown-converter",
     ),
     pytest.param(
         {"nickName": {"ldap": "nick", "convert": "integer"}},
         "user.attributes.nickName.convert: nickName is a SCIM string, so convert must be string, "
-        "postal_address, reference or ad_password, not 'integer'",
+        "postal_address or reference, not 'integer'",
         id="a-converter-that-would-change-the-json-type",
     ),
     pytest.param(
@@ -394,6 +394,7 @@ FULL_LDAP = {
     "departmentNumber": ("R&D",),
     "o": ("Contoso Ltd.",),
     "manager": (),  # a reference: the service turns an id into the manager's DN before this point
+    "userPassword": (),  # write-only: written only when a document carries a password
 }
 
 
