@@ -45,6 +45,12 @@ EVERY_ROW: dict[str, Any] = {
             "formatted": "1 Main St.\nSpringfield, IL 62701",
         }
     ],
-    ENTERPRISE_USER: {"employeeNumber": "007", "department": "R&D", "organization": "Contoso Ltd."},
+    ENTERPRISE_USER: {
+        "employeeNumber": "007",
+        "department": "R&D",
+        "organization": "Contoso Ltd.",
+        "costCenter": "CC-4711",
+        "division": "Research",
+    },
     "active": True,
 }

@@ -65,7 +65,14 @@ def test_the_user_schema_lists_exactly_the_mapped_attributes_and_sub_attributes(
     assert user["groups"]["mutability"] == "readOnly"
     assert {s["mutability"] for s in user["groups"]["subAttributes"]} == {"readOnly"}
     enterprise = attributes(client, ENTERPRISE_USER)
-    assert set(enterprise) == {"employeeNumber", "department", "organization", "manager"}
+    assert set(enterprise) == {
+        "employeeNumber",
+        "department",
+        "organization",
+        "costCenter",
+        "division",
+        "manager",
+    }
     assert [s["name"] for s in enterprise["manager"]["subAttributes"]] == ["value"]
 
 

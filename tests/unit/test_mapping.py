@@ -393,6 +393,8 @@ FULL_LDAP = {
     "employeeNumber": ("007",),
     "departmentNumber": ("R&D",),
     "o": ("Contoso Ltd.",),
+    "scimCostCenter": ("CC-4711",),
+    "scimDivision": ("Research",),
     "manager": (),  # a reference: the service turns an id into the manager's DN before this point
     "userPassword": (),  # write-only: written only when a document carries a password
 }
