@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -42,7 +43,7 @@ class Attribute:
         return self._subs.get(name.lower())
 
 
-def _multi(name: str, *subs: Attribute, value_type: str = "string") -> Attribute:
+def _multi(name: str, *subs: Attribute, value_type: str = "string", **options: Any) -> Attribute:
     """A multi-valued complex attribute with the usual value/display/type/primary sub-attributes."""
     base = (
         Attribute("value", value_type),
@@ -50,7 +51,7 @@ def _multi(name: str, *subs: Attribute, value_type: str = "string") -> Attribute
         Attribute("type"),
         Attribute("primary", "boolean"),
     )
-    return Attribute(name, "complex", multi_valued=True, sub_attributes=base + subs)
+    return Attribute(name, "complex", multi_valued=True, sub_attributes=base + subs, **options)
 
 
 _REF = Attribute("$ref", "reference")
@@ -98,7 +99,9 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
             Attribute("primary", "boolean"),
         ),
     ),
-    _multi("groups", _REF),
+    # Read-only (RFC 7643 4.1.2: membership is changed through /Groups), and computed by a reverse search
+    # that a plain read does not pay for: returned only when ``attributes`` asks for it.
+    _multi("groups", _REF, mutability="readOnly", returned="request"),
     _multi("entitlements"),
     _multi("roles"),
     _multi("x509Certificates", value_type="binary"),

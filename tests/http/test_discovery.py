@@ -62,7 +62,8 @@ def test_the_user_schema_lists_exactly_the_mapped_attributes_and_sub_attributes(
     assert email_type["canonicalValues"] == ["work"]
     phone_types = [s for s in user["phoneNumbers"]["subAttributes"] if s["name"] == "type"]
     assert phone_types[0]["canonicalValues"] == ["fax", "mobile", "work"]
-    assert user["groups"]["mutability"] == "readOnly"
+    assert (user["groups"]["mutability"], user["groups"]["returned"]) == ("readOnly", "request")
+    assert user["password"]["returned"] == "never" and user["userName"]["returned"] == "default"
     assert {s["mutability"] for s in user["groups"]["subAttributes"]} == {"readOnly"}
     enterprise = attributes(client, ENTERPRISE_USER)
     assert set(enterprise) == {

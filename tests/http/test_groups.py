@@ -110,3 +110,28 @@ def test_groups_are_not_served_when_the_map_has_none(
     client = make_client(user_map)
     assert client.simulate_get(f"{SCIM}/Groups").status_code == 404
     assert client.simulate_get(f"{SCIM}/Users").status_code == 200
+
+
+def test_a_users_groups_follow_their_returned_and_mutability_rules(client: ScimClient, group: str) -> None:
+    """RFC 7643 4.1.2 and 7.: ``groups`` is read-only, and (as the bridge advertises) returned on request."""
+    user = client.post_user({"userName": "gil"}).json
+    assert (
+        patch(client, group, {"op": "add", "path": "members", "value": [{"value": user["id"]}]}).status_code
+        == 204
+    )
+    url = f"{SCIM}/Users/{user['id']}"
+    assert "groups" not in user and "groups" not in client.simulate_get(url).json
+    assert "groups" not in client.simulate_get(url, params={"excludedAttributes": "emails"}).json
+    asked = client.simulate_get(url, params={"attributes": "groups"}).json
+    assert set(asked) == {"schemas", "id", "groups"}  # id is returned always, whatever is asked
+    assert [g["value"] for g in asked["groups"]] == [group]
+    listed = client.simulate_get(f"{SCIM}/Users", params={"attributes": "userName,groups"}).json["Resources"]
+    assert [g["value"] for g in listed[0]["groups"]] == [group]
+    refused = client.patch_user(user["id"], {"op": "add", "path": "groups", "value": [{"value": group}]})
+    assert (refused.status_code, refused.json["scimType"]) == (400, "mutability")
+    echoed = {**client.simulate_get(url, params={"attributes": "userName,groups"}).json, "userName": "gil"}
+    put = client.simulate_put(url, json=echoed)  # a read-back sent as it was: groups ignored
+    assert put.status_code == 200, put.json
+    assert [g["value"] for g in client.simulate_get(url, params={"attributes": "groups"}).json["groups"]] == [
+        group
+    ]
