@@ -3,6 +3,7 @@ real one from settings (LDAP pool, audit, map)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from bridge.http.middleware import AccessLog, BearerAuth, RequestId
 from bridge.http.resources import DiscoveryEndpoints, Groups, RootSearch, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
+from bridge.safety import Safety
 from bridge.scim.discovery import Discovery
 from bridge.service import ProvisioningService, Scope
 
@@ -36,6 +38,7 @@ def create_app(
     *,
     id_filter: Callable[[str], DirFilter] = entry_uuid_filter,
     dn_attribute: str = "entryDN",
+    clock: Callable[[], float] = time.monotonic,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """A Falcon app serving SCIM over ``directory``; every collaborator is passed in, nothing global.
 
@@ -49,6 +52,7 @@ def create_app(
         disabled_base=settings.deprovisioning.disabled_base,
         user_filter=parse_ldap_filter(settings.ldap.user_filter) if settings.ldap.user_filter else None,
     )
+    safety = Safety(audited, settings.safety, user_base=settings.ldap.user_base, clock=clock)
     memberships = None
     if maps.group is not None and settings.ldap.group_base:
         bases, user_scope = ProvisioningService.search_scope(audited, users_mapping, scope)
@@ -70,6 +74,7 @@ def create_app(
         id_filter=id_filter,
         memberships=memberships,
         dn_attribute=dn_attribute,
+        safety=safety,
     )
     base = settings.server.base_path
     middleware: list[Any] = [RequestId(), BearerAuth(settings.auth.token_hashes, base), AccessLog()]
@@ -92,7 +97,8 @@ def create_app(
     groups = None
     if memberships is not None:
         assert maps.group is not None
-        groups = Groups(GroupService(audited, ResourceMapping(maps.group), memberships, id_filter), **options)
+        group_service = GroupService(audited, ResourceMapping(maps.group), memberships, id_filter, safety)
+        groups = Groups(group_service, **options)
         app.add_route(f"{base}/Groups", groups)
         app.add_route(f"{base}/Groups/.search", groups, suffix="search")
         app.add_route(f"{base}/Groups/{{group_id}}", groups, suffix="item")

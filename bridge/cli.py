@@ -1,7 +1,8 @@
-"""``scim-ldap-bridge``: serve | check-config | token new | selftest | demo | version.
+"""``scim-ldap-bridge``: serve | check-config | token new | breaker | selftest | demo | version.
 
-Exit codes: 0 success; 1 an operational error (printed as one line) or a failed selftest flow; 2 bad
-usage or a configuration with problems (each printed on its own line with its YAML path).
+Exit codes: 0 success; 1 an operational error (printed as one line), a failed selftest flow, or
+``breaker status`` finding the breaker tripped; 2 bad usage or a configuration with problems (each
+printed on its own line with its YAML path).
 """
 
 from __future__ import annotations
@@ -113,6 +114,37 @@ def _selftest(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
 
+def _breaker(args: argparse.Namespace) -> int:
+    """Show or release the deprovisioning circuit breaker, which lives in the directory."""
+    from bridge.app import open_directory  # noqa: PLC0415 - ldap3 only for the commands that need it
+    from bridge.directory.errors import DirectoryError  # noqa: PLC0415
+    from bridge.safety import Safety  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    opened = open_directory(settings)
+    safety = Safety(opened.directory, settings.safety, user_base=settings.ldap.user_base)
+    try:
+        if args.breaker_command == "release":
+            released = safety.release()
+            print("Circuit breaker: released" if released else "Circuit breaker: was not tripped")
+            return EXIT_OK
+        reason = safety.tripped()
+    except DirectoryError as exc:
+        print(f"scim-ldap-bridge: {exc.reason}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        opened.close()
+    if reason is None:
+        print("Circuit breaker: not tripped")
+        return EXIT_OK
+    print(f"Circuit breaker: tripped ({reason}); entry {safety.breaker_dn}")
+    return EXIT_FAILED
+
+
 def _version(args: argparse.Namespace) -> int:
     print(f"scim-ldap-bridge {__version__}")
     return EXIT_OK
@@ -151,6 +183,12 @@ def parser() -> argparse.ArgumentParser:
         "--base", required=True, help="DN under which the sandbox OU is created and removed"
     )
     selftest.set_defaults(run=_selftest)
+    breaker = commands.add_parser("breaker", help="show or release the deprovisioning circuit breaker")
+    breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
+    for name, text in (("status", "say whether it is tripped (exit 1 if so)"), ("release", "release it")):
+        command = breaker_commands.add_parser(name, help=text)
+        command.add_argument("--config", default=DEFAULT_CONFIG)
+        command.set_defaults(run=_breaker)
     commands.add_parser("version", help="print the version").set_defaults(run=_version)
     return top
 

@@ -150,6 +150,38 @@ class DeprovisioningConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SafetyConfig:
+    read_only: bool = doc(
+        "Refuse every write with 503 and Retry-After (clients such as Entra retry later, so nothing is "
+        "lost): for maintenance, or to watch a first cycle before letting it write.",
+        False,
+    )
+    protected_dns: tuple[str, ...] = doc(
+        "DNs of users and groups the bridge never modifies, disables or deletes (403), such as admins "
+        "and service accounts. They stay visible.",
+        (),
+    )
+    protected_filter: str | None = doc(
+        "An LDAP filter: users and groups that match it are protected like protected_dns, e.g. "
+        "(|(memberOf=cn=admins,ou=groups,dc=example,dc=org)(employeeType=service)).",
+        None,
+    )
+    deprovision_limit: int = doc(
+        "The circuit breaker: more disables and deletes than this within deprovision_window seconds "
+        "(counted by each instance) trip it, and every further one is refused with 503 until an "
+        "operator runs `scim-ldap-bridge breaker release`. 0 turns it off.",
+        500,
+    )
+    deprovision_window: int = doc("The breaker's sliding window, in seconds.", 3600)
+    breaker_base: str | None = doc(
+        "Where the entry that records a tripped breaker for every instance lives: the bridge adds the "
+        "organizationalRole cn=scim-ldap-bridge-breaker there, and `breaker release` deletes it. "
+        "Unset: ldap.user_base.",
+        None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = doc("Least severe level logged.", "INFO")
     access_log: bool = doc("One JSON line per request (method, route, status, duration).", True)
@@ -163,6 +195,7 @@ class Settings:
     map: str = doc("Attribute-map file, relative to this file (e.g. maps/openldap.yaml).")
     server: ServerConfig = doc("The HTTP server.", ServerConfig())
     deprovisioning: DeprovisioningConfig = doc("What unassign and delete do.", DeprovisioningConfig())
+    safety: SafetyConfig = doc("Guardrails on writes.", SafetyConfig())
     logging: LoggingConfig = doc("Logging on stderr, as JSON lines.", LoggingConfig())
     source: str = field(default="", metadata={"internal": True})
 
@@ -312,6 +345,18 @@ def _check_server(server: ServerConfig, problems: list[str]) -> None:
         problems.append("server.threads: must be at least 1")
 
 
+def _check_safety(safety: SafetyConfig, problems: list[str]) -> None:
+    if safety.protected_filter is not None:
+        try:
+            parse_ldap_filter(safety.protected_filter)
+        except LdapFilterSyntaxError as exc:
+            problems.append(f"safety.protected_filter: {exc} (write it as an RFC 4515 filter in parentheses)")
+    if safety.deprovision_limit is not None and safety.deprovision_limit < 0:
+        problems.append("safety.deprovision_limit: must be 0 (off) or more")
+    if safety.deprovision_window is not None and safety.deprovision_window < 1:
+        problems.append("safety.deprovision_window: must be at least 1 second")
+
+
 def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
     """Rules that span keys or look at the machine; every value may be None (already reported)."""
     if settings.auth is not None:
@@ -320,6 +365,8 @@ def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
         _check_ldap(settings.ldap, base_dir, problems)
     if settings.server is not None:
         _check_server(settings.server, problems)
+    if settings.safety is not None:
+        _check_safety(settings.safety, problems)
     if settings.map is not None and not (base_dir / settings.map).is_file():
         problems.append(f"map: no such file: {base_dir / settings.map}")
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.config import SafetyConfig
 from bridge.directory.base import (
     Directory,
     DirFilter,
@@ -28,6 +29,7 @@ from bridge.directory.base import (
 from bridge.directory.errors import DirectoryError, EntryAlreadyExists, NoSuchEntry
 from bridge.mapping.engine import ResourceMapping
 from bridge.mapping.filters import FilterTranslator
+from bridge.safety import Safety
 from bridge.scim.compat import PatchOperation, normalize_patch, normalize_resource
 from bridge.scim.errors import InvalidPath, InvalidValue, NotFound, ServerError, Uniqueness
 from bridge.scim.filter import Compare, Filter, Or
@@ -226,9 +228,15 @@ class GroupService:
     """The SCIM operations on Groups."""
 
     def __init__(
-        self, directory: Directory, mapping: ResourceMapping, memberships: Memberships, id_filter: Any
+        self,
+        directory: Directory,
+        mapping: ResourceMapping,
+        memberships: Memberships,
+        id_filter: Any,
+        safety: Safety | None = None,
     ):
         self._directory = directory
+        self._safety = safety or Safety(directory, SafetyConfig(), user_base=memberships.group_base)
         self._mapping = mapping
         self._members = memberships
         self._base = memberships.group_base
@@ -302,6 +310,7 @@ class GroupService:
     def create_group(self, body: Any) -> GroupView:
         """POST /Groups: Entra creates groups empty and adds members later [D1]; members given here are
         resolved (an unknown id is a 400, never a dangling DN)."""
+        self._safety.check_write()
         document = normalize_resource(body, GROUP).document
         if not str(document.get("displayName", "")).strip():
             raise InvalidValue("displayName is required")
@@ -381,6 +390,7 @@ class GroupService:
         member_ops = [op for op, m in zip(operations, is_member, strict=True) if m]
         other_ops = [op for op, m in zip(operations, is_member, strict=True) if not m]
         entry = self._entry(group_id)
+        self._safety.check_entry("Group", entry)
         expect = expected_version("Group", entry, if_match)
         changes = self._member_changes(member_ops)
         dn = entry.dn
@@ -423,6 +433,7 @@ class GroupService:
     def replace_group(self, group_id: str, body: Any, *, if_match: Sequence[str] | None = None) -> GroupView:
         """PUT /Groups/{id}: the attributes and the whole member list are replaced (RFC 7644 3.5.1)."""
         entry = self._entry(group_id)
+        self._safety.check_entry("Group", entry)
         expect = expected_version("Group", entry, if_match)
         old = self._mapping.to_document(entry)
         new = normalize_resource(body, GROUP).document
@@ -437,7 +448,9 @@ class GroupService:
     def delete_group(self, group_id: str, *, if_match: Sequence[str] | None = None) -> None:
         """DELETE /Groups/{id}: the group goes; its members stay as they are."""
         entry = self._entry(group_id)
+        self._safety.check_entry("Group", entry)
         expect = expected_version("Group", entry, if_match)
+        self._safety.deprovision("Group", entry)
         with refusals("Group", group_id):
             self._directory.delete(entry.dn, expect=expect)
 

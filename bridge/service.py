@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bridge.config import DeprovisioningConfig
+from bridge.config import DeprovisioningConfig, SafetyConfig
 from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, Modification, all_of
 from bridge.directory.errors import (
     Changed,
@@ -32,6 +32,7 @@ from bridge.directory.errors import (
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.filters import FilterTranslator
 from bridge.mapping.model import NamingRule, Rule
+from bridge.safety import Safety
 from bridge.scim.compat import normalize_patch, normalize_resource
 from bridge.scim.errors import (
     Forbidden,
@@ -221,8 +222,10 @@ class ProvisioningService:
         id_filter: Any,
         memberships: MembershipHooks | None = None,
         dn_attribute: str = "entryDN",
+        safety: Safety | None = None,
     ) -> None:
         self._directory = directory
+        self._safety = safety or Safety(directory, SafetyConfig(), user_base=scope.user_base)
         self._mapping = mapping
         self._policy = policy
         self._memberships = memberships
@@ -370,6 +373,7 @@ class ProvisioningService:
 
     def create_user(self, body: Any) -> UserView:
         """POST /Users (RFC 7644 3.3): one LDAP add with every mapped value and, when asked, the lock."""
+        self._safety.check_write()
         normalized = normalize_resource(body, USER)
         if normalized.ignored:
             logger.debug("ignored attributes not in the schema: %s", ", ".join(normalized.ignored))
@@ -423,6 +427,7 @@ class ProvisioningService:
         Returns None when the policy turned the request into a delete.
         """
         entry = self._entry(user_id)
+        self._safety.check_entry("User", entry)
         expect = expected_version("User", entry, if_match)
         old = self._mapping.to_document(entry)
         new = normalize_resource(body, USER).document
@@ -435,6 +440,7 @@ class ProvisioningService:
         """PATCH /Users/{id} (RFC 7644 3.5.2). Returns None when the policy deleted the user."""
         operations = normalize_patch(body, USER)
         entry = self._entry(user_id)
+        self._safety.check_entry("User", entry)
         expect = expected_version("User", entry, if_match)
         old = self._mapping.to_document(entry)
         result = apply_patch(self._client_form(old), operations, USER)
@@ -448,11 +454,13 @@ class ProvisioningService:
     def delete_user(self, user_id: str, *, if_match: Sequence[str] | None = None) -> None:
         """DELETE /Users/{id}: delete the entry, or disable it when ``on_delete`` is ``disable``."""
         entry = self._entry(user_id)
+        self._safety.check_entry("User", entry)
         expect = expected_version("User", entry, if_match)
         if self._policy.on_delete == "disable":
             old = self._mapping.to_document(entry)
             self._update(entry, old, {**old, "active": False}, may_delete=False, expect=expect)
             return
+        self._safety.deprovision("User", entry)
         self._delete(entry, expect)
 
     def _delete(self, entry: Entry, expect: str | None) -> None:
@@ -488,12 +496,10 @@ class ProvisioningService:
         if not str(new.get("userName", "")).strip():
             raise InvalidValue("userName is required and cannot be removed")
         active = bool(new.get("active", True))
-        if (
-            may_delete
-            and not active
-            and self._mapping.is_active(entry)
-            and self._policy.on_deactivate == "delete"
-        ):
+        disabling = not active and self._mapping.is_active(entry)
+        if disabling:
+            self._safety.deprovision("User", entry)
+        if disabling and may_delete and self._policy.on_deactivate == "delete":
             self._delete(entry, expect)
             return None
         parent = self._parent_for(entry, active)
