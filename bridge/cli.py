@@ -1,19 +1,21 @@
-"""``scim-ldap-bridge``: serve | check-config | token new | breaker | selftest | demo | version.
+"""``scim-ldap-bridge``: serve | check-config | token new | preview | breaker | selftest | demo | version.
 
-Exit codes: 0 success; 1 an operational error (printed as one line), a failed selftest flow, or
-``breaker status`` finding the breaker tripped; 2 bad usage or a configuration with problems (each
-printed on its own line with its YAML path).
+Exit codes: 0 success; 1 an operational error (printed as one line), a failed selftest flow, a
+previewed request the bridge would refuse, or ``breaker status`` finding the breaker tripped; 2 bad
+usage or a configuration with problems (each printed on its own line with its YAML path).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import secrets
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from bridge import __version__
@@ -114,6 +116,32 @@ def _selftest(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
 
+def _preview(args: argparse.Namespace) -> int:
+    """Print what one SCIM request would do to the directory, without writing."""
+    from bridge.directory.errors import DirectoryError  # noqa: PLC0415 - ldap3 only where needed
+    from bridge.preview import render, run_preview  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+        body = None
+        if args.body is not None:
+            text = sys.stdin.read() if args.body == "-" else Path(args.body).read_text(encoding="utf-8")
+            body = json.loads(text)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    except (OSError, ValueError) as exc:
+        print(f"scim-ldap-bridge: cannot read the body: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        preview = run_preview(settings, args.method, args.path, body)
+    except DirectoryError as exc:
+        print(f"scim-ldap-bridge: {exc.reason}", file=sys.stderr)
+        return EXIT_FAILED
+    print(render(preview))
+    return EXIT_OK if preview.status < 400 else EXIT_FAILED
+
+
 def _breaker(args: argparse.Namespace) -> int:
     """Show or release the deprovisioning circuit breaker, which lives in the directory."""
     from bridge.app import open_directory  # noqa: PLC0415 - ldap3 only for the commands that need it
@@ -183,6 +211,14 @@ def parser() -> argparse.ArgumentParser:
         "--base", required=True, help="DN under which the sandbox OU is created and removed"
     )
     selftest.set_defaults(run=_selftest)
+    preview = commands.add_parser(
+        "preview", help="show the directory operations a SCIM request would perform, without writing"
+    )
+    preview.add_argument("--config", default=DEFAULT_CONFIG)
+    preview.add_argument("method", help="GET, POST, PUT, PATCH or DELETE")
+    preview.add_argument("path", help="e.g. /Users/<id> or 'Users?filter=userName eq \"x\"'")
+    preview.add_argument("--body", help="a file holding the JSON body, or - for standard input")
+    preview.set_defaults(run=_preview)
     breaker = commands.add_parser("breaker", help="show or release the deprovisioning circuit breaker")
     breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
     for name, text in (("status", "say whether it is tripped (exit 1 if so)"), ("release", "release it")):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bridge.app import create_app
 from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings
@@ -15,6 +20,8 @@ from bridge.mapping.model import MapSet, ResourceMap
 from bridge.testing.slapd import SlapdInfo
 from tests.conftest import OPENLDAP_MAP, TOKEN_HASH, ScimClient
 from tests.slapd_fixtures import Subtree
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def subtree_settings(info: SlapdInfo, subtree: Subtree, **deprovisioning: Any) -> Settings:
@@ -51,3 +58,37 @@ def ldap_client(slapd: SlapdInfo, ldap_subtree: Subtree, maps: MapSet) -> Iterat
     yield build
     for pool in pools:
         pool.close()
+
+
+@pytest.fixture
+def config_file(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Path:
+    """A config file for the command line over this test's subtree (users and groups)."""
+    (tmp_path / "bind-password").write_text(slapd.password + "\n")
+    config = {
+        "auth": {"token_hashes": [TOKEN_HASH]},
+        "ldap": {
+            "urls": [slapd.url],
+            "tls": "none",
+            "bind_dn": slapd.bind_dn,
+            "bind_password_file": "bind-password",
+            "user_base": ldap_subtree.user_base,
+            "group_base": ldap_subtree.group_base,
+        },
+        "map": str(OPENLDAP_MAP),
+    }
+    path = tmp_path / "bridge.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``scim-ldap-bridge`` run as a separate process."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )

@@ -3,16 +3,12 @@ breaker, over the in-memory directory and a real slapd; the breaker's CLI agains
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bridge.app import create_app
 from bridge.config import SafetyConfig, Secret
@@ -24,11 +20,9 @@ from bridge.mapping.model import MapSet
 from bridge.safety import BREAKER_RDN
 from bridge.scim.schemas import ERROR, PATCH_OP
 from bridge.testing.slapd import SlapdInfo
-from tests.conftest import OPENLDAP_MAP, SCIM, TOKEN_HASH, ScimClient, make_settings
-from tests.integration.conftest import subtree_settings
+from tests.conftest import SCIM, ScimClient, make_settings
+from tests.integration.conftest import cli, subtree_settings
 from tests.slapd_fixtures import Subtree
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class Clock:
@@ -177,36 +171,6 @@ def test_a_limit_of_zero_turns_the_breaker_off(bench: Bench) -> None:
     for n in range(4):
         assert unassign(client, new_user(client, f"z{n}")).status_code == 200
     assert bench.breaker_description() is None
-
-
-@pytest.fixture
-def config_file(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Path:
-    (tmp_path / "bind-password").write_text(slapd.password + "\n")
-    config = {
-        "auth": {"token_hashes": [TOKEN_HASH]},
-        "ldap": {
-            "urls": [slapd.url],
-            "tls": "none",
-            "bind_dn": slapd.bind_dn,
-            "bind_password_file": "bind-password",
-            "user_base": ldap_subtree.user_base,
-        },
-        "map": str(OPENLDAP_MAP),
-    }
-    path = tmp_path / "bridge.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge", *argv],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
 
 
 def test_breaker_status_and_release_on_the_command_line(
