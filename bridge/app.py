@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,16 @@ def entry_uuid_filter(value: str) -> DirFilter:
     return Eq("entryUUID", value)
 
 
-def create_app(
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The provisioning services over one directory: users, and groups when they are served."""
+
+    users: ProvisioningService
+    groups: GroupService | None
+    maps: MapSet
+
+
+def create_services(
     settings: Settings,
     directory: Directory,
     maps: ResourceMap | MapSet,
@@ -39,10 +49,11 @@ def create_app(
     id_filter: Callable[[str], DirFilter] = entry_uuid_filter,
     dn_attribute: str = "entryDN",
     clock: Callable[[], float] = time.monotonic,
-) -> falcon.App[falcon.Request, falcon.Response]:
-    """A Falcon app serving SCIM over ``directory``; every collaborator is passed in, nothing global.
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Services:
+    """The services the app serves, and ``sweep`` runs; every write goes through the audit log.
 
-    /Groups is served when the map has a ``group`` section and ``ldap.group_base`` is set.
+    Groups are served when the map has a ``group`` section and ``ldap.group_base`` is set.
     """
     maps = maps if isinstance(maps, MapSet) else MapSet(maps)
     audited = AuditedDirectory(directory)
@@ -75,6 +86,31 @@ def create_app(
         memberships=memberships,
         dn_attribute=dn_attribute,
         safety=safety,
+        now=now,
+    )
+    groups = None
+    if memberships is not None:
+        assert maps.group is not None
+        groups = GroupService(audited, ResourceMapping(maps.group), memberships, id_filter, safety)
+    return Services(service, groups, maps)
+
+
+def create_app(
+    settings: Settings,
+    directory: Directory,
+    maps: ResourceMap | MapSet,
+    *,
+    id_filter: Callable[[str], DirFilter] = entry_uuid_filter,
+    dn_attribute: str = "entryDN",
+    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> falcon.App[falcon.Request, falcon.Response]:
+    """A Falcon app serving SCIM over ``directory``; every collaborator is passed in, nothing global.
+
+    ``clock`` measures the breaker's window; ``now`` is the wall clock written on disabled entries.
+    """
+    services = create_services(
+        settings, directory, maps, id_filter=id_filter, dn_attribute=dn_attribute, clock=clock, now=now
     )
     base = settings.server.base_path
     middleware: list[Any] = [RequestId(), BearerAuth(settings.auth.token_hashes, base), AccessLog()]
@@ -90,21 +126,23 @@ def create_app(
         "max_results": settings.server.max_results,
         "max_matches": settings.server.max_matches,
     }
-    users = Users(service, **options)
+    users = Users(services.users, **options)
     app.add_route(f"{base}/Users", users)
     app.add_route(f"{base}/Users/.search", users, suffix="search")
     app.add_route(f"{base}/Users/{{user_id}}", users, suffix="item")
     groups = None
-    if memberships is not None:
-        assert maps.group is not None
-        group_service = GroupService(audited, ResourceMapping(maps.group), memberships, id_filter, safety)
-        groups = Groups(group_service, **options)
+    if services.groups is not None:
+        groups = Groups(services.groups, **options)
         app.add_route(f"{base}/Groups", groups)
         app.add_route(f"{base}/Groups/.search", groups, suffix="search")
         app.add_route(f"{base}/Groups/{{group_id}}", groups, suffix="item")
     app.add_route(f"{base}/.search", RootSearch(users, groups))
+    # Offered by RFC 7644 but not by the bridge: 501 names the missing feature (3.7, 3.11, 3.12).
+    bulk = "bulk operations are not supported (the ServiceProviderConfig says bulk.supported false)"
+    app.add_route(f"{base}/Bulk", errors.NotImplementedEndpoint(f"{bulk}; send each operation on its own"))
+    app.add_route(f"{base}/Me", errors.NotImplementedEndpoint("/Me is not supported: use /Users/{id}"))
     discovery = DiscoveryEndpoints(
-        Discovery(maps, memberships is not None, settings.server.max_results),
+        Discovery(services.maps, services.groups is not None, settings.server.max_results),
         base_path=base,
         public_url=settings.server.public_url,
     )

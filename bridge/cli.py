@@ -1,8 +1,10 @@
-"""``scim-ldap-bridge``: serve | check-config | token new | preview | breaker | selftest | demo | version.
+"""The ``scim-ldap-bridge`` command: serve | check-config | token new | preview | sweep | breaker | selftest
+| demo | version.
 
 Exit codes: 0 success; 1 an operational error (printed as one line), a failed selftest flow, a
-previewed request the bridge would refuse, or ``breaker status`` finding the breaker tripped; 2 bad
-usage or a configuration with problems (each printed on its own line with its YAML path).
+previewed request the bridge would refuse, a sweep stopped by the circuit breaker, or ``breaker status``
+finding the breaker tripped; 2 bad usage or a configuration with problems (each printed on its own line
+with its YAML path).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -142,6 +145,49 @@ def _preview(args: argparse.Namespace) -> int:
     return EXIT_OK if preview.status < 400 else EXIT_FAILED
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    """Delete the users disabled longer ago than deprovisioning.delete_after_days."""
+    from bridge.app import create_services, open_directory  # noqa: PLC0415 - ldap3 only where needed
+    from bridge.directory.errors import DirectoryError  # noqa: PLC0415
+    from bridge.logs import setup_logging  # noqa: PLC0415
+    from bridge.scim.errors import ScimError  # noqa: PLC0415
+    from bridge.service import iso_time  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+        maps = load_maps(settings.map_path)
+    except (ConfigError, MapError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    days = settings.deprovisioning.delete_after_days
+    if days is None:
+        print("deprovisioning.delete_after_days is not set: disabled users stay, nothing to sweep")
+        return EXIT_OK
+    setup_logging(settings.logging)  # the audit log records each delete, as when serving
+    opened = open_directory(settings)
+    try:
+        services = create_services(
+            settings, opened.directory, maps, id_filter=opened.id_filter, dn_attribute=opened.dn_attribute
+        )
+        result = services.users.sweep(timedelta(days=days), dry_run=args.dry_run)
+    except ScimError as exc:
+        print(f"scim-ldap-bridge: {exc.detail}", file=sys.stderr)
+        return EXIT_FAILED
+    except DirectoryError as exc:
+        print(f"scim-ldap-bridge: {exc.reason}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        opened.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    for dn, since in result.deleted:
+        print(f"{verb} {dn} (disabled since {iso_time(since)})")
+    print(f"{len(result.deleted)} user(s) disabled more than {days} day(s) ago {verb}")
+    if result.stopped:
+        print(f"scim-ldap-bridge: the sweep stopped: {result.stopped}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def _breaker(args: argparse.Namespace) -> int:
     """Show or release the deprovisioning circuit breaker, which lives in the directory."""
     from bridge.app import open_directory  # noqa: PLC0415 - ldap3 only for the commands that need it
@@ -219,6 +265,12 @@ def parser() -> argparse.ArgumentParser:
     preview.add_argument("path", help="e.g. /Users/<id> or 'Users?filter=userName eq \"x\"'")
     preview.add_argument("--body", help="a file holding the JSON body, or - for standard input")
     preview.set_defaults(run=_preview)
+    sweep = commands.add_parser(
+        "sweep", help="delete users disabled longer ago than deprovisioning.delete_after_days"
+    )
+    sweep.add_argument("--config", default=DEFAULT_CONFIG)
+    sweep.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
+    sweep.set_defaults(run=_sweep)
     breaker = commands.add_parser("breaker", help="show or release the deprovisioning circuit breaker")
     breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
     for name, text in (("status", "say whether it is tripped (exit 1 if so)"), ("release", "release it")):

@@ -143,6 +143,12 @@ class DeprovisioningConfig:
     on_delete: Literal["delete", "disable"] = doc(
         "What DELETE (Entra's hard delete) does: delete the entry, or only disable it.", "delete"
     )
+    delete_after_days: int | None = doc(
+        "Disable now, delete later: `scim-ldap-bridge sweep` (its systemd timer runs it daily) deletes "
+        "users disabled more than this many days ago, as the map's active.since attribute records. "
+        "A user re-enabled before then keeps its account, id and groups. Unset: disabled users stay.",
+        None,
+    )
     disabled_base: str | None = doc(
         "When set, disabled users are moved under this DN and moved back to user_base when enabled.",
         None,
@@ -345,6 +351,12 @@ def _check_server(server: ServerConfig, problems: list[str]) -> None:
         problems.append("server.threads: must be at least 1")
 
 
+def _check_deprovisioning(deprovisioning: DeprovisioningConfig, problems: list[str]) -> None:
+    days = deprovisioning.delete_after_days
+    if days is not None and days < 0:
+        problems.append("deprovisioning.delete_after_days: must be 0 or more days")
+
+
 def _check_safety(safety: SafetyConfig, problems: list[str]) -> None:
     if safety.protected_filter is not None:
         try:
@@ -367,6 +379,8 @@ def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
         _check_server(settings.server, problems)
     if settings.safety is not None:
         _check_safety(settings.safety, problems)
+    if settings.deprovisioning is not None:
+        _check_deprovisioning(settings.deprovisioning, problems)
     if settings.map is not None and not (base_dir / settings.map).is_file():
         problems.append(f"map: no such file: {base_dir / settings.map}")
 

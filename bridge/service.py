@@ -12,14 +12,23 @@ import copy
 import logging
 import secrets
 import string
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bridge.config import DeprovisioningConfig, SafetyConfig
-from bridge.directory.base import MATCH_NOTHING, Directory, DirFilter, Entry, Eq, Modification, all_of
+from bridge.directory.base import (
+    MATCH_NOTHING,
+    Directory,
+    DirFilter,
+    Entry,
+    Eq,
+    Modification,
+    Present,
+    all_of,
+)
 from bridge.directory.errors import (
     Changed,
     ConstraintViolation,
@@ -40,6 +49,7 @@ from bridge.scim.errors import (
     NotFound,
     PreconditionFailed,
     ServerError,
+    Unavailable,
     Uniqueness,
 )
 from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
@@ -70,6 +80,15 @@ class Page:
 
     total: int
     resources: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What a sweep did: (DN, disabled since) of each user it deleted (or would, in a dry run), and why
+    it stopped early, if it did (the circuit breaker)."""
+
+    deleted: list[tuple[str, str]]
+    stopped: str | None = None
 
 
 class MembershipHooks(Protocol):
@@ -197,16 +216,19 @@ def generate_password(length: int) -> str:
             return password
 
 
-def iso_time(generalized: str | None) -> str | None:
-    """RFC 4517 GeneralizedTime (``20261122083000Z``) as ISO 8601 (``2026-11-22T08:30:00Z``)."""
-    if not generalized:
-        return None
-    text = generalized.split(".")[0].rstrip("Z")
+def _generalized(text: str) -> datetime | None:
+    """RFC 4517 GeneralizedTime in UTC (``20261122083000Z``, fractions ignored) as a datetime."""
     try:
-        moment = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+        moment = datetime.strptime(text.split(".", maxsplit=1)[0].rstrip("Z")[:14], "%Y%m%d%H%M%S")
     except ValueError:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.replace(tzinfo=UTC)
+
+
+def iso_time(generalized: str | None) -> str | None:
+    """RFC 4517 GeneralizedTime (``20261122083000Z``) as ISO 8601 (``2026-11-22T08:30:00Z``)."""
+    moment = _generalized(generalized) if generalized else None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 class ProvisioningService:
@@ -223,7 +245,9 @@ class ProvisioningService:
         memberships: MembershipHooks | None = None,
         dn_attribute: str = "entryDN",
         safety: Safety | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._now = now
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=scope.user_base)
         self._mapping = mapping
@@ -251,6 +275,10 @@ class ProvisioningService:
                 bases.append(disabled)
         condition = all_of(mapping.structural_filter, *([scope.user_filter] if scope.user_filter else []))
         return tuple(bases), condition
+
+    def _stamp(self) -> str:
+        """Now as GeneralizedTime, as disabled entries record it."""
+        return self._now().astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -392,7 +420,7 @@ class ProvisioningService:
                     document["userName"],
                 )
                 active = False
-        attributes = dict(self._mapping.new_entry(self._directory_form(document), active))
+        attributes = dict(self._mapping.new_entry(self._directory_form(document), active, now=self._stamp()))
         if self._taken(document, None):
             raise Uniqueness(f"userName {document['userName']} is already taken")
         parent = self._disabled_base if not active and self._disabled_base else self._user_base
@@ -463,6 +491,41 @@ class ProvisioningService:
         self._safety.deprovision("User", entry)
         self._delete(entry, expect)
 
+    def sweep(self, older_than: timedelta, *, dry_run: bool = False) -> Sweep:
+        """Delete the users disabled longer than ``older_than`` ago (``deprovisioning.delete_after_days``),
+        as the map's ``active.since`` attribute on each entry records.
+
+        Each delete asserts the version just read, so a user re-enabled meanwhile stays; protected
+        users are skipped; the circuit breaker counts every delete and, tripped, stops the sweep.
+        """
+        rule = self._mapping.map.active
+        if rule is None or not rule.since:
+            raise ServerError("the user map records no disable time: set active.since to sweep")
+        cutoff = self._now() - older_than
+        condition = all_of(self._scope_filter, Present(rule.since), self._mapping.active_filter(False))
+        result = Sweep([])
+        for entry in self._directory.search(self._bases, condition, (*self._read, rule.since)).entries:
+            since = entry.first(rule.since) or ""
+            moment = _generalized(since)
+            if moment is None or moment > cutoff:
+                continue
+            try:
+                self._safety.check_entry("User", entry)
+            except Forbidden:
+                continue  # logged by the safety check; a protected user is never swept
+            if not dry_run:
+                try:
+                    self._safety.deprovision("User", entry)
+                except Unavailable as exc:
+                    return Sweep(result.deleted, stopped=exc.detail)
+                try:
+                    self._delete(entry, entry.version)
+                except (NotFound, PreconditionFailed):
+                    logger.info("not swept: %s was changed or deleted meanwhile", entry.dn)
+                    continue
+            result.deleted.append((entry.dn, since))
+        return result
+
     def _delete(self, entry: Entry, expect: str | None) -> None:
         with refusals("User", entry.id):
             self._directory.delete(entry.dn, expect=expect)
@@ -517,7 +580,7 @@ class ProvisioningService:
         renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
         if renamed and self._taken(new, entry.id):
             raise Uniqueness(f"userName {new['userName']} is already taken")
-        changes = self._mapping.changes(entry, old, new)
+        changes = self._mapping.changes(entry, old, new, now=self._stamp())
         changes += [Modification("replace", name, (value,)) for name, value in fresh.items()]
         try:
             with refusals("User", entry.id):
@@ -572,6 +635,7 @@ __all__ = [
     "Page",
     "ProvisioningService",
     "Scope",
+    "Sweep",
     "UserView",
     "add_named",
     "client_error",

@@ -12,6 +12,7 @@ from typing import Any
 import falcon
 
 from bridge.directory.errors import (
+    Changed,
     ConstraintViolation,
     DirectoryError,
     DirectoryUnavailable,
@@ -21,7 +22,7 @@ from bridge.directory.errors import (
     NotAllowed,
 )
 from bridge.logs import request_id
-from bridge.scim.errors import ScimError
+from bridge.scim.errors import ScimError, Unauthorized, Unsupported
 from bridge.scim.schemas import ERROR
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ def handle_scim(req: falcon.Request, resp: falcon.Response, exc: ScimError, para
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         resp.set_header("Retry-After", str(retry_after))
-    if exc.status == 401:
-        resp.set_header("WWW-Authenticate", 'Bearer realm="scim"')
+    if isinstance(exc, Unauthorized):
+        # RFC 7235 3.1: a 401 carries a challenge; RFC 6750 3: with the error code when a token was sent.
+        error = f', error="{exc.bearer_error}"' if exc.bearer_error else ""
+        resp.set_header("WWW-Authenticate", f'Bearer realm="scim"{error}')
 
 
 _DIRECTORY: list[tuple[type[DirectoryError], int, str | None]] = [
@@ -60,6 +63,7 @@ _DIRECTORY: list[tuple[type[DirectoryError], int, str | None]] = [
     (ConstraintViolation, 400, "invalidValue"),
     (InsufficientAccess, 403, None),
     (NotAllowed, 403, None),
+    (Changed, 412, None),  # the service turns it into its own 412; this is the safety net
 ]
 
 
@@ -94,6 +98,20 @@ def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception
     _respond(
         resp, 500, f"internal error; the bridge's log has the details under request id {request_id.get()}"
     )
+
+
+class NotImplementedEndpoint:
+    """An endpoint of RFC 7644 the bridge does not offer (/Bulk, /Me): every method answers 501, the
+    status RFC 7644 3.11 and 3.12 name for a feature the service provider does not support, rather than
+    a 404 that would read as a wrong base URL."""
+
+    def __init__(self, detail: str) -> None:
+        self._detail = detail
+
+    def _refuse(self, req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
+        raise Unsupported(self._detail)
+
+    on_get = on_post = on_put = on_patch = on_delete = _refuse
 
 
 def register(app: falcon.App[falcon.Request, falcon.Response]) -> None:

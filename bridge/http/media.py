@@ -42,6 +42,21 @@ def read_json(req: falcon.Request, limit: int) -> Any:
         raise InvalidSyntax("the body is nested too deeply") from exc
 
 
+def read_message(req: falcon.Request, limit: int, urn: str) -> dict[str, Any]:
+    """The body of ``req`` as the SCIM message ``urn``: a JSON object whose ``schemas`` names ``urn``
+    (RFC 7644 3.5.2: "The body of each request MUST contain the "schemas" attribute with the URI value
+    of "urn:ietf:params:scim:api:messages:2.0:PatchOp""). Matched without regard to case, as Entra
+    spells keys in any case."""
+    body = read_json(req, limit)
+    name = urn.rsplit(":", 1)[-1]
+    if not isinstance(body, dict):
+        raise InvalidSyntax(f"a {name} request is a JSON object")
+    schemas = next((value for key, value in body.items() if key.lower() == "schemas"), None)
+    if not isinstance(schemas, list) or urn.lower() not in {str(s).lower() for s in schemas}:
+        raise InvalidSyntax(f'a {name} request names its schema: "schemas": ["{urn}"]')
+    return body
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 

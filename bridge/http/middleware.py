@@ -61,8 +61,8 @@ class BearerAuth:
         self._prefix = protected_prefix
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not req.path.startswith(self._prefix):
-            return  # unknown paths get their 404 from the router; health endpoints stay open
+        if req.path != self._prefix and not req.path.startswith(f"{self._prefix}/"):
+            return  # paths outside the base (also /scim/v2x) get their 404 from the router
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -72,7 +72,7 @@ class BearerAuth:
         for digest in self._digests:
             matched |= hmac.compare_digest(presented, digest)
         if not matched:
-            raise Unauthorized("the bearer token is not valid")
+            raise Unauthorized("the bearer token is not valid", bearer_error="invalid_token")
 
 
 class AccessLog:

@@ -7,12 +7,12 @@ from typing import Any
 import falcon
 
 from bridge.groups import GroupService, GroupView
-from bridge.http.media import SCIM_JSON, read_json
+from bridge.http.media import SCIM_JSON, read_json, read_message
 from bridge.scim.discovery import Discovery, with_location
 from bridge.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue, NotFound, TooMany
 from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import entity_tag, list_response, project, resource
-from bridge.scim.schemas import ENTERPRISE_USER, GROUP, USER, ResourceSchema
+from bridge.scim.schemas import ENTERPRISE_USER, GROUP, PATCH_OP, USER, ResourceSchema
 from bridge.service import ProvisioningService, UserView
 
 DEFAULT_COUNT = 100
@@ -272,7 +272,7 @@ class Users(_Resources):
         self._send(resp, self._render(req, view), 200, view.version if view else "")
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        body = read_json(req, self._max_body)
+        body = read_message(req, self._max_body, PATCH_OP)
         view = self._service.patch_user(user_id, body, if_match=self._if_match(req))
         self._send(resp, self._render(req, view), 200, view.version if view else "")
 
@@ -325,7 +325,9 @@ class Groups(_Resources):
         self._send(resp, self._render(req, view), 200, view.version)
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        self._service.patch_group(group_id, read_json(req, self._max_body), if_match=self._if_match(req))
+        self._service.patch_group(
+            group_id, read_message(req, self._max_body, PATCH_OP), if_match=self._if_match(req)
+        )
         resp.status = falcon.HTTP_204
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:

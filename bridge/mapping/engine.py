@@ -154,8 +154,11 @@ class ResourceMapping:
         values = rule.converter.equality_values(rule.target.get(document))
         return any_of(*(Eq(rule.ldap, value) for value in values)) if values else MATCH_NOTHING
 
-    def new_entry(self, document: Mapping[str, Any], active: bool) -> dict[str, tuple[str, ...]]:
-        """All attributes of a new entry for ``document``."""
+    def new_entry(
+        self, document: Mapping[str, Any], active: bool, *, now: str | None = None
+    ) -> dict[str, tuple[str, ...]]:
+        """All attributes of a new entry for ``document``; ``now`` (GeneralizedTime) is recorded in the
+        active rule's ``since`` attribute when the entry is created disabled."""
         attributes = {name: values for name, values in self.to_ldap(document).items() if values}
         attributes.update(dict(self.map.constants))
         attributes["objectClass"] = self.map.object_classes
@@ -165,12 +168,17 @@ class ResourceMapping:
             attributes[rule.attribute] = (str(flags),)
         elif not active and rule is not None:
             attributes[rule.attribute] = (rule.disabled_value,)
+        if not active and rule is not None and rule.since and now:
+            attributes[rule.since] = (now,)
         return attributes
 
-    def changes(self, entry: Entry, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Modification]:
+    def changes(
+        self, entry: Entry, old: Mapping[str, Any], new: Mapping[str, Any], *, now: str | None = None
+    ) -> list[Modification]:
         """The modifications that take ``entry`` from document ``old`` to document ``new``.
 
-        The RDN attribute is left out: renaming is a modify-DN, which the service does first.
+        The RDN attribute is left out: renaming is a modify-DN, which the service does first. A disable
+        records ``now`` (GeneralizedTime) in the active rule's ``since`` attribute; an enable removes it.
         """
         before, after = self.to_ldap(old), self.to_ldap(new)
         changes = [
@@ -182,8 +190,12 @@ class ResourceMapping:
         missing = tuple(c for c in self.map.auxiliary_classes if c.lower() not in present)
         if changes and missing:
             changes.insert(0, Modification("add", "objectClass", missing))  # adopted entries gain our class
-        if self.map.active is not None and bool(new.get("active", True)) != self.is_active(entry):
-            changes.append(self.active_change(bool(new.get("active", True)), entry))
+        rule = self.map.active
+        if rule is not None and bool(new.get("active", True)) != self.is_active(entry):
+            active = bool(new.get("active", True))
+            changes.append(self.active_change(active, entry))
+            if rule.since and (active or now):
+                changes.append(Modification("replace", rule.since, () if active else (str(now),)))
         return changes
 
     def _differ(self, name: str, new: tuple[str, ...], old: tuple[str, ...]) -> bool:

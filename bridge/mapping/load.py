@@ -5,6 +5,7 @@ Pure: reading the YAML file is ``bridge.config.load_user_map``'s job.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Mapping
@@ -45,7 +46,7 @@ _USER_KEYS = (
     "constants",
     "attributes",
 )
-_ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value", "password_length")
+_ACTIVE_KEYS = ("method", "attribute", "disabled_value", "enabled_value", "password_length", "since")
 _GROUP_KEYS = (
     "object_classes",
     "auxiliary_classes",
@@ -222,6 +223,15 @@ def _active(data: Any, where: str, problems: list[str]) -> ActiveRule | None:
         problems.append(f"{where}: must be a mapping with 'method' (ppolicy or attribute)")
         return None
     _unknown(data, _ACTIVE_KEYS, where, problems)
+    since = data.get("since")
+    if since is not None and (not isinstance(since, str) or not _LDAP_NAME.match(since)):
+        problems.append(f"{where}.since: the LDAP attribute that records when an account was disabled")
+        return None
+    rule = _active_method({k: v for k, v in data.items() if k != "since"}, where, problems)
+    return dataclasses.replace(rule, since=since) if rule is not None and since else rule
+
+
+def _active_method(data: Mapping[str, Any], where: str, problems: list[str]) -> ActiveRule | None:
     method = data.get("method")
     if method == "ppolicy":
         extra = [key for key in data if key != "method"]

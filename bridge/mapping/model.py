@@ -226,6 +226,9 @@ class ActiveRule:
     bit kept, so a repeated disable stays disabled. AD enables an account only when it has a password:
     when a client sends none, one of ``password_length`` random characters is set (0: none is set, and
     the account is created disabled).
+    ``since``, with any method: an attribute that holds when the account was disabled (GeneralizedTime,
+    ``20261122083000Z``), removed when it is enabled again. Every instance, and ``sweep``, read the
+    same value: the grace period of "disable now, delete after N days" lives on the entry.
     """
 
     method: Literal["ppolicy", "attribute", "uac"]
@@ -233,6 +236,7 @@ class ActiveRule:
     disabled_value: str
     enabled_value: str | None = None
     password_length: int = 24
+    since: str | None = None
 
 
 PPOLICY_LOCK = "000001010000Z"

@@ -100,8 +100,14 @@ def _normalize(attribute: Attribute, value: Any, where: str) -> Any:
             return value
         raise InvalidValue(f"{where} must be a number, not {value!r}")
     if not isinstance(value, str):
-        raise InvalidValue(f"{where} must be a string, not {type(value).__name__} {value!r}")
+        raise InvalidValue(f"{where} must be a string, not {type(value).__name__}{_quoted(attribute, value)}")
     return value
+
+
+def _quoted(attribute: Attribute, value: Any) -> str:
+    """`` <value>`` for an error detail, or nothing for a write-only attribute: a password sent in the
+    wrong shape must not come back in the response body (RFC 7643 4.1.1: never returned in any form)."""
+    return "" if attribute.mutability == "writeOnly" else f" {value!r}"
 
 
 @dataclass(frozen=True, slots=True)

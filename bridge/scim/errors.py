@@ -76,9 +76,15 @@ class NotFound(ScimError):
 
 
 class Unauthorized(ScimError):
-    """Missing or wrong bearer token (401)."""
+    """Missing or wrong bearer token (401). ``bearer_error`` is the RFC 6750 section 3.1 error code for
+    the ``WWW-Authenticate`` challenge: ``invalid_token`` when a token was sent and refused, None when
+    none was sent (section 3: then the challenge carries no error)."""
 
     status = 401
+
+    def __init__(self, detail: str, bearer_error: str | None = None) -> None:
+        super().__init__(detail)
+        self.bearer_error = bearer_error
 
 
 class Forbidden(ScimError):
@@ -114,6 +120,14 @@ class Unavailable(ScimError):
     def __init__(self, detail: str, retry_after: int = 30) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class Unsupported(ScimError):
+    """The bridge does not implement the requested feature (501, RFC 7644 section 3.12: "Service provider
+    does not support the request operation"): /Bulk (3.7) and /Me (3.11: "A service provider that does
+    NOT support this feature SHOULD respond with HTTP status code 501")."""
+
+    status = 501
 
 
 class ServerError(ScimError):

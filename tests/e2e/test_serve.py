@@ -83,4 +83,5 @@ def test_an_entra_user_lifecycle_through_the_real_server_lands_in_slapd_and_in_t
     audit = [(line["op"], line["outcome"]) for line in lines if line["logger"] == "bridge.audit"]
     assert audit == [("add", "ok"), ("modify", "ok"), ("delete", "ok")], audit
     modify = next(line for line in lines if line["logger"] == "bridge.audit" and line["op"] == "modify")
-    assert modify["attributes"] == ["pwdAccountLockedTime", "title"] and modify["dn"].lower() == dn.lower()
+    assert modify["attributes"] == ["pwdAccountLockedTime", "scimDisabledAt", "title"]
+    assert modify["dn"].lower() == dn.lower()

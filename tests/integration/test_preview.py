@@ -4,6 +4,7 @@ slapd, and the directory operations it would perform are printed, none performed
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,9 +39,10 @@ def test_a_previewed_disable_prints_the_lock_and_writes_nothing(
     assert '"active": false' in shown.stdout  # the answer the client would get
     (operation,) = [line for line in lines if line.startswith("- ")]
     assert operation.startswith(f"- modify {dn} ")
-    assert json.loads(operation.split(" ", 3)[3]) == {
-        "changes": [{"op": "replace", "attribute": "pwdAccountLockedTime", "values": ["000001010000Z"]}]
-    }
+    lock, when = json.loads(operation.split(" ", 3)[3])["changes"]
+    assert lock == {"op": "replace", "attribute": "pwdAccountLockedTime", "values": ["000001010000Z"]}
+    assert (when["op"], when["attribute"]) == ("replace", "scimDisabledAt")
+    assert re.fullmatch(r"20\d{12}Z", when["values"][0])  # the time of the disable
     assert inspector.people() == before
     assert client.simulate_get(f"{SCIM}/Users/{user['id']}").json["active"] is True
 

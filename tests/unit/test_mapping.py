@@ -545,8 +545,45 @@ def test_enabling_a_ppolicy_locked_entry_deletes_only_the_permanent_lock(user_ma
     mapping = UserMapping(user_map)
     locked = entry({**mapping.to_ldap(FULL), "pwdAccountLockedTime": (PPOLICY_LOCK,)})
     assert mapping.changes(locked, {**FULL, "active": False}, FULL) == [
-        Modification("delete", "pwdAccountLockedTime", (PPOLICY_LOCK,))
+        Modification("delete", "pwdAccountLockedTime", (PPOLICY_LOCK,)),
+        Modification("replace", "scimDisabledAt", ()),  # the time of the disable goes too
     ]
+
+
+def test_a_disable_records_when_in_the_since_attribute_and_a_disabled_create_too(
+    user_map: ResourceMap,
+) -> None:
+    """``active.since`` (the shipped map: scimDisabledAt) holds the time of the disable, which ``sweep``
+    compares with deprovisioning.delete_after_days."""
+    mapping = UserMapping(user_map)
+    assert user_map.active is not None and user_map.active.since == "scimDisabledAt"
+    enabled = entry(mapping.to_ldap(FULL))
+    assert mapping.changes(enabled, FULL, {**FULL, "active": False}, now="20261122101500Z") == [
+        Modification("replace", "pwdAccountLockedTime", (PPOLICY_LOCK,)),
+        Modification("replace", "scimDisabledAt", ("20261122101500Z",)),
+    ]
+    assert mapping.changes(enabled, FULL, {**FULL, "title": "x"}, now="20261122101500Z") == [
+        Modification("replace", "title", ("x",))
+    ]
+    created = mapping.new_entry(FULL, False, now="20261122101500Z")
+    assert created["scimDisabledAt"] == ("20261122101500Z",)
+    assert "scimDisabledAt" not in mapping.new_entry(FULL, True, now="20261122101500Z")
+
+
+def test_since_is_an_ldap_attribute_name(map_with: Callable[[dict[str, Any]], ResourceMap]) -> None:
+    with pytest.raises(MapError, match=r"active.since: the LDAP attribute that records when"):
+        map_with({"active": {"method": "ppolicy", "since": "not an attribute!"}})
+    rule = map_with(
+        {
+            "active": {
+                "method": "attribute",
+                "attribute": "nsAccountLock",
+                "disabled_value": "TRUE",
+                "since": "description",
+            }
+        }
+    ).active
+    assert rule is not None and (rule.method, rule.since) == ("attribute", "description")
 
 
 @pytest.mark.parametrize(

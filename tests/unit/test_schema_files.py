@@ -29,6 +29,14 @@ def test_the_schema_and_ldif_forms_define_the_same_types_and_classes() -> None:
     conf = definitions((SCHEMA / "scim-bridge.schema").read_text())
     assert conf == definitions((SCHEMA / "scim-bridge.ldif").read_text())
     names = [match.group(1) for _, text in conf if (match := re.search(r"NAME '(\w+)'", text))]
-    assert names == ["scimExternalId", "scimUserName", "scimCostCenter", "scimDivision", "scimBridgeObject"]
-    assert [kind for kind, _ in conf] == ["attribute"] * 4 + ["class"]
-    assert "MAY ( scimExternalId $ scimUserName $ scimCostCenter $ scimDivision )" in conf[-1][1]
+    assert names == [
+        "scimExternalId",
+        "scimUserName",
+        "scimCostCenter",
+        "scimDivision",
+        "scimDisabledAt",
+        "scimBridgeObject",
+    ]
+    assert [kind for kind, _ in conf] == ["attribute"] * 5 + ["class"]
+    may = "MAY ( scimExternalId $ scimUserName $ scimCostCenter $ scimDivision $ scimDisabledAt )"
+    assert may in conf[-1][1]
