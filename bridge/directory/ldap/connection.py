@@ -66,6 +66,7 @@ _AD_REASONS = {
 }
 
 _ACQUIRE_TIMEOUT = 30.0
+_EXHAUST_SECONDS = 10
 T = TypeVar("T")
 
 
@@ -112,8 +113,11 @@ class ConnectionPool:
             )
             for url in config.urls
         ]
-        # Try each URL once per connection attempt; a server that failed is skipped for 30 s.
-        self._servers = ServerPool(servers, FIRST, active=1, exhaust=30)
+        # Try each URL once per connection attempt. With several, one that failed is skipped for 10 s, so
+        # requests do not each wait for a dead server first; with one, there is nothing to skip to, and
+        # skipping it would keep answering 503 for that long after the directory came back.
+        exhaust: int | bool = _EXHAUST_SECONDS if len(servers) > 1 else False
+        self._servers = ServerPool(servers, FIRST, active=1, exhaust=exhaust)
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(config.pool_size)
         self._retired: set[int] = set()  # ids of borrowed connections to close rather than give back
