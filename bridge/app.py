@@ -18,7 +18,7 @@ from bridge.directory.base import Directory, DirFilter, Eq
 from bridge.directory.filterparse import parse_ldap_filter
 from bridge.groups import GroupService, Memberships
 from bridge.http import errors, media
-from bridge.http.middleware import AccessLog, BearerAuth, RequestId
+from bridge.http.middleware import AccessLog, BearerAuth, FailureLimit, RequestId
 from bridge.http.resources import DiscoveryEndpoints, Groups, RootSearch, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
@@ -113,7 +113,12 @@ def create_app(
         settings, directory, maps, id_filter=id_filter, dn_attribute=dn_attribute, clock=clock, now=now
     )
     base = settings.server.base_path
-    middleware: list[Any] = [RequestId(), BearerAuth(settings.auth.token_hashes, base), AccessLog()]
+    limit = FailureLimit(settings.auth.max_failures, settings.auth.failure_window, clock)
+    middleware: list[Any] = [
+        RequestId(settings.server.trusted_proxies),
+        BearerAuth(settings.auth.token_hashes, base, limit),
+        AccessLog(),
+    ]
     app = falcon.App(media_type=media.SCIM_JSON, middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import types
 import typing
@@ -75,6 +76,12 @@ class ServerConfig:
         None,
     )
     max_body_bytes: int = doc("Largest request body accepted; larger ones get 413.", 1_048_576)
+    trusted_proxies: tuple[str, ...] = doc(
+        "Addresses or networks (127.0.0.1, 10.0.0.0/8, ::1) of the reverse proxies in front of the "
+        "bridge. For a request from one of them, the client is the last address in X-Forwarded-For that "
+        "is not a trusted proxy; that address is logged and rate-limited. Empty: the peer's address.",
+        (),
+    )
     max_results: int = doc(
         "Most resources one list response holds, advertised as filter.maxResults; a larger count is "
         "lowered to it (RFC 7644 3.4.2.4).",
@@ -93,6 +100,12 @@ class AuthConfig:
         "SHA-256 hashes of the accepted bearer tokens, as 'sha256:<64 hex digits>' (from "
         "`scim-ldap-bridge token new`). List several to rotate tokens without downtime."
     )
+    max_failures: int = doc(
+        "Failed authentications one client address may make within failure_window seconds; past that, "
+        "every request from it is refused with 429 until the window has passed. 0 turns it off.",
+        20,
+    )
+    failure_window: int = doc("The window of max_failures, in seconds.", 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +355,11 @@ def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
 
 
 def _check_server(server: ServerConfig, problems: list[str]) -> None:
+    for i, proxy in enumerate(server.trusted_proxies or ()):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"server.trusted_proxies[{i}]: {proxy!r} is not an IP address or network")
     base_path = server.base_path
     if base_path is not None and (not base_path.startswith("/") or base_path.endswith("/")):
         problems.append("server.base_path: must start with '/' and not end with one, e.g. /scim/v2")

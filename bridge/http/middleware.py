@@ -1,22 +1,26 @@
-"""Request id, bearer-token authentication and the access log."""
+"""Request id and client address, bearer-token authentication with a limit on failures, and the access log."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import falcon
 
 from bridge.logs import request_id
-from bridge.scim.errors import Unauthorized
+from bridge.scim.errors import TooManyRequests, Unauthorized
 
 access = logging.getLogger("bridge.access")
+logger = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -26,10 +30,39 @@ def collapse_slashes(path: str) -> str:
     return re.sub(r"/{2,}", "/", path)
 
 
+def client_address(
+    req: falcon.Request, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> str:
+    """Who sent the request: the peer, or, when the peer is a trusted proxy, the last address in
+    X-Forwarded-For that is not a trusted proxy (proxies append, so the addresses on the right are the
+    ones a trusted hop wrote; anything further left may be forged by the client)."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            parsed = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(parsed in network for network in trusted)
+
+    peer = req.remote_addr or ""
+    if not trusted or not is_trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in (req.get_header("X-Forwarded-For") or "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop
+    return hops[0] if hops else peer
+
+
 class RequestId:
-    """Give every request an id (the caller's X-Request-ID when it is sane), echoed in the response."""
+    """Give every request an id (the caller's X-Request-ID when it is sane), echoed in the response, and
+    note the client's address (see :func:`client_address`)."""
+
+    def __init__(self, trusted_proxies: Sequence[str] = ()) -> None:
+        self._trusted = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.client = client_address(req, self._trusted)
         given = req.get_header("X-Request-ID") or ""
         rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         req.context.request_id = rid
@@ -49,29 +82,86 @@ class RequestId:
             request_id.reset(token)
 
 
+class FailureLimit:
+    """At most ``limit`` failed authentications per client address within ``window`` seconds, in this
+    instance (DESIGN.md 1.6: rate-limit windows are per instance). Addresses are forgotten oldest first
+    beyond ``max_addresses``, so a flood of addresses cannot grow memory without bound."""
+
+    def __init__(
+        self,
+        limit: int,
+        window: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_addresses: int = 10_000,
+    ) -> None:
+        self._limit, self._window, self._clock, self._max = limit, window, clock, max_addresses
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float] | None:
+        times = self._failures.get(address)
+        while times and times[0] <= now - self._window:
+            times.popleft()
+        return times
+
+    def check(self, address: str) -> None:
+        """Refuse ``address`` with 429 while it is over the limit."""
+        if not self._limit:
+            return
+        with self._lock:
+            now = self._clock()
+            times = self._recent(address, now)
+            if times is not None and len(times) >= self._limit:
+                retry = max(1, int(times[0] + self._window - now) + 1)
+                raise TooManyRequests(
+                    f"too many failed authentications from this address; retry in {retry} s", retry
+                )
+
+    def failed(self, address: str) -> None:
+        if not self._limit:
+            return
+        with self._lock:
+            now = self._clock()
+            times = self._recent(address, now) or deque()
+            times.append(now)
+            self._failures[address] = times
+            self._failures.move_to_end(address)
+            while len(self._failures) > self._max:
+                self._failures.popitem(last=False)
+
+
 class BearerAuth:
     """Require ``Authorization: Bearer <token>`` whose SHA-256 is one of ``token_hashes``.
 
     Only hashes are held, and every stored hash is compared in constant time, so neither the config
-    nor the timing of a refusal tells an attacker anything about a token.
+    nor the timing of a refusal tells an attacker anything about a token. A client address with too
+    many failures (``limit``) is refused with 429 until its window has passed, whatever it sends.
     """
 
-    def __init__(self, token_hashes: Sequence[str], protected_prefix: str) -> None:
+    def __init__(
+        self, token_hashes: Sequence[str], protected_prefix: str, limit: FailureLimit | None = None
+    ) -> None:
         self._digests = [bytes.fromhex(h.removeprefix("sha256:")) for h in token_hashes]
         self._prefix = protected_prefix
+        self._limit = limit or FailureLimit(0, 1)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.path != self._prefix and not req.path.startswith(f"{self._prefix}/"):
             return  # paths outside the base (also /scim/v2x) get their 404 from the router
+        client = getattr(req.context, "client", req.remote_addr or "")
+        self._limit.check(client)
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
+            self._limit.failed(client)
             raise Unauthorized("send the secret token as 'Authorization: Bearer <token>'")
         presented = hashlib.sha256(token.strip().encode("utf-8")).digest()
         matched = False
         for digest in self._digests:
             matched |= hmac.compare_digest(presented, digest)
         if not matched:
+            self._limit.failed(client)
+            logger.warning("refused a bearer token that is not valid", extra={"client": client})
             raise Unauthorized("the bearer token is not valid", bearer_error="invalid_token")
 
 
@@ -93,6 +183,6 @@ class AccessLog:
                 "route": req.uri_template or "(no route)",
                 "status": resp.status_code,
                 "ms": round((time.monotonic() - started) * 1000, 2),
-                "client": req.remote_addr,
+                "client": getattr(req.context, "client", req.remote_addr),
             },
         )

@@ -122,6 +122,17 @@ class Unavailable(ScimError):
         self.retry_after = retry_after
 
 
+class TooManyRequests(ScimError):
+    """Too many failed authentications from one client address (429, RFC 6585): refused until
+    ``retry_after`` seconds have passed."""
+
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Unsupported(ScimError):
     """The bridge does not implement the requested feature (501, RFC 7644 section 3.12: "Service provider
     does not support the request operation"): /Bulk (3.7) and /Me (3.11: "A service provider that does
