@@ -1,5 +1,5 @@
-"""The ``scim-ldap-bridge`` command: serve | check-config | token new | preview | sweep | breaker | selftest
-| demo | version.
+"""The ``scim-ldap-bridge`` command: serve | check-config | dump-config | token new | preview | sweep
+| breaker | selftest | demo | version.
 
 Exit codes: 0 success; 1 an operational error (printed as one line), a failed selftest flow, a
 previewed request the bridge would refuse, a sweep stopped by the circuit breaker, or ``breaker status``
@@ -219,6 +219,21 @@ def _breaker(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def _dump_config(args: argparse.Namespace) -> int:
+    """Print the effective configuration, defaults included (no secret is in it)."""
+    import yaml  # noqa: PLC0415
+
+    from bridge.config import dump_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    print(yaml.safe_dump(dump_settings(settings), sort_keys=False, allow_unicode=True), end="")
+    return EXIT_OK
+
+
 def _version(args: argparse.Namespace) -> int:
     print(f"scim-ldap-bridge {__version__}")
     return EXIT_OK
@@ -236,6 +251,9 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate the config and its attribute map")
     check.add_argument("--config", default=DEFAULT_CONFIG)
     check.set_defaults(run=_check_config)
+    dump = commands.add_parser("dump-config", help="print the effective configuration, defaults included")
+    dump.add_argument("--config", default=DEFAULT_CONFIG)
+    dump.set_defaults(run=_dump_config)
     token = commands.add_parser("token", help="manage bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     token_commands.add_parser("new", help="print a fresh token and its config line").set_defaults(run=_token)

@@ -403,6 +403,23 @@ def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
         problems.append(f"map: no such file: {base_dir / settings.map}")
 
 
+def dump_settings(settings: Settings) -> dict[str, Any]:
+    """The effective configuration, defaults included, as the YAML that would load back to it. It holds
+    no secret: tokens are kept as hashes, and the bind password lives in a file or a credential."""
+
+    def plain(value: Any) -> Any:
+        if is_dataclass(value) and not isinstance(value, type):
+            return {
+                f.name: plain(getattr(value, f.name)) for f in fields(value) if not f.metadata.get("internal")
+            }
+        if isinstance(value, tuple):
+            return [plain(item) for item in value]
+        return value
+
+    dumped: dict[str, Any] = plain(settings)
+    return dumped
+
+
 def parse_settings(data: Any, source: str) -> Settings:
     """Settings from parsed YAML ``data``; raises ConfigError listing every problem."""
     problems: list[str] = []

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bridge.app import create_app
-from bridge.config import SafetyConfig, Secret
+from bridge.config import SafetyConfig, Secret, load_settings, parse_settings
 from bridge.directory.base import MATCH_ALL, Directory
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -197,3 +198,22 @@ def test_breaker_status_and_release_on_the_command_line(
         assert again.stdout.strip() == "Circuit breaker: was not tripped"
     finally:
         pool.close()
+
+
+def test_dump_config_prints_the_effective_configuration_and_no_secret(
+    config_file: Path, slapd: SlapdInfo
+) -> None:
+    dumped = cli("dump-config", "--config", str(config_file))
+    assert dumped.returncode == 0, dumped.stderr
+    data = yaml.safe_load(dumped.stdout)
+    assert (
+        data["safety"]["deprovision_limit"] == 500 and data["server"]["base_path"] == "/scim/v2"
+    )  # defaults
+    assert data["ldap"]["bind_password_file"] == "bind-password" and "source" not in data
+    values = [value for section in data.values() if isinstance(section, dict) for value in section.values()]
+    assert slapd.password not in values  # the password file's content is never read into the dump
+    again = config_file.parent / "again.yaml"
+    again.write_text(dumped.stdout)
+    assert parse_settings(yaml.safe_load(dumped.stdout), str(again)) == replace(
+        load_settings(config_file), source=str(again)
+    )  # it loads back to the same settings
