@@ -29,3 +29,4 @@ clean:
 
 bench: deps
 	$(PY) -m bench.group_members
+	$(PY) -m bench.list_users

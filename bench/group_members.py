@@ -12,75 +12,20 @@ real SCIM PATCH that the bridge turns into LDAP operations on the real slapd.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import statistics
-import subprocess
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import falcon.testing
 import ldap3
 
-from bridge.app import create_app
-from bridge.config import AuthConfig, LdapConfig, Secret, Settings, load_maps
-from bridge.directory.ldap.adapter import LdapDirectory
-from bridge.directory.ldap.connection import ConnectionPool
+from bench.common import client_for, load_users, user_ids
 from bridge.testing.slapd import Slapd, SlapdInfo, default_schema_path
 
-REPO = Path(__file__).resolve().parents[1]
-TOKEN = "bench-token"  # a throwaway server on loopback
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CHECKPOINTS = (100, 10_000, 100_000)
 BATCH = 1000
-
-
-def load_users(server: Slapd, info: SlapdInfo, count: int) -> None:
-    """Add ``count`` users with slapadd while slapd is stopped (it generates entryUUID and the rest)."""
-    ldif = Path(info.workdir) / "users.ldif"
-    with ldif.open("w") as out:
-        for n in range(count):
-            out.write(
-                f"dn: uid=u{n:06d},{info.user_base}\nobjectClass: inetOrgPerson\nuid: u{n:06d}\n"
-                f"cn: User {n}\nsn: {n}\n\n"
-            )
-    server.stop()
-    subprocess.run(
-        ["slapadd", "-q", "-F", f"{info.workdir}/slapd.d", "-b", info.suffix, "-l", str(ldif)], check=True
-    )
-    server.restart()
-
-
-def user_ids(info: SlapdInfo) -> list[str]:
-    conn = ldap3.Connection(info.url, info.bind_dn, info.password, auto_bind=True)
-    entries = conn.extend.standard.paged_search(
-        info.user_base,
-        "(objectClass=inetOrgPerson)",
-        attributes=["entryUUID"],
-        paged_size=1000,
-        generator=True,
-    )
-    ids = sorted(str(e["attributes"]["entryUUID"]) for e in entries if e.get("type") == "searchResEntry")
-    conn.unbind()
-    return ids
-
-
-def client_for(info: SlapdInfo) -> tuple[falcon.testing.TestClient, ConnectionPool]:
-    settings = Settings(
-        auth=AuthConfig(("sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest(),)),
-        ldap=LdapConfig(
-            urls=(info.url,),
-            bind_dn=info.bind_dn,
-            user_base=info.user_base,
-            group_base=info.group_base,
-            tls="none",
-        ),
-        map=str(REPO / "config" / "maps" / "openldap.yaml"),
-    )
-    pool = ConnectionPool(settings.ldap, Secret(info.password))
-    app = create_app(settings, LdapDirectory(pool), load_maps(settings.map))
-    return falcon.testing.TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}), pool
 
 
 def patch(client: falcon.testing.TestClient, group: str, operation: dict[str, Any]) -> None:

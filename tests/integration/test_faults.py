@@ -22,7 +22,7 @@ from bridge.mapping.model import MapSet
 from bridge.testing.slapd import Slapd, SlapdInfo, default_schema_path
 from tests.conftest import SCIM, ScimClient
 from tests.integration.conftest import subtree_settings
-from tests.slapd_fixtures import Subtree, make_subtree
+from tests.slapd_fixtures import Inspector, Subtree, make_subtree
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -157,3 +157,36 @@ def test_a_stalled_slapd_gives_503_within_the_timeouts_not_hung_threads(own: Own
     statuses = [status for _, status, _, _ in outcomes.answers]
     assert 503 in statuses
     assert statuses[-1] in (200, 201), "service did not resume after the stall"
+
+
+def test_two_instances_creating_the_same_users_at_once_make_no_duplicates(
+    slapd: SlapdInfo, ldap_subtree: Subtree, maps: MapSet, inspector: Inspector
+) -> None:
+    """Entra retries, and two bridges behind the proxy may both get the same create: the entry's DN
+    comes from the userName, so the directory itself refuses the second add (409)."""
+    settings = subtree_settings(slapd, ldap_subtree)
+    pools = [ConnectionPool(settings.ldap, Secret(slapd.password)) for _ in range(2)]
+    clients = [ScimClient(create_app(settings, LdapDirectory(pool), maps)) for pool in pools]
+    names = [f"twin{n}@contoso.com" for n in range(8)]
+    statuses: dict[str, list[int]] = {name: [] for name in names}
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def create(client: ScimClient) -> None:
+        barrier.wait()
+        for name in names:
+            status = client.post_user({"userName": name, "active": True}).status_code
+            with lock:
+                statuses[name].append(status)
+
+    threads = [threading.Thread(target=create, args=(clients[n % 2],)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for pool in pools:
+        pool.close()
+    assert all(sorted(found) == [201, 409, 409, 409] for found in statuses.values()), statuses
+    assert sorted(dn.split(",")[0] for dn, _ in inspector.find("(uid=twin*)")) == sorted(
+        f"uid={name}" for name in names
+    )
