@@ -32,6 +32,6 @@ def test_scim2_tester_passes_every_check_but_the_listed_ones(bridge: Bridge) -> 
     assert not unexpected, "\n".join(unexpected)
     passed = [r for r in results if r.status in PASSED]
     titles = {r.title for r in passed}
-    assert len(passed) >= 70 and {"query_all_schemas", "query_all_resource_types"} <= titles
+    assert len(passed) >= 78 and {"query_all_schemas", "query_all_resource_types"} <= titles
     assert {r.resource_type for r in passed} >= {"User", "Group"}
     assert len(failed) <= 9, [f"{r.title}: {r.reason}" for r in failed]
