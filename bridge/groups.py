@@ -166,8 +166,7 @@ class Memberships:
         value = user.dn if self.rule.holds == "dn" else user.first(self._uid_attribute)
         if not value:
             return
-        for group in self._holding(value):
-            self._directory.update(group.dn, [Modification("delete", self.rule.attribute, (value,))])
+        self._each_group(value, [Modification("delete", self.rule.attribute, (value,))], "deleted", user)
 
     def renamed(self, old: Entry, new_dn: str, new_uid: str | None) -> None:
         """Point every group at a renamed or moved user (refint does it for DNs where configured)."""
@@ -179,12 +178,41 @@ class Memberships:
             before, after = old.first(self._uid_attribute) or "", new_uid or ""
             if not before or before == after:
                 return
-        for group in self._holding(before):
-            changes = [
-                Modification("delete", self.rule.attribute, (before,)),
-                Modification("add", self.rule.attribute, (after,)),
-            ]
-            self._directory.update(group.dn, changes)
+        changes = [
+            Modification("delete", self.rule.attribute, (before,)),
+            Modification("add", self.rule.attribute, (after,)),
+        ]
+        self._each_group(before, changes, "renamed or moved", old)
+
+    def _each_group(self, value: str, changes: list[Modification], what: str, user: Entry) -> None:
+        """Apply ``changes`` to every group that holds ``value``, after the user's own write succeeded.
+
+        A group that refuses (or a directory that fails in between) does not undo the user's write,
+        and a retry of the request would not reach this step again (the user is gone, or already
+        renamed): so each group is tried, and those left behind are named in one error line for an
+        operator, who fixes them by hand or lets slapd's refint overlay keep DNs right
+        (``integrity: overlay``)."""
+        left: list[str] = []
+        try:
+            groups = self._holding(value)
+        except DirectoryError as exc:
+            logger.error(
+                "the %s user %s may still be listed in groups: finding them failed (%s)", what, user.dn, exc
+            )
+            return
+        for group in groups:
+            try:
+                self._directory.update(group.dn, changes)
+            except DirectoryError as exc:
+                left.append(f"{group.dn} ({exc.reason})")
+        if left:
+            logger.error(
+                "the %s user %s is still listed, under its old name, in %d group(s): %s",
+                what,
+                user.dn,
+                len(left),
+                "; ".join(left),
+            )
 
 
 def _member_ids(value: Any, where: str) -> list[str]:

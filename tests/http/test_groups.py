@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from bridge.app import create_app
+from bridge.directory.errors import DirectoryUnavailable
 from bridge.directory.memory import InMemoryDirectory
-from bridge.mapping.model import ResourceMap
-from tests.conftest import GROUP_BASE, SCIM, ScimClient
+from bridge.mapping.model import MapSet, ResourceMap
+from tests.conftest import GROUP_BASE, SCIM, USER_BASE, ScimClient, make_settings
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -135,3 +138,37 @@ def test_a_users_groups_follow_their_returned_and_mutability_rules(client: ScimC
     assert [g["value"] for g in client.simulate_get(url, params={"attributes": "groups"}).json["groups"]] == [
         group
     ]
+
+
+class RefusingGroup(InMemoryDirectory):
+    """An in-memory directory whose group ``refuse`` refuses every modify (a directory fault, or an ACL)."""
+
+    refuse = ""
+
+    def update(self, dn: str, changes: Any, *, expect: str | None = None) -> None:
+        if self.refuse and dn.lower().startswith(f"cn={self.refuse.lower()},"):
+            raise DirectoryUnavailable("the server went away")
+        super().update(dn, changes, expect=expect)
+
+
+def test_a_group_that_fails_to_drop_a_deleted_user_is_named_and_the_others_are_cleaned(
+    maps: MapSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The user's delete has happened, and a retry would be a 404: the request succeeds, every other
+    group loses the member, and one error line names the group left behind for an operator."""
+    directory = RefusingGroup([USER_BASE, GROUP_BASE])
+    client = ScimClient(create_app(make_settings(), directory, maps))
+    user = client.post_user({"userName": "hal"}).json["id"]
+    for name in ("Ops", "Pay", "Dev"):
+        added = client.simulate_post(
+            f"{SCIM}/Groups", json={"displayName": name, "members": [{"value": user}]}
+        )
+        assert added.status_code == 201
+    directory.refuse = "Pay"
+    with caplog.at_level(logging.ERROR, logger="bridge.groups"):
+        assert client.simulate_delete(f"{SCIM}/Users/{user}").status_code == 204
+    stored = [directory.raw(f"cn={name},{GROUP_BASE}")["member"] for name in ("Ops", "Pay", "Dev")]
+    dn = f"uid=hal,{USER_BASE}"
+    assert [dn.lower() in (v.lower() for v in values) for values in stored] == [False, True, False]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bridge.groups"]
+    assert f"cn=Pay,{GROUP_BASE}" in line and "the server went away" in line and "1 group(s)" in line
