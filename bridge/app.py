@@ -16,9 +16,11 @@ from bridge.config import Settings, load_maps, read_bind_password
 from bridge.directory.audit import AuditedDirectory
 from bridge.directory.base import Directory, DirFilter, Eq
 from bridge.directory.filterparse import parse_ldap_filter
+from bridge.directory.metered import MeteredDirectory
 from bridge.groups import GroupService, Memberships
 from bridge.http import errors, media
 from bridge.http.middleware import AccessLog, BearerAuth, FailureLimit, RequestId
+from bridge.http.observe import Health, Metrics, MetricsEndpoint, Ready
 from bridge.http.resources import DiscoveryEndpoints, Groups, RootSearch, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
@@ -39,6 +41,7 @@ class Services:
     users: ProvisioningService
     groups: GroupService | None
     maps: MapSet
+    safety: Safety
 
 
 def create_services(
@@ -92,7 +95,7 @@ def create_services(
     if memberships is not None:
         assert maps.group is not None
         groups = GroupService(audited, ResourceMapping(maps.group), memberships, id_filter, safety)
-    return Services(service, groups, maps)
+    return Services(service, groups, maps, safety)
 
 
 def create_app(
@@ -109,15 +112,33 @@ def create_app(
 
     ``clock`` measures the breaker's window; ``now`` is the wall clock written on disabled entries.
     """
+    metrics = Metrics()
+    metered = MeteredDirectory(directory, metrics.observe_directory)
     services = create_services(
-        settings, directory, maps, id_filter=id_filter, dn_attribute=dn_attribute, clock=clock, now=now
+        settings, metered, maps, id_filter=id_filter, dn_attribute=dn_attribute, clock=clock, now=now
     )
+    metrics.gauge(
+        "scim_bridge_breaker_tripped",
+        "1 when this instance last found the deprovisioning circuit breaker tripped, else 0.",
+        lambda: float(services.safety.seen_tripped),
+    )
+    pool = getattr(directory, "pool", None)
+    if pool is not None:
+        metrics.gauge(
+            "scim_bridge_ldap_connections_in_use", "LDAP connections borrowed now.", lambda: pool.in_use
+        )
+        metrics.gauge(
+            "scim_bridge_ldap_connections_opened",
+            "LDAP connections opened and bound since the start (each is one bind).",
+            lambda: pool.opened,
+        )
     base = settings.server.base_path
     limit = FailureLimit(settings.auth.max_failures, settings.auth.failure_window, clock)
     middleware: list[Any] = [
         RequestId(settings.server.trusted_proxies),
         BearerAuth(settings.auth.token_hashes, base, limit),
         AccessLog(),
+        metrics.middleware(),
     ]
     app = falcon.App(media_type=media.SCIM_JSON, middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
@@ -151,6 +172,9 @@ def create_app(
         base_path=base,
         public_url=settings.server.public_url,
     )
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Ready(metered.ping))
+    app.add_route("/metrics", MetricsEndpoint(metrics))
     app.add_route(f"{base}/ServiceProviderConfig", discovery, suffix="config")
     app.add_route(f"{base}/ResourceTypes", discovery, suffix="types")
     app.add_route(f"{base}/ResourceTypes/{{name}}", discovery, suffix="type")

@@ -57,6 +57,7 @@ class Safety:
         self.breaker_dn = f"{BREAKER_RDN[0]}={BREAKER_RDN[1]},{self._breaker_base}"
         self._clock = clock
         self._recent: deque[float] = deque()  # when this instance's recent disables and deletes were done
+        self.seen_tripped = False  # what this instance last found, for the metrics
 
     def check_write(self) -> None:
         """Refuse any write in read-only mode."""
@@ -114,6 +115,7 @@ class Safety:
     def tripped(self) -> str | None:
         """Why the breaker is tripped (its entry's description), or None when it is not."""
         found = self._directory.search([self.breaker_dn], MATCH_ALL, ("description",), limit=1).entries
+        self.seen_tripped = bool(found)
         if not found:
             return None
         return found[0].first("description") or "tripped"
@@ -129,6 +131,7 @@ class Safety:
         }
         with contextlib.suppress(EntryAlreadyExists):  # another instance tripped it a moment ago
             self._directory.add(self._breaker_base, rdn, attributes, ())
+        self.seen_tripped = True
         logger.critical(
             "circuit breaker tripped: %s; every further disable and delete is refused until an operator "
             "runs `scim-ldap-bridge breaker release`",

@@ -40,6 +40,9 @@ class AuditedDirectory:
     def can_order(self, attribute: str) -> bool:
         return self.inner.can_order(attribute)
 
+    def ping(self) -> None:
+        self.inner.ping()
+
     def search(
         self,
         bases: Sequence[str],

@@ -195,6 +195,10 @@ class Directory(Protocol):
         """The canonical spelling of ``dn``, comparable with ``Entry.parent``."""
         ...
 
+    def ping(self) -> None:
+        """One cheap round trip as the bridge's bind DN (readiness); raises when it cannot be made."""
+        ...
+
     def can_order(self, attribute: str) -> bool:
         """Whether the server answers ``>=`` and ``<=`` on ``attribute`` (it has an ORDERING rule);
         where it has none, ``(uid>=x)`` is Undefined and would match nothing."""

@@ -46,6 +46,9 @@ class DryRunDirectory:
     def can_order(self, attribute: str) -> bool:
         return self.inner.can_order(attribute)
 
+    def ping(self) -> None:
+        self.inner.ping()
+
     def search(
         self,
         bases: Sequence[str],

@@ -90,6 +90,9 @@ class InMemoryDirectory:
     def can_order(self, attribute: str) -> bool:
         return True  # values compare as Python strings
 
+    def ping(self) -> None:
+        return None  # always there
+
     def search(
         self,
         bases: Sequence[str],

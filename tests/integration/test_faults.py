@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import falcon.testing
 import ldap3
 import pytest
 
@@ -190,3 +191,19 @@ def test_two_instances_creating_the_same_users_at_once_make_no_duplicates(
     assert sorted(dn.split(",")[0] for dn, _ in inspector.find("(uid=twin*)")) == sorted(
         f"uid={name}" for name in names
     )
+
+
+def test_readiness_follows_the_directory_and_the_pool_is_measured(own: Own) -> None:
+    anonymous = falcon.testing.TestClient(own.client.app)
+    assert anonymous.simulate_get("/readyz").status_code == 200
+    own.server.kill()
+    down = anonymous.simulate_get("/readyz")
+    assert down.status_code == 503 and down.json["status"] == "unavailable"
+    assert anonymous.simulate_get("/healthz").status_code == 200
+    own.server.restart()
+    assert anonymous.simulate_get("/readyz").status_code == 200
+    text = anonymous.simulate_get("/metrics").text
+    assert "scim_bridge_ldap_connections_in_use 0.0" in text.splitlines()
+    opened = [line for line in text.splitlines() if line.startswith("scim_bridge_ldap_connections_opened ")]
+    assert opened and float(opened[0].split()[1]) >= 2  # one before the kill, one after the restart
+    assert 'scim_bridge_directory_operations_total{operation="ping",outcome="error"} 1.0' in text

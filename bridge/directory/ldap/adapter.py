@@ -167,6 +167,13 @@ class LdapDirectory:
             self._ordering = self._pool.execute(_read_ordering)
         return self._ordering.get(attribute.lower(), True)  # unknown to the schema: let the server say
 
+    def ping(self) -> None:
+        def work(conn: Connection) -> None:
+            conn.search("", "(objectClass=*)", BASE, attributes=["1.1"])
+            raise_for_result(conn.result, "read of the root DSE")
+
+        self._pool.execute(work)
+
     def _attributes(self, read: Sequence[str]) -> list[str]:
         return list(dict.fromkeys([*read, self._flavor.id_attribute, self._flavor.version_attribute]))
 

@@ -122,6 +122,8 @@ class ConnectionPool:
         self._slots = threading.BoundedSemaphore(config.pool_size)
         self._retired: set[int] = set()  # ids of borrowed connections to close rather than give back
         self.opened = 0  # connections opened (and bound) so far: binds are visible to benchmarks
+        self.in_use = 0  # connections borrowed right now (for the metrics)
+        self._counting = threading.Lock()
 
     def _open(self) -> Connection:
         conn = Connection(
@@ -162,6 +164,8 @@ class ConnectionPool:
         if not self._slots.acquire(timeout=_ACQUIRE_TIMEOUT):
             raise DirectoryUnavailable("all directory connections are busy")
         conn: Connection | None = None
+        with self._counting:
+            self.in_use += 1
         try:
             try:
                 conn, reused = self._idle.get_nowait(), True
@@ -179,6 +183,8 @@ class ConnectionPool:
             if conn is not None:  # not handed back: broken, or the work raised mid-operation
                 self._retired.discard(id(conn))
                 _close_quietly(conn)
+            with self._counting:
+                self.in_use -= 1
             self._slots.release()
 
     def _give_back(self, conn: Connection) -> Connection | None:

@@ -1,0 +1,88 @@
+"""Time and count every call to a Directory adapter, for the metrics (``bridge.http.observe``).
+
+The observer gets the operation's name, whether it succeeded, and its duration in seconds; this module
+knows nothing of how they are exported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+from bridge.directory.base import Directory, DirFilter, Entry, Modification, SearchResult
+
+Observer = Callable[[str, bool, float], None]
+
+
+class MeteredDirectory:
+    """Delegates to ``inner``, reporting each operation to ``observe``."""
+
+    def __init__(self, inner: Directory, observe: Observer) -> None:
+        self.inner = inner
+        self._observe = observe
+
+    @contextmanager
+    def _timed(self, operation: str) -> Iterator[None]:
+        started = time.perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self._observe(operation, ok, time.perf_counter() - started)
+
+    def normalize_dn(self, dn: str) -> str:
+        return self.inner.normalize_dn(dn)
+
+    def can_order(self, attribute: str) -> bool:
+        return self.inner.can_order(attribute)
+
+    def ping(self) -> None:
+        with self._timed("ping"):
+            self.inner.ping()
+
+    def search(
+        self,
+        bases: Sequence[str],
+        flt: DirFilter,
+        attributes: Sequence[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> SearchResult:
+        with self._timed("search"):
+            return self.inner.search(bases, flt, attributes, offset=offset, limit=limit)
+
+    def get_by_id(
+        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
+    ) -> Entry:
+        with self._timed("get_by_id"):
+            return self.inner.get_by_id(bases, flt, entry_id, attributes)
+
+    def add(
+        self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
+    ) -> Entry:
+        with self._timed("add"):
+            return self.inner.add(parent, rdn, attributes, read)
+
+    def modify(
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+    ) -> Entry:
+        with self._timed("modify"):
+            return self.inner.modify(dn, changes, read, expect=expect)
+
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+        with self._timed("update"):
+            self.inner.update(dn, changes, expect=expect)
+
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+        with self._timed("move"):
+            return self.inner.move(dn, rdn, parent, expect=expect)
+
+    def delete(self, dn: str, *, expect: str | None = None) -> None:
+        with self._timed("delete"):
+            self.inner.delete(dn, expect=expect)
+
+
+__all__ = ["MeteredDirectory", "Observer"]

@@ -1,0 +1,136 @@
+"""Health, readiness and Prometheus metrics: ``/healthz``, ``/readyz`` and ``/metrics``, outside the SCIM
+base path, so they need no token and cost no directory work beyond what each promises.
+
+- ``/healthz``: the process answers (200), nothing else is asked;
+- ``/readyz``: one round trip to the directory as the bind DN (a pooled connection reads the root DSE):
+  200 when it answers, 503 when it does not, for a load balancer or ``systemctl`` checks;
+- ``/metrics``: the Prometheus text format (the prometheus-client library), from a registry of this app's
+  own, so several apps in one process (the tests) never share counters.
+
+None of them returns personal data, but ``/metrics`` shows request rates and routes: let the reverse proxy
+forward only the SCIM base path to the world.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from bridge.directory.errors import DirectoryError
+
+logger = logging.getLogger(__name__)
+# Seconds: from a cached lookup (about 2 ms) to a slow directory (the default operation timeout is 10 s).
+_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The instruments of one app, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "scim_bridge_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "scim_bridge_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.directory_operations = Counter(
+            "scim_bridge_directory_operations",
+            "Operations on the directory port (a search, an add, a modify and its read-back), by outcome.",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.directory_latency = Histogram(
+            "scim_bridge_directory_operation_duration_seconds",
+            "Time of one operation on the directory port.",
+            ["operation"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_directory(self, operation: str, ok: bool, seconds: float) -> None:
+        self.directory_operations.labels(operation, "ok" if ok else "error").inc()
+        self.directory_latency.labels(operation).observe(seconds)
+
+    def gauge(self, name: str, text: str, read: Callable[[], float]) -> None:
+        """A gauge whose value is read at each scrape."""
+        Gauge(name, text, registry=self.registry).set_function(read)
+
+    def middleware(self) -> RequestMetrics:
+        return RequestMetrics(self)
+
+
+class RequestMetrics:
+    """Count and time every request by its route template (never its path, which holds ids)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
+    ) -> None:
+        started = getattr(req.context, "started", None)
+        route = req.uri_template or "(no route)"
+        self._metrics.requests.labels(req.method, route, str(resp.status_code)).inc()
+        if started is not None:  # set by the request id middleware, with time.monotonic
+            self._metrics.latency.labels(req.method, route).observe(time.monotonic() - started)
+
+
+class Health:
+    """GET /healthz: the process answers."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_JSON
+        resp.media = {"status": "ok"}
+
+
+class Ready:
+    """GET /readyz: the directory answers the bind DN."""
+
+    def __init__(self, ping: Callable[[], None]) -> None:
+        self._ping = ping
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_JSON
+        try:
+            self._ping()
+        except DirectoryError as exc:
+            logger.warning("not ready: %s", exc.reason)
+            resp.status = falcon.HTTP_503
+            resp.set_header("Retry-After", "10")
+            resp.media = {"status": "unavailable", "detail": "the directory does not answer"}
+            return
+        resp.media = {"status": "ready"}
+
+
+class MetricsEndpoint:
+    """GET /metrics: the Prometheus text exposition format."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = CONTENT_TYPE_LATEST
+        resp.data = generate_latest(self._metrics.registry)
+
+
+__all__ = ["Health", "Metrics", "MetricsEndpoint", "Ready", "RequestMetrics"]

@@ -1,0 +1,83 @@
+"""/healthz, /readyz and /metrics (issue #8, point 5): unauthenticated, outside the SCIM base, cheap; the
+metrics count requests by route template (never a path with an id), directory operations by outcome, and
+the breaker's state."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import falcon.testing
+
+from bridge.app import create_app
+from bridge.config import SafetyConfig
+from bridge.directory.errors import DirectoryUnavailable
+from bridge.directory.memory import InMemoryDirectory
+from bridge.mapping.model import MapSet
+from tests.conftest import SCIM, ScimClient, make_settings
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in the Prometheus text format, or None when it is not there."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = rf"^{re.escape(name)}" + (rf"\{{{re.escape(wanted)}\}}" if labels else "") + r" (\S+)$"
+    found = re.search(pattern, text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+def test_health_and_readiness_answer_without_a_token(memory: InMemoryDirectory, maps: MapSet) -> None:
+    anonymous = falcon.testing.TestClient(create_app(make_settings(), memory, maps))
+    health = anonymous.simulate_get("/healthz")
+    assert (health.status_code, health.json) == (200, {"status": "ok"})
+    ready = anonymous.simulate_get("/readyz")
+    assert (ready.status_code, ready.json) == (200, {"status": "ready"})
+    assert anonymous.simulate_get(f"{SCIM}/Users").status_code == 401  # the SCIM base still needs one
+
+
+class Unreachable(InMemoryDirectory):
+    def ping(self) -> None:
+        raise DirectoryUnavailable("cannot reach the directory: ConnectionRefusedError")
+
+
+def test_readiness_is_503_while_the_directory_does_not_answer(maps: MapSet) -> None:
+    anonymous = falcon.testing.TestClient(create_app(make_settings(), Unreachable(), maps))
+    ready = anonymous.simulate_get("/readyz")
+    assert ready.status_code == 503 and ready.headers["retry-after"] == "10"
+    assert ready.json == {"status": "unavailable", "detail": "the directory does not answer"}
+    assert anonymous.simulate_get("/healthz").status_code == 200  # alive, just not ready
+
+
+def test_metrics_count_requests_by_route_and_directory_operations_by_outcome(
+    memory: InMemoryDirectory, maps: MapSet
+) -> None:
+    client = ScimClient(create_app(make_settings(), memory, maps))
+    user = client.post_user({"userName": "mia"}).json["id"]
+    client.simulate_get(f"{SCIM}/Users/{user}")
+    client.simulate_get(f"{SCIM}/Users/{user}")
+    client.simulate_get(f"{SCIM}/Users/not-an-id")
+    scraped = falcon.testing.TestClient(client.app).simulate_get("/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    text = scraped.text
+    requests = "scim_bridge_http_requests_total"
+    assert metric(text, requests, method="POST", route=f"{SCIM}/Users", status="201") == 1.0
+    assert metric(text, requests, method="GET", route=f"{SCIM}/Users/{{user_id}}", status="200") == 2.0
+    assert metric(text, requests, method="GET", route=f"{SCIM}/Users/{{user_id}}", status="404") == 1.0
+    assert user not in text and "not-an-id" not in text  # routes are templates, never paths with ids
+    seconds = "scim_bridge_http_request_duration_seconds_count"
+    assert metric(text, seconds, method="GET", route=f"{SCIM}/Users/{{user_id}}") == 3.0
+    operations = "scim_bridge_directory_operations_total"
+    assert metric(text, operations, operation="add", outcome="ok") == 1.0
+    assert metric(text, operations, operation="get_by_id", outcome="ok") == 2.0
+    assert metric(text, operations, operation="get_by_id", outcome="error") == 1.0  # the unknown id
+    assert metric(text, "scim_bridge_breaker_tripped") == 0.0
+    assert metric(text, "scim_bridge_ldap_connections_in_use") is None  # no pool in memory
+
+
+def test_the_breaker_gauge_follows_a_trip(memory: InMemoryDirectory, maps: MapSet) -> None:
+    settings = replace(make_settings(), safety=SafetyConfig(deprovision_limit=1))
+    client = ScimClient(create_app(settings, memory, maps))
+    for name in ("a", "b"):
+        user = client.post_user({"userName": name}).json["id"]
+        client.simulate_delete(f"{SCIM}/Users/{user}")
+    text = falcon.testing.TestClient(client.app).simulate_get("/metrics").text
+    assert metric(text, "scim_bridge_breaker_tripped") == 1.0
