@@ -37,21 +37,39 @@ def client_address(
     X-Forwarded-For that is not a trusted proxy (proxies append, so the addresses on the right are the
     ones a trusted hop wrote; anything further left may be forged by the client)."""
 
-    def is_trusted(address: str) -> bool:
-        try:
-            parsed = ipaddress.ip_address(address.strip())
-        except ValueError:
-            return False
-        return any(parsed in network for network in trusted)
-
     peer = req.remote_addr or ""
-    if not trusted or not is_trusted(peer):
+    if not is_trusted(peer, trusted):
         return peer
     hops = [hop.strip() for hop in (req.get_header("X-Forwarded-For") or "").split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not is_trusted(hop):
+        if not is_trusted(hop, trusted):
             return hop
     return hops[0] if hops else peer
+
+
+def is_trusted(address: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Whether ``address`` lies in one of the ``trusted`` networks."""
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(parsed in network for network in trusted)
+
+
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
+)
+
+
+def forwarded_origin(req: falcon.Request) -> str | None:
+    """``https://scim.example.com`` from X-Forwarded-Proto and X-Forwarded-Host, when both are sane (the
+    first value of each: what the client-facing proxy set), else None. Call it only for a request from a
+    trusted proxy: anyone else could choose the URL the bridge writes into meta.location."""
+    proto = (req.get_header("X-Forwarded-Proto") or "").split(",")[0].strip().lower()
+    host = (req.get_header("X-Forwarded-Host") or "").split(",")[0].strip()
+    if proto not in ("http", "https") or not _HOST.match(host):
+        return None
+    return f"{proto}://{host}"
 
 
 class RequestId:
@@ -63,6 +81,8 @@ class RequestId:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.client = client_address(req, self._trusted)
+        if is_trusted(req.remote_addr or "", self._trusted):
+            req.context.origin = forwarded_origin(req)
         given = req.get_header("X-Request-ID") or ""
         rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         req.context.request_id = rid

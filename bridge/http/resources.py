@@ -101,8 +101,10 @@ class _Endpoint:
         self._public_url = public_url.rstrip("/") if public_url else None
 
     def base_url(self, req: falcon.Request) -> str:
-        """The configured public URL, else what this request was addressed to."""
-        return self._public_url or f"{req.prefix}{self._base_path}"
+        """The configured public URL, else what this request was addressed to: as a trusted reverse
+        proxy forwarded it (X-Forwarded-Proto and -Host), or as it reached the bridge."""
+        origin = getattr(req.context, "origin", None) or req.prefix
+        return self._public_url or f"{origin}{self._base_path}"
 
 
 class _Resources(_Endpoint):

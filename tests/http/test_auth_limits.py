@@ -112,3 +112,24 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     assert "server.trusted_proxies[1]: 'proxy.example.com' is not an IP address or network" in str(
         caught.value
     )
+
+
+def test_meta_location_follows_the_forwarded_proto_and_host_of_a_trusted_proxy(
+    memory: InMemoryDirectory, maps: MapSet
+) -> None:
+    """Behind the proxy that terminates TLS for Entra, locations name the public URL, not the loopback
+    address the bridge listens on (issue #8, point 4)."""
+    client = app_client(memory, maps, Clock(), trusted_proxies=("127.0.0.1",))
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "scim.example.com", **GOOD}
+    created = client.simulate_post(
+        f"{SCIM}/Users", json={"userName": "fay"}, headers=forwarded, remote_addr="127.0.0.1"
+    )
+    location = f"https://scim.example.com{SCIM}/Users/{created.json['id']}"
+    assert created.json["meta"]["location"] == location and created.headers["location"] == location
+    hostile = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example/<script>", **GOOD}
+    read = client.simulate_get(f"{SCIM}/Users/{created.json['id']}", headers=hostile, remote_addr="127.0.0.1")
+    assert read.json["meta"]["location"].startswith(f"http://falconframework.org{SCIM}/")  # not a host
+    untrusted = client.simulate_get(
+        f"{SCIM}/Users/{created.json['id']}", headers=forwarded, remote_addr="192.0.2.50"
+    )
+    assert untrusted.json["meta"]["location"].startswith(f"http://falconframework.org{SCIM}/")
