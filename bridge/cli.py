@@ -22,8 +22,9 @@ from pathlib import Path
 from types import FrameType
 
 from bridge import __version__
-from bridge.config import ConfigError, load_maps, load_settings
+from bridge.config import ConfigError, Settings, load_maps, load_settings
 from bridge.mapping.load import MapError
+from bridge.mapping.model import MapSet
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 DEFAULT_CONFIG = "/etc/scim-ldap-bridge/bridge.yaml"
@@ -60,7 +61,29 @@ def _check_config(args: argparse.Namespace) -> int:
         print("Groups: not served (ldap.group_base is not set); switch off group provisioning in Entra")
     else:
         print(f"Groups: served from {settings.ldap.group_base}")
-    return EXIT_OK
+    return _probe(settings, maps) if args.probe else EXIT_OK
+
+
+def _probe(settings: Settings, maps: MapSet) -> int:
+    """check-config --probe: the live directory, as the bind DN (see bridge.directory.ldap.probe)."""
+    from bridge.app import open_directory  # noqa: PLC0415 - ldap3 only where needed
+    from bridge.directory.errors import DirectoryError  # noqa: PLC0415
+    from bridge.directory.ldap.flavors import FLAVORS  # noqa: PLC0415
+    from bridge.directory.ldap.probe import probe  # noqa: PLC0415
+
+    opened = open_directory(settings)
+    problems = 0
+    try:
+        opened.directory.ping()
+        for finding in probe(settings, maps, opened.directory.pool, FLAVORS[settings.ldap.directory]):  # type: ignore[attr-defined]
+            problems += finding.level == "problem"
+            print(f"{finding.level}: {finding.text}")
+    except DirectoryError as exc:
+        print(f"problem: {exc.reason}")
+        return EXIT_FAILED
+    finally:
+        opened.close()
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -250,6 +273,11 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     check = commands.add_parser("check-config", help="validate the config and its attribute map")
     check.add_argument("--config", default=DEFAULT_CONFIG)
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also check the live directory: bind, bases, write rights, overlays, schema and indexes",
+    )
     check.set_defaults(run=_check_config)
     dump = commands.add_parser("dump-config", help="print the effective configuration, defaults included")
     dump.add_argument("--config", default=DEFAULT_CONFIG)

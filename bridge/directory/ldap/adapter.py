@@ -114,15 +114,14 @@ def _root_controls(conn: Connection) -> set[str]:
     return {str(value) for value in ([values] if isinstance(values, str) else values)}
 
 
-def _read_ordering(conn: Connection) -> dict[str, bool]:
-    """Which attribute types have an ORDERING matching rule, their own or a superior's (RFC 4512
-    4.1.2), read once from the server's subschema entry. An unreadable schema means "unknown"."""
+def read_attribute_types(conn: Connection) -> dict[str, AttributeTypeInfo] | None:
+    """The server's attribute types by lower-cased name, from its subschema entry; None when it shows
+    none."""
     conn.search("", "(objectClass=*)", BASE, attributes=["subschemaSubentry"])
     entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
     subentry = entries[0]["attributes"].get("subschemaSubentry") if entries else None
     if not subentry:
-        logger.warning("the directory shows no subschemaSubentry: ordering filters are sent as they are")
-        return {}
+        return None
     conn.search(
         subentry[0] if isinstance(subentry, list) else subentry,
         "(objectClass=*)",
@@ -132,7 +131,16 @@ def _read_ordering(conn: Connection) -> dict[str, bool]:
     entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
     definitions = entries[0]["raw_attributes"].get("attributeTypes", []) if entries else []
     types = AttributeTypeInfo.from_definition([d.decode("utf-8", "replace") for d in definitions])
-    by_name = {name.lower(): info for info in types.values() for name in (info.name or [])}
+    return {name.lower(): info for info in types.values() for name in (info.name or [])}
+
+
+def _read_ordering(conn: Connection) -> dict[str, bool]:
+    """Which attribute types have an ORDERING matching rule, their own or a superior's (RFC 4512
+    4.1.2), read once from the server's subschema entry. An unreadable schema means "unknown"."""
+    by_name = read_attribute_types(conn)
+    if by_name is None:
+        logger.warning("the directory shows no subschemaSubentry: ordering filters are sent as they are")
+        return {}
 
     def orders(info: AttributeTypeInfo, depth: int = 0) -> bool:
         if info.ordering:

@@ -1,0 +1,186 @@
+"""``check-config --probe``: what the configuration needs from the live directory, checked as the bridge's
+own bind DN. Each check gives one line: ``ok``, ``warning`` (works, but not as well as it could) or
+``problem`` (the bridge will fail). Nothing is left behind: the write check removes its probe entry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from ldap3 import BASE, Connection
+
+from bridge.config import Settings
+from bridge.directory.ldap.adapter import read_attribute_types
+from bridge.directory.ldap.connection import ConnectionPool
+from bridge.directory.ldap.controls import ASSERTION, SORT_REQUEST, VLV_REQUEST
+from bridge.directory.ldap.flavors import Flavor
+from bridge.directory.ldap.render import make_dn
+from bridge.mapping.model import MapSet
+
+PPOLICY_CONTROL = "1.3.6.1.4.1.42.2.27.8.5.1"  # the password policy request control
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    level: Literal["ok", "warning", "problem"]
+    text: str
+
+
+def _exists(conn: Connection, dn: str) -> bool:
+    conn.search(dn, "(objectClass=*)", BASE, attributes=["1.1"])
+    return bool(conn.result.get("result") == 0)
+
+
+def _root(conn: Connection) -> dict[str, list[str]]:
+    conn.search("", "(objectClass=*)", BASE, attributes=["supportedControl"])
+    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+    attributes = entries[0]["attributes"] if entries else {}
+    return {
+        name: [str(v) for v in (value if isinstance(value, list) else [value])]
+        for name, value in attributes.items()
+    }
+
+
+def _indexes(conn: Connection, suffix_hint: str) -> dict[str, set[str]] | None:
+    """OpenLDAP's olcDbIndex of the database holding ``suffix_hint``, when the bind DN may read cn=config."""
+    conn.search("cn=config", "(olcSuffix=*)", attributes=["olcSuffix", "olcDbIndex"])
+    if conn.result.get("result") != 0:
+        return None
+    for item in conn.response or []:
+        if item.get("type") != "searchResEntry":
+            continue
+        suffixes = [str(s).lower() for s in item["attributes"].get("olcSuffix", [])]
+        if any(suffix_hint.lower().endswith(suffix) for suffix in suffixes):
+            found: dict[str, set[str]] = {}
+            for line in item["attributes"].get("olcDbIndex", []):
+                names, _, kinds = str(line).partition(" ")
+                for name in names.split(","):
+                    found.setdefault(name.strip().lower(), set()).update(k.strip() for k in kinds.split(","))
+            return found
+    return None
+
+
+def probe(settings: Settings, maps: MapSet, pool: ConnectionPool, flavor: Flavor) -> Iterator[Finding]:
+    """Every check, in order; a failed bind ends it."""
+
+    def run(work: Callable[[Connection], object]) -> object:
+        return pool.execute(work)
+
+    ldap = settings.ldap
+    yield Finding("ok", f"bound to {', '.join(ldap.urls)} as {ldap.bind_dn}")
+    root = run(_root)
+    assert isinstance(root, dict)
+    controls = set(root.get("supportedControl", []))
+    bases = {"ldap.user_base": ldap.user_base}
+    if ldap.group_base:
+        bases["ldap.group_base"] = ldap.group_base
+    if settings.deprovisioning.disabled_base:
+        bases["deprovisioning.disabled_base"] = settings.deprovisioning.disabled_base
+    if settings.safety.breaker_base:
+        bases["safety.breaker_base"] = settings.safety.breaker_base
+    missing = False
+    for key, base in bases.items():
+        if run(lambda conn, b=base: _exists(conn, b)):  # type: ignore[misc]
+            yield Finding("ok", f"{key} {base} exists")
+        else:
+            missing = True
+            yield Finding("problem", f"{key} {base} does not exist, or the bind DN cannot see it")
+    if not missing:
+        yield from _write_check(run, ldap.user_base, flavor)
+    if flavor.name == "openldap":
+        yield from _openldap_checks(run, settings, maps, controls)
+    if {SORT_REQUEST, VLV_REQUEST} <= controls:
+        yield Finding("ok", "server-side sorting and virtual list view: long lists are cut by the directory")
+    else:
+        yield Finding(
+            "warning",
+            "no server-side sorting and virtual list view (OpenLDAP: the sssvlv overlay): a page of a list "
+            "longer than 500 entries costs the bridge the whole list",
+        )
+
+
+def _write_check(
+    run: Callable[[Callable[[Connection], object]], object], base: str, flavor: Flavor
+) -> Iterator[Finding]:
+    name = f"scim-ldap-bridge-probe-{secrets.token_hex(4)}"
+    dn = make_dn(("cn", name), base)
+    object_class = "container" if flavor.name == "active_directory" else "organizationalRole"
+
+    def add(conn: Connection) -> tuple[bool, str]:
+        conn.add(dn, [object_class], {"cn": name})
+        ok = conn.result.get("result") == 0
+        reason = str(conn.result.get("description"))
+        if ok:
+            conn.delete(dn)
+            if conn.result.get("result") != 0:
+                return (
+                    False,
+                    f"added {dn} but could not delete it ({conn.result.get('description')}): remove it",
+                )
+        return ok, reason
+
+    added = run(add)
+    assert isinstance(added, tuple)
+    if added[0]:
+        yield Finding("ok", f"the bind DN may add and delete entries under {base} (a probe entry, removed)")
+    else:
+        yield Finding("problem", f"the bind DN cannot write under {base}: {added[1]}")
+
+
+def _openldap_checks(
+    run: Callable[[Callable[[Connection], object]], object],
+    settings: Settings,
+    maps: MapSet,
+    controls: set[str],
+) -> Iterator[Finding]:
+    active = maps.user.active
+    if active is not None and active.method == "ppolicy":
+        if PPOLICY_CONTROL in controls:
+            yield Finding("ok", "ppolicy overlay present (the map disables with pwdAccountLockedTime)")
+        else:
+            yield Finding(
+                "problem",
+                "the map disables with ppolicy, but the directory offers no password policy: load the "
+                "ppolicy overlay with a policy that has pwdLockout: TRUE, or choose another disable method",
+            )
+    found = run(read_attribute_types)
+    types = set(found) if isinstance(found, dict) else set()
+    if active is not None and active.since and active.since.lower() not in types:
+        yield Finding(
+            "problem",
+            f"the map records disable times in {active.since}, which the schema lacks: "
+            "load scim-bridge.schema",
+        )
+    if "scimexternalid" not in types and any(r.ldap.lower() == "scimexternalid" for r in maps.user.rules):
+        yield Finding("problem", "the map uses scimExternalId: load config/schema/scim-bridge.schema")
+    group = maps.group
+    if group is not None and group.integrity == "overlay":
+        yield Finding(
+            "warning",
+            "the group map relies on the refint overlay (integrity: overlay), which cannot be seen from "
+            "outside: make sure it is loaded with the member attribute, or use integrity: bridge",
+        )
+    if ASSERTION in controls:
+        yield Finding("ok", "assertion control: If-Match is checked in the same operation as the write")
+    indexes = run(lambda conn: _indexes(conn, settings.ldap.user_base))
+    if indexes is None:
+        yield Finding("warning", "cannot read cn=config as the bind DN: index check skipped")
+        return
+    assert isinstance(indexes, dict)
+    wanted = {maps.user.rdn.ldap.lower(), "entryuuid"}
+    wanted |= {
+        r.ldap.lower() for r in maps.user.rules if r.target.attribute.name in ("userName", "externalId")
+    }
+    if group is not None and group.members is not None:
+        wanted.add(group.members.attribute.lower())
+    for name in sorted(wanted):
+        if "eq" in indexes.get(name, set()):
+            yield Finding("ok", f"{name} has an equality index")
+        else:
+            yield Finding("warning", f"{name} has no equality index: lookups by it read every entry")
+
+
+__all__ = ["Finding", "probe"]
