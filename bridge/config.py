@@ -205,6 +205,11 @@ class LoggingConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = doc("Least severe level logged.", "INFO")
     access_log: bool = doc("One JSON line per request (method, route, status, duration).", True)
     audit_log: bool = doc("One JSON line per directory write (operation, DN, attribute names).", True)
+    audit_file: str | None = doc(
+        "Also append the audit lines to this file (an absolute path, e.g. "
+        "/var/log/scim-ldap-bridge/audit.jsonl), reopened when logrotate moves it. Unset: only stderr.",
+        None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ whose names look secret are replaced, and messages never carry values (only attr
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import re
 import sys
 from contextvars import ContextVar
@@ -55,7 +56,17 @@ def setup_logging(config: LoggingConfig, stream: IO[str] | None = None) -> None:
     root.addHandler(handler)
     root.setLevel(config.level)
     logging.getLogger("bridge.access").disabled = not config.access_log
-    logging.getLogger("bridge.audit").disabled = not config.audit_log
+    audit = logging.getLogger("bridge.audit")
+    audit.disabled = not config.audit_log
+    for old in [h for h in audit.handlers if isinstance(h, logging.handlers.WatchedFileHandler)]:
+        audit.removeHandler(old)
+        old.close()
+    if config.audit_file and config.audit_log:
+        # The same JSON lines, also in a file of their own; WatchedFileHandler reopens it after logrotate.
+        to_file = logging.handlers.WatchedFileHandler(config.audit_file, encoding="utf-8")
+        to_file.setFormatter(formatter())
+        to_file.addFilter(RequestContext())
+        audit.addHandler(to_file)
     # ldap3 logs through its own machinery only when asked; waitress's queue warnings are useful.
     logging.getLogger("waitress").setLevel(max(logging.INFO, logging.getLevelName(config.level)))
 

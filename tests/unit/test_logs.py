@@ -266,3 +266,27 @@ def test_a_written_password_reaches_the_log_neither_in_clear_nor_hashed(
     assert PASSWORD not in text
     for stored in hashes:
         assert stored not in text and stored.removeprefix("{SSHA}") not in text
+
+
+def test_audit_lines_also_go_to_the_audit_file_and_only_they(
+    tmp_path: Any, client: ScimClient, log_lines: Lines
+) -> None:
+    """logging.audit_file: the audit lines, the same JSON, in a file of their own (and still on stderr)."""
+    path = tmp_path / "audit.jsonl"
+    setup_logging(LoggingConfig(level="DEBUG", audit_file=str(path)), io.StringIO())
+    audit = logging.getLogger("bridge.audit")
+    try:
+        created = client.simulate_post(f"{SCIM}/Users", json={"userName": "al@contoso.com"})
+        client.simulate_delete(f"{SCIM}/Users/{created.json['id']}")
+        written = [json.loads(line) for line in path.read_text().splitlines()]
+        assert [(line["logger"], line["op"], line["outcome"]) for line in written] == [
+            ("bridge.audit", "add", "ok"),
+            ("bridge.audit", "delete", "ok"),
+        ]
+        assert all(line["request_id"] != "-" for line in written)
+        path.rename(tmp_path / "audit.jsonl.1")  # as logrotate does: the next line opens a new file
+        client.post_user({"userName": "bea@contoso.com"})
+        assert [json.loads(line)["op"] for line in path.read_text().splitlines()] == ["add"]
+    finally:
+        setup_logging(LoggingConfig(level="DEBUG"), io.StringIO())  # closes the file handler
+    assert not [h for h in audit.handlers if isinstance(h, logging.FileHandler)]
