@@ -1,5 +1,5 @@
 """The ``scim-ldap-bridge`` command: serve | check-config | dump-config | token new | preview | sweep
-| breaker | selftest | demo | version.
+| report | breaker | selftest | demo | version.
 
 Exit codes: 0 success; 1 an operational error (printed as one line), a failed selftest flow, a
 previewed request the bridge would refuse, a sweep stopped by the circuit breaker, or ``breaker status``
@@ -19,7 +19,6 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 
 from bridge import __version__
 from bridge.config import ConfigError, Settings, load_maps, load_settings
@@ -87,36 +86,65 @@ def _probe(settings: Settings, maps: MapSet) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM (or Ctrl-C), then answer the requests in progress and exit; SIGHUP reloads the
+    configuration and the map. Under systemd (Type=notify) it says READY=1 once the socket listens and
+    pings the watchdog (bridge/systemd.py)."""
     import waitress  # noqa: PLC0415 - only the server needs it
 
+    from bridge import systemd  # noqa: PLC0415
     from bridge.app import build_app  # noqa: PLC0415
     from bridge.logs import setup_logging  # noqa: PLC0415
 
     try:
         settings = load_settings(args.config)
         setup_logging(settings.logging)
-        app, close = build_app(settings)
+        app = systemd.ReloadableApp(*build_app(settings))
     except (ConfigError, MapError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
-    server = waitress.create_server(
-        app, host=settings.server.host, port=settings.server.port, threads=settings.server.threads, ident=None
-    )
+    server_settings = settings.server
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(EXIT_OK)  # waitress.run() treats SystemExit as "shut down cleanly"
+    def reload() -> None:
+        fresh = load_settings(args.config)
+        fresh_app, fresh_close = build_app(fresh)  # a bad map or bind password raises here: nothing changed
+        setup_logging(fresh.logging)
+        app.replace(fresh_app, fresh_close)
+        logger.info("reloaded %s", args.config)
+        restart_only = [
+            f"server.{name}"
+            for name in ("host", "port", "threads")
+            if getattr(fresh.server, name) != getattr(server_settings, name)
+        ]
+        if restart_only:
+            logger.warning("%s changed: only a restart applies it", ", ".join(restart_only))
 
-    signal.signal(signal.SIGTERM, stop)
-    logger.info(
-        "serving SCIM on http://%s:%s%s",
-        settings.server.host,
-        server.effective_port,
-        settings.server.base_path,
-    )
+    sockets: dict[int, object] = {}
     try:
-        server.run()
+        server = waitress.create_server(
+            app,
+            map=sockets,
+            host=server_settings.host,
+            port=server_settings.port,
+            threads=server_settings.threads,
+            ident=None,
+        )
+    except OSError as exc:
+        app.close()
+        print(
+            f"scim-ldap-bridge: cannot listen on {server_settings.host}:{server_settings.port}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    service = systemd.Service(server, sockets, reload=reload)
+    signal.signal(signal.SIGTERM, service.request_stop)
+    signal.signal(signal.SIGINT, service.request_stop)
+    signal.signal(signal.SIGHUP, service.request_reload)
+    where = ", ".join(f"http://{host}:{port}{server_settings.base_path}" for host, port in service.addresses)
+    logger.info("serving SCIM on %s", where)
+    try:
+        service.run(status=f"serving SCIM on {where}")
     finally:
-        close()
+        app.close()
         logger.info("stopped")
     return EXIT_OK
 
@@ -208,6 +236,55 @@ def _sweep(args: argparse.Namespace) -> int:
     if result.stopped:
         print(f"scim-ldap-bridge: the sweep stopped: {result.stopped}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Summarise provisioning activity from the audit log: a file, standard input, or the journal."""
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from bridge.report import build, parse_since, render  # noqa: PLC0415
+
+    try:
+        since = parse_since(args.since, datetime.now(UTC))
+    except ValueError as exc:
+        print(f"scim-ldap-bridge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    source = args.file
+    if source is None:
+        try:
+            source = load_settings(args.config).logging.audit_file
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_CONFIG
+    try:
+        if source == "-":
+            lines, name = sys.stdin.read().splitlines(), "standard input"
+        elif source:
+            lines, name = Path(source).read_text(encoding="utf-8").splitlines(), source
+        elif shutil.which("journalctl"):
+            argv = [
+                "journalctl",
+                "-u",
+                args.unit,
+                "-o",
+                "cat",
+                "--no-pager",
+                f"--since=@{int(since.timestamp())}",
+            ]
+            done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300)
+            lines, name = done.stdout.splitlines(), f"the journal of {args.unit}"
+        else:
+            print("scim-ldap-bridge: no audit file configured and no journalctl: use --file", file=sys.stderr)
+            return EXIT_FAILED
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"scim-ldap-bridge: cannot read the audit log: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    report = build(lines, since, user=args.user, op=args.op)
+    for line in render(report, name, details=bool(args.user or args.op or args.details)):
+        print(line)
     return EXIT_OK
 
 
@@ -317,6 +394,20 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", default=DEFAULT_CONFIG)
     sweep.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
     sweep.set_defaults(run=_sweep)
+    report = commands.add_parser("report", help="summarise provisioning activity from the audit log")
+    report.add_argument("--config", default=DEFAULT_CONFIG, help="for logging.audit_file")
+    report.add_argument(
+        "--file",
+        help="an audit log file, or - for standard input (default: logging.audit_file, else the journal)",
+    )
+    report.add_argument("--since", default="1d", help="30m, 12h, 1d, 2w or a date (default 1d)")
+    report.add_argument("--user", help="only this user's (or group's) events: userName, displayName or id")
+    report.add_argument(
+        "--op", help="only events of this kind: create, update, rename, disable, enable, delete, members"
+    )
+    report.add_argument("--details", action="store_true", help="list every event, not only the counts")
+    report.add_argument("--unit", default="scim-ldap-bridge", help="the systemd unit whose journal is read")
+    report.set_defaults(run=_report)
     breaker = commands.add_parser("breaker", help="show or release the deprovisioning circuit breaker")
     breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
     for name, text in (("status", "say whether it is tripped (exit 1 if so)"), ("release", "release it")):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bridge import events
 from bridge.config import SafetyConfig
 from bridge.directory.base import (
     Directory,
@@ -106,7 +107,8 @@ class Memberships:
             )
             result = self._directory.search(self.bases, condition, read)
             found.update((m.id, m) for m in self._found(result.entries))
-        missing = [i for i in wanted if i.lower() not in {k.lower() for k in found}]
+        known = {k.lower() for k in found}  # once, not per id: a member add may hold 10,000 ids
+        missing = [i for i in wanted if i.lower() not in known]
         if missing and strict:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise InvalidValue(f"members: no user or group has the id {shown}")
@@ -368,6 +370,9 @@ class GroupService:
             raise ServerError(f"the group base {self._base} does not exist; check ldap.group_base") from exc
         except DirectoryError as exc:
             raise client_error(exc) from exc
+        events.record(
+            "Group", "create", id=entry.id, name=document["displayName"], dn=entry.dn, members=len(members)
+        )
         return self._view(entry, members)
 
     def _member_changes(self, operations: Sequence[PatchOperation]) -> list[Modification]:
@@ -420,16 +425,25 @@ class GroupService:
         entry = self._entry(group_id)
         self._safety.check_entry("Group", entry)
         expect = expected_version("Group", entry, if_match)
-        changes = self._member_changes(member_ops)
-        dn = entry.dn
+        member_changes = self._member_changes(member_ops)
+        dn, changes = entry.dn, list(member_changes)
+        old = self._mapping.to_document(entry)
+        new = old
         if other_ops:
-            old = self._mapping.to_document(entry)
             new = apply_patch(old, other_ops, GROUP).document
             dn, expect = self._rename(entry, old, new, expect)
             changes = self._changes(entry, old, new) + changes
         if changes:
             with refusals("Group", group_id):
                 self._directory.update(dn, changes, expect=expect)
+        name = new.get("displayName")
+        if dn != entry.dn or len(changes) > len(member_changes):
+            events.record("Group", "update", id=entry.id, name=name, dn=dn)
+        if member_changes:
+            counts = {"added": 0, "removed": 0}
+            for change in member_changes:
+                counts["added" if change.op == "add" else "removed"] += len(change.values)
+            events.record("Group", "members", id=entry.id, name=name, dn=dn, **counts)
 
     def _changes(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> list[Modification]:
         """The mapped changes, and new values for ``keep: false`` derived names whose source changed."""
@@ -471,7 +485,11 @@ class GroupService:
         values = self._members.with_placeholder(self._members.values(members))
         changes.append(Modification("replace", self._members.rule.attribute, values))
         with refusals("Group", group_id):
-            return self._view(self._directory.modify(dn, changes, self._read, expect=expect), members)
+            updated = self._directory.modify(dn, changes, self._read, expect=expect)
+        events.record(
+            "Group", "update", id=entry.id, name=new.get("displayName"), dn=dn, members=len(members)
+        )
+        return self._view(updated, members)
 
     def delete_group(self, group_id: str, *, if_match: Sequence[str] | None = None) -> None:
         """DELETE /Groups/{id}: the group goes; its members stay as they are."""
@@ -481,6 +499,8 @@ class GroupService:
         self._safety.deprovision("Group", entry)
         with refusals("Group", group_id):
             self._directory.delete(entry.dn, expect=expect)
+        name = self._mapping.to_document(entry).get("displayName")
+        events.record("Group", "delete", id=entry.id, name=name, dn=entry.dn)
 
 
 __all__ = ["GroupService", "GroupView", "Member", "Memberships"]

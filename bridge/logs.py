@@ -58,6 +58,7 @@ def setup_logging(config: LoggingConfig, stream: IO[str] | None = None) -> None:
     logging.getLogger("bridge.access").disabled = not config.access_log
     audit = logging.getLogger("bridge.audit")
     audit.disabled = not config.audit_log
+    logging.getLogger("bridge.audit.events").disabled = not config.audit_log
     for old in [h for h in audit.handlers if isinstance(h, logging.handlers.WatchedFileHandler)]:
         audit.removeHandler(old)
         old.close()

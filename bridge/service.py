@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bridge import events
 from bridge.config import DeprovisioningConfig, SafetyConfig
 from bridge.directory.base import (
     MATCH_NOTHING,
@@ -434,6 +435,7 @@ class ProvisioningService:
             ) from exc
         except DirectoryError as exc:
             raise client_error(exc) from exc
+        events.record("User", "create", id=entry.id, name=document["userName"], dn=entry.dn, active=active)
         return self._view(entry)
 
     def _add(self, parent: str, document: dict[str, Any], attributes: dict[str, tuple[str, ...]]) -> Entry:
@@ -519,16 +521,18 @@ class ProvisioningService:
                 except Unavailable as exc:
                     return Sweep(result.deleted, stopped=exc.detail)
                 try:
-                    self._delete(entry, entry.version)
+                    self._delete(entry, entry.version, by="sweep")
                 except (NotFound, PreconditionFailed):
                     logger.info("not swept: %s was changed or deleted meanwhile", entry.dn)
                     continue
             result.deleted.append((entry.dn, since))
         return result
 
-    def _delete(self, entry: Entry, expect: str | None) -> None:
+    def _delete(self, entry: Entry, expect: str | None, *, by: str = "request") -> None:
         with refusals("User", entry.id):
             self._directory.delete(entry.dn, expect=expect)
+            name = self._mapping.to_document(entry).get("userName")
+            events.record("User", "delete", id=entry.id, name=name, dn=entry.dn, by=by)
             if self._memberships is not None:
                 self._memberships.forget(entry)  # a deleted user leaves every group
 
@@ -598,6 +602,11 @@ class ProvisioningService:
                     updated = entry  # nothing differs: an identical cycle writes nothing
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"userName {new['userName']} is already taken") from exc
+        if updated is not entry:
+            was_active = self._mapping.is_active(entry)
+            action = "disable" if disabling else "enable" if active and not was_active else None
+            action = action or ("rename" if renamed else "update")
+            events.record("User", action, id=entry.id, name=str(new["userName"]), dn=updated.dn)
         return self._view(updated)
 
 

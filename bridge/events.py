@@ -1,0 +1,33 @@
+"""Provisioning events: what a request did, in the client's terms, one JSON line each on the audit log.
+
+The directory audit lines (``bridge.directory.audit``) say which LDAP operations ran; these say what they
+meant: a user created, updated, disabled, enabled, renamed or deleted, a group created, updated or deleted,
+members added or removed. Fields: ``event`` (``user.disable``), ``target_id`` (the SCIM id), ``target``
+(the userName or displayName) and ``dn``, and for some events ``by``, ``active``, ``added``, ``removed``.
+``scim-ldap-bridge report`` summarises them, like the provisioning logs of SaaS identity products. Values
+of attributes are never logged: the id, the name (which the DN holds anyway) and the DN.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+# A child of the audit logger: its handlers (the audit file) get these lines too, and its switch too.
+audit = logging.getLogger("bridge.audit.events")
+
+ACTIONS = ("create", "update", "rename", "disable", "enable", "delete", "members")
+
+
+def record(resource: str, action: str, *, id: str, name: str | None, dn: str, **more: Any) -> None:
+    """Log that ``resource`` (User or Group) ``id`` saw ``action``."""
+    audit.info(
+        "%s %s %s",
+        resource.lower(),
+        action,
+        name or id,
+        extra={"event": f"{resource.lower()}.{action}", "target_id": id, "target": name, "dn": dn, **more},
+    )
+
+
+__all__ = ["ACTIONS", "record"]
