@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.config import LdapConfig, Secret
-from bridge.directory.base import Present
+from bridge.directory.base import Modification, Present
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.testing.slapd import Slapd, SlapdInfo
-from tests.contract.directory_contract import DirectoryContract, person
+from tests.contract.directory_contract import READ, DirectoryContract, person
 from tests.slapd_fixtures import Subtree, make_subtree
 
 
@@ -90,3 +90,29 @@ def test_without_the_sssvlv_overlay_pages_come_from_the_directory_order_with_the
             assert directory.pool.opened == 1  # no list view: one pooled connection did it all
         finally:
             directory.pool.close()
+
+
+def test_writes_answer_from_the_post_read_control_without_reading_the_entry_back(
+    slapd: SlapdInfo, ldap_subtree: Subtree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """slapd offers RFC 4527's post-read control: an add or a modify returns the entry as written in its
+    own response, so the bridge sends one LDAP operation where it sent two (issue #9)."""
+    directory = ldap_directory(slapd, ldap_subtree)
+
+    def no_read_back(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the entry was read back after the write")
+
+    try:
+        monkeypatch.setattr(directory, "_read", no_read_back)
+        added = directory.add(
+            ldap_subtree.user_base, ("uid", "pat"), person("pat", mail="p@example.org"), READ
+        )
+        assert added.id and added.version and added.first("mail") == "p@example.org"
+        assert added.first("createTimestamp") and added.dn == f"uid=pat,{ldap_subtree.user_base}"
+        changed = directory.modify(added.dn, [Modification("replace", "mail", ("q@example.org",))], READ)
+        assert changed.first("mail") == "q@example.org" and changed.version != added.version
+        assert changed.id == added.id and changed.first("uid") == "pat"
+        monkeypatch.undo()
+        assert directory.get_by_id([ldap_subtree.user_base], Present("uid"), added.id, READ) == changed
+    finally:
+        directory.pool.close()

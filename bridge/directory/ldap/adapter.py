@@ -3,9 +3,10 @@
 Searches use the simple paged-results control (RFC 2696) so that no server size limit cuts a result
 short, and hold at most one page of it in memory. A page of a list longer than one LDAP page is cut by
 the directory where it can (server-side sorting and a virtual list view, OpenLDAP's sssvlv overlay), so
-page 1,000 of 100,000 users costs the bridge 100 entries, not 100,000. Every write is followed by one
-base-scope read of what the service asked for, so the answer the client gets is what the directory
-holds (including operational attributes such as entryUUID and modifyTimestamp).
+page 1,000 of 100,000 users costs the bridge 100 entries, not 100,000. An add or a modify carries the
+post-read control (RFC 4527) where the server offers it (OpenLDAP does), so its own response holds the
+entry as written, operational attributes (entryUUID, entryCSN, modifyTimestamp) included; elsewhere it
+is followed by one base-scope read. Either way the client's answer is what the directory holds.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Modification, Sea
 from bridge.directory.errors import Changed, NoSuchEntry
 from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
 from bridge.directory.ldap.controls import (
+    POST_READ,
     SORT_REQUEST,
     VLV_REQUEST,
     Control,
     assertion,
     list_view,
+    post_read,
     read_list_view,
+    read_post_read,
     sort_by,
 )
 from bridge.directory.ldap.flavors import OPENLDAP, Flavor
@@ -159,7 +163,7 @@ class LdapDirectory:
         self._pool = pool
         self._flavor = flavor
         self._ordering: dict[str, bool] | None = None  # attribute (lower case) -> has an ORDERING rule
-        self._list_view: bool | None = None  # the server sorts and cuts pages (read once)
+        self._controls: set[str] | None = None  # the controls the server supports (read once)
 
     @property
     def pool(self) -> ConnectionPool:
@@ -186,17 +190,34 @@ class LdapDirectory:
         return list(dict.fromkeys([*read, self._flavor.id_attribute, self._flavor.version_attribute]))
 
     def _entry(self, item: Mapping[str, Any]) -> Entry:
-        raw: Mapping[str, list[bytes]] = item["raw_attributes"]
+        return self._entry_from(item["dn"], item["raw_attributes"])
+
+    def _entry_from(self, dn: str, raw: Mapping[str, Sequence[bytes | str]]) -> Entry:
+        """An entry from its DN and its values (raw bytes from a search; str or bytes from a post-read)."""
         attributes: dict[str, tuple[str, ...]] = {}
         entry_id = ""
         for name, values in raw.items():
             key = name.lower()
+            octets = [value if isinstance(value, bytes) else str(value).encode("utf-8") for value in values]
             if key == self._flavor.id_attribute.lower():
-                entry_id = self._flavor.decode_id(values[0]) if values else ""
-            attributes[key] = tuple(value.decode("utf-8", "replace") for value in values)
-        dn = normalize_dn(item["dn"])
+                entry_id = self._flavor.decode_id(octets[0]) if octets else ""
+            attributes[key] = tuple(value.decode("utf-8", "replace") for value in octets)
+        normal = normalize_dn(dn)
         version = attributes.get(self._flavor.version_attribute.lower(), ("",))[0]
-        return Entry(dn=dn, parent=parent_dn(dn), id=entry_id, attributes=attributes, version=version)
+        return Entry(dn=normal, parent=parent_dn(normal), id=entry_id, attributes=attributes, version=version)
+
+    def _supported(self) -> set[str]:
+        if self._controls is None:
+            self._controls = self._pool.execute(_root_controls)
+        return self._controls
+
+    def _post_read(self, read: Sequence[str]) -> list[Control]:
+        return [post_read(self._attributes(read))] if POST_READ in self._supported() else []
+
+    def _written(self, conn: Connection, dn: str, read: Sequence[str]) -> Entry:
+        """The entry just written: from the write's post-read response, else read back."""
+        found = read_post_read(conn.result.get("controls"))
+        return self._entry_from(dn, found) if found is not None else self._read(conn, dn, read)
 
     def _guard(self, conn: Connection, dn: str, expect: str | None) -> list[Control]:
         """The controls that make a write to ``dn`` happen only at version ``expect``: an assertion
@@ -236,15 +257,14 @@ class LdapDirectory:
     def _can_list_view(self) -> bool:
         if self._flavor.sort_key is None:
             return False
-        if self._list_view is None:
-            supported = self._pool.execute(_root_controls)
-            self._list_view = {SORT_REQUEST, VLV_REQUEST} <= supported
-            if not self._list_view:
-                logger.info(
-                    "the directory offers no server-side sort and virtual list view (OpenLDAP: the "
-                    "sssvlv overlay): pages of long lists are cut by the bridge, reading the whole list"
-                )
-        return self._list_view
+        first = self._controls is None
+        able = {SORT_REQUEST, VLV_REQUEST} <= self._supported()
+        if first and not able:
+            logger.info(
+                "the directory offers no server-side sort and virtual list view (OpenLDAP: the "
+                "sssvlv overlay): pages of long lists are cut by the bridge, reading the whole list"
+            )
+        return able
 
     def _list_view_page(
         self, conn: Connection, base: str, flt: str, read: Sequence[str], *, offset: int, limit: int
@@ -329,15 +349,24 @@ class LdapDirectory:
         dn = make_dn(rdn, parent)
         payload = {name: _wire(name, values) for name, values in attributes.items() if values}
 
+        controls = self._post_read(read)
+
         def work(conn: Connection) -> Entry:
-            conn.add(dn, attributes=payload)
+            conn.add(dn, attributes=payload, controls=controls or None)
             raise_for_result(conn.result, f"add {dn}")
-            return self._read(conn, dn, read)
+            return self._written(conn, dn, read)
 
         return self._pool.execute(work)
 
-    def _modify(self, conn: Connection, dn: str, changes: Sequence[Modification], expect: str | None) -> None:
-        controls = [_PERMISSIVE, *self._guard(conn, dn, expect)]
+    def _modify(
+        self,
+        conn: Connection,
+        dn: str,
+        changes: Sequence[Modification],
+        expect: str | None,
+        more: Sequence[Control] = (),
+    ) -> None:
+        controls = [_PERMISSIVE, *self._guard(conn, dn, expect), *more]
         conn.modify(dn, _payload(changes), controls=controls)
         result = conn.result.get("result")
         retry = None
@@ -354,10 +383,13 @@ class LdapDirectory:
     def modify(
         self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
     ) -> Entry:
+        controls = self._post_read(read) if changes else []
+
         def work(conn: Connection) -> Entry:
-            if changes:
-                self._modify(conn, dn, changes, expect)
-            return self._read(conn, dn, read)
+            if not changes:
+                return self._read(conn, dn, read)
+            self._modify(conn, dn, changes, expect, controls)
+            return self._written(conn, dn, read)
 
         return self._pool.execute(work)
 

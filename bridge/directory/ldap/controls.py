@@ -8,7 +8,9 @@ does not know as bytes; the ASN.1 here is the few lines that turn one into the o
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ldap3.core.results import RESULT_CODES
 from ldap3.operation.search import compile_filter, parse_filter
@@ -16,6 +18,7 @@ from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type import namedtype, tag, univ
 
 ASSERTION = "1.3.6.1.1.12"
+POST_READ = "1.3.6.1.1.13.2"
 SORT_REQUEST = "1.2.840.113556.1.4.473"
 VLV_REQUEST = "2.16.840.1.113730.3.4.9"
 VLV_RESPONSE = "2.16.840.1.113730.3.4.10"
@@ -86,6 +89,31 @@ def assertion(ldap_filter: str) -> Control:
     return (ASSERTION, True, encoder.encode(compile_filter(node.elements[0])))
 
 
+class _AttributeSelection(univ.SequenceOf):
+    componentType = univ.OctetString()
+
+
+def post_read(attributes: Sequence[str]) -> Control:
+    """A post-read request (RFC 4527): the write's response carries the entry as it is after the write,
+    with ``attributes`` (operational ones too), so no separate read is needed. Not critical: a server
+    that ignores it answers without, and the entry is then read."""
+    selection = _AttributeSelection()
+    for attribute in attributes:
+        selection.append(attribute)
+    return (POST_READ, False, encoder.encode(selection))
+
+
+def read_post_read(controls: dict[str, dict[str, Any]] | None) -> Mapping[str, list[Any]] | None:
+    """The attributes of the post-read response among a write's result controls, if there is one
+    (ldap3 decodes it into its CaseInsensitiveDict, a Mapping but no dict: values are str, or bytes
+    for binary syntaxes)."""
+    value = (controls or {}).get(POST_READ, {}).get("value")
+    if not isinstance(value, Mapping) or not isinstance(value.get("result"), Mapping):
+        return None
+    found: Mapping[str, list[Any]] = value["result"]
+    return found
+
+
 def sort_by(attribute: str) -> Control:
     """A critical server-side sort request on one attribute, ascending, by its ORDERING rule."""
     keys = _SortKeyList()
@@ -135,12 +163,15 @@ def read_list_view(controls: dict[str, dict[str, object]] | None) -> ListView | 
 
 __all__ = [
     "ASSERTION",
+    "POST_READ",
     "SORT_REQUEST",
     "VLV_REQUEST",
     "VLV_RESPONSE",
     "ListView",
     "assertion",
     "list_view",
+    "post_read",
     "read_list_view",
+    "read_post_read",
     "sort_by",
 ]
