@@ -64,5 +64,6 @@ ACTIVE_DIRECTORY = Flavor(
     dn_attribute="distinguishedName",
     version_attribute="uSNChanged",
     asserts=False,  # AD does not list 1.3.6.1.1.12 among its supportedControl
+    sort_key="objectGUID",  # AD (and Samba) sort on it for a virtual list view: unique and unchanging
 )
 FLAVORS = {flavor.name: flavor for flavor in (OPENLDAP, ACTIVE_DIRECTORY)}
