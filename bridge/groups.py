@@ -384,7 +384,8 @@ class GroupService:
             assert path is not None
             if operation.op == "add":
                 members = self._members.resolve(_member_ids(operation.value, where), strict=True)
-                changes.append(Modification("add", attribute, self._members.values(members)))
+                if members:  # an LDAP add of no values is a protocol error: adding none changes nothing
+                    changes.append(Modification("add", attribute, self._members.values(members)))
             elif operation.op == "remove" and (
                 path.filter is not None or operation.value not in (None, [], "")
             ):

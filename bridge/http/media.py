@@ -1,7 +1,9 @@
 """Reading request bodies and writing ``application/scim+json`` responses.
 
 Bodies are read by hand rather than through Falcon's media negotiation so that the size limit, the
-content type and malformed JSON each get the SCIM error the RFC names.
+content type and malformed JSON each get the SCIM error the RFC names. The size limit bounds every array
+in the body; the SCIM layer caps the arrays it works on (``bridge.scim.compat``: PATCH operations,
+values of one attribute), so a long array of an ignored attribute costs nothing but its bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from bridge.scim.errors import InvalidSyntax, PayloadTooLarge, UnsupportedMediaT
 SCIM_JSON = "application/scim+json"
 _ACCEPTED = ("application/scim+json", "application/json")
 
+MAX_JSON_DEPTH = 32
+"""Objects and arrays nested in one another, at most. The deepest SCIM body nests six levels (a PatchOp,
+its Operations, an operation, its value, an extension, the manager object); 32 leaves room for any
+client while keeping every walk over the body far from Python's recursion limit."""
+
 
 def read_json(req: falcon.Request, limit: int) -> Any:
     """The JSON body of ``req``: 415 unless it is (scim+)json, 413 over ``limit`` bytes, 400 if broken."""
@@ -31,7 +38,7 @@ def read_json(req: falcon.Request, limit: int) -> Any:
     if len(data) > limit:
         raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
     try:
-        return json.loads(data)
+        body = json.loads(data, parse_constant=_not_json)
     except UnicodeDecodeError as exc:
         raise InvalidSyntax("the body is not UTF-8") from exc
     except json.JSONDecodeError as exc:
@@ -39,7 +46,50 @@ def read_json(req: falcon.Request, limit: int) -> Any:
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
     except RecursionError as exc:
-        raise InvalidSyntax("the body is nested too deeply") from exc
+        raise InvalidSyntax(f"the body is nested too deeply: more than {MAX_JSON_DEPTH} levels") from exc
+    check_shape(body)
+    return body
+
+
+def check_shape(body: Any) -> None:
+    """Refuse a body nested deeper than ``MAX_JSON_DEPTH``, or holding a string that is not Unicode text.
+
+    JSON's ``"\\ud800"`` escape decodes to a lone surrogate, which no UTF-8 can carry (RFC 8259 section 8.2
+    warns of them); left in, it fails far from the client: in the directory, or rendering the response.
+    Both are the body's structure, hence invalidSyntax (RFC 7644 section 3.12), as a body that is not
+    UTF-8 is. Iterative, so a deep body costs no stack.
+    """
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _check_text(node)
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise InvalidSyntax(f"the body is nested too deeply: more than {MAX_JSON_DEPTH} levels")
+        if isinstance(node, dict):
+            for key in node:
+                _check_text(key)
+            stack.extend((item, depth + 1) for item in node.values())
+        else:
+            stack.extend((item, depth + 1) for item in node)
+
+
+def _not_json(word: str) -> Any:
+    """Python's parser takes NaN and Infinity, which are no JSON (RFC 8259 section 6)."""
+    raise InvalidSyntax(f"the body is not valid JSON: {word} is no JSON number")
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidSyntax(
+            f"the body holds a lone surrogate escape (\\u{ord(text[exc.start]):04x}), which is no Unicode "
+            "character; send characters outside the Basic Multilingual Plane as UTF-8 or as a surrogate pair"
+        ) from None
 
 
 def read_message(req: falcon.Request, limit: int, urn: str) -> dict[str, Any]:

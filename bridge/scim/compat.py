@@ -13,6 +13,8 @@ attributes nested under their schema URN.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,30 @@ from bridge.scim.path import Path, parse_path
 from bridge.scim.schemas import Attribute, ResourceSchema
 
 _IGNORED_KEYS = frozenset({"schemas", "id", "meta"})
+
+MAX_OPERATIONS = 1_000
+"""Operations in one PATCH, at most. Entra sends one per changed attribute, and all of a group's member
+changes in one or a few [D1][D14]; more than a thousand is a runaway client, and each costs a lookup.
+Too many is invalidSyntax (RFC 7644 3.12, "did not conform to the request schema"): it is the PatchOp
+message that is refused, before any of its operations is looked at."""
+
+MAX_VALUES = 10_000
+"""Values of one attribute in one request, at most: in a POST or PUT, or in one PATCH operation (a member
+add). entra-client.md names no batch size, only that one op may carry many ids [D1][D14]; 10,000
+member ids (``{"$ref":null,"value":"<uuid>"}``) are about 570 KB, within the default 1 MiB body. The
+cap is per request, not per group: a group of 100,000 members is filled by ten such PATCHes, each one
+LDAP modify that adds values without reading the others. Too many is invalidValue (RFC 7644 3.12,
+"not compatible with the operation"): the message is well formed, the detail names the attribute, and
+the client's fix is to split that attribute's values over several requests."""
+
+# Unicode's control characters (category Cc) are never text. NUL is refused by LDAP's Directory String
+# syntax (RFC 4517 3.3.6), and ESC and its kin become terminal escapes in the tools that show directory
+# data. Tab, line feed and carriage return are text in free-form values (RFC 7643 4.1.2: a formatted
+# address "MAY contain newlines"; AD's street address is a multi-line box), but never in a value that
+# names or identifies a resource (see _identifies), where Unicode's line and paragraph separators are
+# refused too: slapd stores "x\u2028" as a uid that no equality filter then finds.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def coerce_boolean(value: Any, where: str) -> bool:
@@ -73,6 +99,7 @@ def _normalize(attribute: Attribute, value: Any, where: str) -> Any:
         return None
     if attribute.multi_valued:
         items = value if isinstance(value, list) else [value]
+        check_count(items, where)
         single = Attribute(attribute.name, attribute.type, sub_attributes=attribute.sub_attributes)
         out = [_normalize(single, item, f"{where}[{i}]") for i, item in enumerate(items)]
         out = [item for item in out if item not in (None, {})]
@@ -101,7 +128,40 @@ def _normalize(attribute: Attribute, value: Any, where: str) -> Any:
         raise InvalidValue(f"{where} must be a number, not {value!r}")
     if not isinstance(value, str):
         raise InvalidValue(f"{where} must be a string, not {type(value).__name__}{_quoted(attribute, value)}")
+    check_text(attribute, value, where)
     return value
+
+
+def _identifies(attribute: Attribute) -> bool:
+    """Whether a value of ``attribute`` names or identifies a resource (userName, a group's displayName,
+    id, externalId): it becomes an RDN or is matched exactly, so it is one line of text."""
+    return attribute.uniqueness != "none" or attribute.case_exact
+
+
+def check_text(attribute: Attribute, value: str, where: str) -> None:
+    """Refuse control characters in a string value: any but tab, line feed and carriage return, and
+    those too, and U+2028/U+2029, in a value that identifies a resource. The value is not quoted (it
+    may be a password)."""
+    identifies = _identifies(attribute)
+    found = (_CONTROL_OR_BREAK if identifies else _CONTROL).search(value)
+    if found is not None:
+        kind = "control character" if unicodedata.category(found.group()) == "Cc" else "line separator"
+        rule = (
+            "a value that names a resource is one line of text"
+            if identifies
+            else "tab, line feed and carriage return are the only control characters allowed"
+        )
+        code = f"U+{ord(found.group()):04X}"
+        raise InvalidValue(f"{where} holds the {kind} {code} at position {found.start()}; {rule}")
+
+
+def check_count(values: list[Any], where: str) -> None:
+    """Refuse more than ``MAX_VALUES`` values for one attribute in one request."""
+    if len(values) > MAX_VALUES:
+        raise InvalidValue(
+            f"{where} holds {len(values)} values; at most {MAX_VALUES} are taken in one request: "
+            "send the rest in further requests (PATCH add appends)"
+        )
 
 
 def _quoted(attribute: Attribute, value: Any) -> str:
@@ -237,6 +297,10 @@ def normalize_patch(body: Any, schema: ResourceSchema) -> list[PatchOperation]:
     raw_ops = next((v for k, v in body.items() if str(k).lower() == "operations"), None)
     if not isinstance(raw_ops, list) or not raw_ops:
         raise InvalidSyntax("a PATCH body needs a non-empty 'Operations' list")
+    if len(raw_ops) > MAX_OPERATIONS:
+        raise InvalidSyntax(
+            f"the PATCH has {len(raw_ops)} operations; at most {MAX_OPERATIONS} are taken in one request"
+        )
     operations: list[PatchOperation] = []
     for index, raw in enumerate(raw_ops):
         if not isinstance(raw, Mapping):
@@ -249,11 +313,16 @@ def normalize_patch(body: Any, schema: ResourceSchema) -> list[PatchOperation]:
         if path_text is None or not path_text.strip():
             if op == "remove":
                 raise NoTarget(f"Operations[{index}]: remove needs a path")
-            operations.extend(expand_pathless(fields.get("value"), schema, op, index))
+            expanded = expand_pathless(fields.get("value"), schema, op, index)
         else:
-            operations.append(
+            expanded = [
                 PatchOperation(op, qualify(parse_path(path_text.strip()), schema), fields.get("value"))
-            )
+            ]
+        for operation in expanded:
+            if isinstance(operation.value, list):
+                # Member adds never pass through normalize_value, so the cap is checked here for all.
+                check_count(operation.value, f"Operations[{index}].value")
+        operations.extend(expanded)
     return operations
 
 

@@ -70,6 +70,16 @@ class ValuePath:
 
 Filter: TypeAlias = Compare | Present | And | Or | Not | ValuePath
 
+MAX_FILTER_LENGTH = 4096
+"""Characters in one filter, at most. Entra's filters are one comparison, or an ``and`` of two [D1][D18];
+nginx's default header buffers refuse a request line over 8 KB before it arrives; and the parse, the
+translation and the LDAP filter all grow with the text."""
+
+MAX_FILTER_DEPTH = 32
+"""Nesting in one filter or path, at most: each ``(``, ``not (`` and ``[`` is a level. The parser and
+every walk over the tree recurse once per level, so this keeps them far from Python's recursion limit,
+and no client needs more than a few. ``and``/``or`` chains are loops and cost no level."""
+
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 ORDER_OPS = frozenset({"gt", "ge", "lt", "le"})
 _KEYWORDS = COMPARE_OPS | {"pr", "and", "or", "not", "true", "false", "null"}
@@ -268,7 +278,9 @@ class _Parser:
         raise self.fail(f"a value after {op_tok.text!r} (a quoted string, number, true, false or null)", tok)
 
 
-def parse_filter(text: str, *, max_length: int = 4096, max_depth: int = 32) -> Filter:
+def parse_filter(
+    text: str, *, max_length: int = MAX_FILTER_LENGTH, max_depth: int = MAX_FILTER_DEPTH
+) -> Filter:
     """Parse a ``filter`` query parameter into its AST (RFC 7644 section 3.4.2.2)."""
     if len(text) > max_length:
         raise InvalidFilter(f"the filter is {len(text)} characters long; the limit is {max_length}")
@@ -283,7 +295,9 @@ def parse_filter(text: str, *, max_length: int = 4096, max_depth: int = 32) -> F
     return node
 
 
-def parse_path_parts(text: str, *, max_depth: int = 32) -> tuple[AttrPath, Filter | None, str | None]:
+def parse_path_parts(
+    text: str, *, max_depth: int = MAX_FILTER_DEPTH
+) -> tuple[AttrPath, Filter | None, str | None]:
     """Parse ``attrPath / valuePath [subAttr]`` to (path, filter, trailing sub) (RFC 7644 section 3.5.2)."""
     parser = _Parser(text, max_depth, "path")
     if (tok := parser.next()).kind != "word":

@@ -9,6 +9,7 @@ there writes nothing. Operations on attributes the schema does not know are repo
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,9 +108,8 @@ def _apply_whole(owner: dict[str, Any], attribute: Attribute, operation: PatchOp
     value = normalize_value(attribute, operation.value, where)
     if attribute.multi_valued:
         if operation.op == "add":
-            current = list(owner.get(name, []))
-            current.extend(item for item in value if not any(_same(item, old) for old in current))
-            value = current
+            # A value whose elements all normalize away (no known sub-attribute) is None: nothing to add.
+            value = _appended(list(owner.get(name, [])), value or [])
         _store(owner, name, value)
     elif attribute.type == "complex":
         # Both add and replace merge sub-attributes into a complex attribute (3.5.2.1, 3.5.2.3).
@@ -229,13 +229,22 @@ def _check_immutable(attribute: Attribute, sub: Attribute, current: Any, value: 
         raise Mutability(f"{where}: {attribute.name}.{sub.name} is immutable")
 
 
-def _same(new: Any, old: Any) -> bool:
-    """Whether an added value is one already there (RFC 7644 3.5.2.1): elements with a "value" are the
-    same value when it is, whatever their $ref or display say (3.5.2.1's add-member example shortens the
-    $ref of a member already in RFC 7643 8.4's group)."""
-    if isinstance(new, dict) and isinstance(old, dict) and "value" in new and "value" in old:
-        return bool(_element_key(new) == _element_key(old))
-    return bool(new == old)
+def _appended(current: list[Any], added: list[Any]) -> list[Any]:
+    """``current`` and each added value that is not already there (RFC 7644 3.5.2.1), in one pass, so a
+    member add of ``compat.MAX_VALUES`` values costs linear time. Elements with a "value" are the same
+    value when it is, whatever their $ref or display say (3.5.2.1's add-member example shortens the $ref
+    of a member already in RFC 7643 8.4's group); other values when they are equal."""
+    seen = {_identity(item) for item in current}
+    for item in added:
+        if (key := _identity(item)) not in seen:
+            seen.add(key)
+            current.append(item)
+    return current
+
+
+def _identity(item: Any) -> tuple[bool, str]:
+    keyed = isinstance(item, dict) and "value" in item
+    return keyed, json.dumps(_element_key(item) if keyed else item, sort_keys=True, default=str)
 
 
 def _primaries(owner: dict[str, Any], attribute: Attribute) -> list[Any]:

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from bridge.scim.errors import InvalidFilter, InvalidPath
 from bridge.scim.filter import Filter, parse_path_parts
 
+MAX_PATH_LENGTH = 1024
+"""Characters in one PATCH path (or path-less value key), at most. The longest Entra sends is an
+extension attribute with its URN, under 100 characters, or ``members[value eq "<id>"]`` [D1][D2];
+a path holds at most one value filter, nested at most ``filter.MAX_FILTER_DEPTH`` levels."""
+
 
 @dataclass(frozen=True, slots=True)
 class Path:
@@ -18,7 +23,7 @@ class Path:
     sub: str | None
 
 
-def parse_path(text: str, *, max_length: int = 1024) -> Path:
+def parse_path(text: str, *, max_length: int = MAX_PATH_LENGTH) -> Path:
     """Parse the ``path`` of a PATCH operation, names as written (RFC 7644 section 3.5.2)."""
     if len(text) > max_length:
         raise InvalidPath(f"the path is {len(text)} characters long; the limit is {max_length}")

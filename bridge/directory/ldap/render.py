@@ -28,6 +28,9 @@ from bridge.directory.base import (
 from bridge.directory.errors import NoSuchEntry
 
 _ESCAPED_EDGE_SPACE = re.compile(r"((?:^|[^\\])(?:\\\\)*)\\ (?=[,+]|$)")
+# What ldap3's DN parser misreads: '#' (refused unless it leads a value) and whitespace but SPACE
+# (stripped from the ends of values with str.strip).
+_MISREAD = re.compile(r"#|[^\S ]")
 
 # An always-false filter that every server accepts; RFC 4526's "(|)" is not understood everywhere.
 _FALSE = "(!(objectClass=*))"
@@ -46,7 +49,8 @@ def render_filter(flt: DirFilter) -> str:
             return f"({attribute}=*)"
         case Substring(attribute, initial, middle, final):
             parts = [escape_filter_chars(initial or "")]
-            parts.extend(escape_filter_chars(part) for part in middle)
+            # An empty middle part would render "**", which RFC 4515 refuses: "co ''" is presence.
+            parts.extend(escape_filter_chars(part) for part in middle if part)
             parts.append(escape_filter_chars(final or ""))
             return f"({attribute}={'*'.join(parts)})"
         case GreaterOrEqual(attribute, value):
@@ -88,6 +92,8 @@ def normalize_dn(dn: str) -> str:
     # A space escaped as "\\ " at the end of a value (Active Directory writes DNs that way) is spelled
     # "\\20", which ldap3's parser accepts (RFC 4514 2.4 allows both).
     dn = _ESCAPED_EDGE_SPACE.sub(lambda m: f"{m.group(1)}\\20", dn)
+    if _MISREAD.search(dn):
+        dn = _hex_misread(dn)
     try:
         parts = parse_dn(dn, escape=False, strip=True)
     except (LDAPInvalidDnError, ValueError, IndexError) as exc:
@@ -95,6 +101,27 @@ def normalize_dn(dn: str) -> str:
     return "".join(
         f"{attribute.strip().lower()}={value.strip()}{separator}" for attribute, value, separator in parts
     )
+
+
+def _hex_misread(dn: str) -> str:
+    """``dn`` with the characters ldap3's parser misreads spelled as hex pairs (RFC 4514 2.4 allows any).
+
+    slapd returns a '#' inside a value bare (only a leading one must be escaped), which ldap3 refuses;
+    and ldap3 strips all Unicode whitespace from the ends of values, so ``uid=z\\u2028`` would become
+    ``uid=z``, which slapd holds as another entry. A bare '#' that leads a value stays: it starts the
+    value's hex form.
+    """
+    out: list[str] = []
+    escaping = value_start = False
+    for char in dn:
+        bare = not escaping
+        escaping = bare and char == "\\"
+        spelled = char
+        if bare and ((char == "#" and not value_start) or (char.isspace() and char != " ")):
+            spelled = "".join(f"\\{byte:02x}" for byte in char.encode())
+        value_start = bare and char == "="
+        out.append(spelled)
+    return "".join(out)
 
 
 def dn_key(dn: str) -> str:
