@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 DIRECTORY ?= openldap
 
-.PHONY: demo test lint unit deps bench clean
+.PHONY: demo test lint unit deps bench clean deb
 
 deps:
 	@packaging/install-dev-deps.sh $(VENV)
@@ -30,3 +30,7 @@ clean:
 bench: deps
 	$(PY) -m bench.group_members
 	$(PY) -m bench.list_users
+
+# The Debian package, dist/scim-ldap-bridge_<version>_<arch>.deb (packaging/debian/build.sh says how).
+deb:
+	packaging/debian/build.sh dist

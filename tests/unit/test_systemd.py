@@ -1,0 +1,512 @@
+"""The bridge under systemd (issue #8, point 2): sd_notify over a real AF_UNIX datagram socket (a path and
+the abstract namespace), the watchdog interval, graceful stop and reload of the waitress server (in
+process, and ``scim-ldap-bridge serve`` in a subprocess), and the units in systemd/ (``systemd-analyze
+verify`` and ``security``)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import waitress
+import yaml
+
+from bridge.systemd import DRAIN_SECONDS, ReloadableApp, Service, notify, watchdog_interval
+from tests.conftest import OPENLDAP_MAP, REPO, TOKEN, TOKEN_HASH
+
+UNITS = REPO / "systemd"
+SERVICE_UNIT = UNITS / "scim-ldap-bridge.service"
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "systemd-analyze"
+
+
+# --- a service manager's notify socket, played by the test ----------------------------------------------
+
+
+@dataclass
+class NotifySocket:
+    sock: socket.socket
+    address: str  # as $NOTIFY_SOCKET spells it
+
+    def receive(self, timeout: float = 5.0) -> dict[str, str]:
+        """The next message, as its NAME=value fields."""
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(4096).decode()
+        return dict(line.split("=", 1) for line in data.split("\n"))
+
+    def receive_until(self, name: str, timeout: float = 10.0) -> list[dict[str, str]]:
+        """Every message up to and including the first that sets ``name``."""
+        deadline = time.monotonic() + timeout
+        messages: list[dict[str, str]] = []
+        while not messages or name not in messages[-1]:
+            messages.append(self.receive(max(0.01, deadline - time.monotonic())))
+        return messages
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[NotifySocket]:
+    """A datagram socket in the abstract namespace, the kind systemd itself hands out."""
+    name = f"scim-ldap-bridge-test/{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name)
+        yield NotifySocket(sock, "@" + name)
+
+
+def test_notify_sends_one_datagram_of_fields_to_a_socket_path() -> None:
+    folder = tempfile.mkdtemp(prefix="notify-")  # short: an AF_UNIX path holds at most 107 bytes
+    try:
+        path = os.path.join(folder, "notify")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(path)
+            sock.settimeout(5)
+            assert notify("READY=1", "STATUS=serving SCIM", environ={"NOTIFY_SOCKET": path}) is True
+            assert sock.recv(4096) == b"READY=1\nSTATUS=serving SCIM"
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_notify_reaches_a_socket_in_the_abstract_namespace(notify_socket: NotifySocket) -> None:
+    assert notify("WATCHDOG=1", environ={"NOTIFY_SOCKET": notify_socket.address}) is True
+    assert notify_socket.receive() == {"WATCHDOG": "1"}
+
+
+@pytest.mark.parametrize("environ", [{}, {"NOTIFY_SOCKET": ""}, {"NOTIFY_SOCKET": "vsock:2:1234"}])
+def test_notify_is_a_no_op_without_a_notify_socket(environ: dict[str, str]) -> None:
+    assert notify("READY=1", environ=environ) is False
+
+
+def test_notify_to_a_socket_nobody_listens_on_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    environ = {"NOTIFY_SOCKET": f"@scim-ldap-bridge-test/nobody-{uuid.uuid4().hex}"}
+    assert notify("READY=1", environ=environ) is False
+    assert "cannot notify the service manager" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("environ", "interval"),
+    [
+        ({"WATCHDOG_USEC": "30000000"}, 15.0),  # WatchdogSec=30s: a ping every 15 s
+        ({"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "4242"}, 0.1),  # meant for this process
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),  # meant for another process
+        ({}, None),
+        ({"WATCHDOG_USEC": "0"}, None),
+        ({"WATCHDOG_USEC": "soon"}, None),
+    ],
+)
+def test_the_watchdog_pings_at_half_of_watchdog_usec(environ: dict[str, str], interval: float | None) -> None:
+    assert watchdog_interval(environ, pid=4242) == interval
+
+
+# --- the waitress loop, in process --------------------------------------------------------------------
+
+
+class Gate:
+    """A WSGI app answering its path; ``/slow`` waits until the test opens the gate."""
+
+    def __init__(self, name: str = "gate") -> None:
+        self.name = name
+        self.entered = threading.Event()
+        self.open = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/slow":
+            self.entered.set()
+            self.open.wait(20)
+        body = f"{self.name} {environ['PATH_INFO']}".encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+@dataclass
+class Running:
+    service: Service
+    thread: threading.Thread
+    port: int
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, path: str, conn: http.client.HTTPConnection | None = None) -> tuple[int, str]:
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+
+    def get_in_background(self, path: str) -> threading.Thread:
+        def call() -> None:
+            try:
+                self.results[path] = self.get(path)
+            except (OSError, http.client.HTTPException) as exc:
+                self.results[path] = exc
+
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        return thread
+
+    def stopped(self, timeout: float = 5.0) -> bool:
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def run(app: Any, environ: dict[str, str], **options: Any) -> Running:
+        sockets: dict[int, Any] = {}
+        server = waitress.create_server(app, map=sockets, host="127.0.0.1", port=0, threads=2, ident=None)
+        service = Service(server, sockets, environ=environ, **options)
+        thread = threading.Thread(target=service.run, daemon=True)
+        thread.start()
+        running = Running(service, thread, service.addresses[0][1])
+        started.append(running)
+        return running
+
+    yield run
+    for running in started:
+        running.service.request_stop()
+        running.service.request_stop()
+        running.stopped()
+
+
+def refused(port: int, timeout: float = 3.0) -> bool:
+    """New connections to ``port`` are refused (within ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_ready_comes_once_the_socket_listens_then_watchdog_pings_at_the_interval(
+    start: Callable[..., Running], notify_socket: NotifySocket
+) -> None:
+    environ = {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "200000"}  # a ping every 0.1 s
+    running = start(Gate(), environ)
+    ready = notify_socket.receive()
+    assert ready == {"READY": "1", "STATUS": "serving"}
+    assert running.get("/fast") == (200, "gate /fast")  # READY meant it: the socket answers
+    began = time.monotonic()
+    pings = [notify_socket.receive() for _ in range(4)]
+    assert pings == [{"WATCHDOG": "1"}] * 4
+    assert 0.2 <= time.monotonic() - began <= 2.0
+
+
+def test_a_stop_refuses_new_connections_and_answers_the_requests_in_progress(
+    start: Callable[..., Running], notify_socket: NotifySocket
+) -> None:
+    gate = Gate()
+    running = start(gate, {"NOTIFY_SOCKET": notify_socket.address})
+    notify_socket.receive()
+    slow = running.get_in_background("/slow")
+    assert gate.entered.wait(5)
+    running.service.request_stop()  # what SIGTERM does
+    assert notify_socket.receive_until("STOPPING")[-1]["STOPPING"] == "1"
+    assert refused(running.port)
+    assert running.thread.is_alive()  # still draining: the request is running
+    gate.open.set()
+    slow.join(5)
+    assert running.results["/slow"] == (200, "gate /slow")
+    assert running.stopped()
+
+
+def test_a_stop_closes_idle_keep_alive_connections_at_once(start: Callable[..., Running]) -> None:
+    running = start(Gate(), {})
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+    assert running.get("/fast", conn) == (200, "gate /fast")  # HTTP/1.1: the connection stays open
+    running.service.request_stop()
+    assert running.stopped(3)
+    assert conn.sock is not None and conn.sock.recv(1) == b""  # closed by the server
+
+
+def test_a_connection_accepted_before_the_stop_still_gets_its_request_answered(
+    start: Callable[..., Running], notify_socket: NotifySocket
+) -> None:
+    running = start(Gate(), {"NOTIFY_SOCKET": notify_socket.address})
+    notify_socket.receive()
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as early:
+        running.service.request_stop()
+        notify_socket.receive_until("STOPPING")
+        early.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b"".join(iter(lambda: early.recv(4096), b""))  # up to the close, once it is answered
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"gate /late")
+    assert running.stopped()
+
+
+def test_a_request_running_past_the_drain_time_is_cut_off(
+    start: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = Gate()
+    running = start(gate, {}, drain_seconds=0.3)
+    slow = running.get_in_background("/slow")
+    assert gate.entered.wait(5)
+    running.service.request_stop()
+    assert running.stopped(4)
+    slow.join(5)
+    assert isinstance(running.results["/slow"], (OSError, http.client.HTTPException))  # no answer
+    assert "stopping with 1 connection(s) still busy" in caplog.text
+    gate.open.set()
+
+
+def test_a_second_stop_does_not_wait_for_the_requests(start: Callable[..., Running]) -> None:
+    gate = Gate()
+    running = start(gate, {}, drain_seconds=60)
+    running.get_in_background("/slow")
+    assert gate.entered.wait(5)
+    running.service.request_stop()
+    running.service.request_stop()  # a second SIGTERM or Ctrl-C
+    assert running.stopped(4)
+    gate.open.set()
+
+
+def test_a_reload_tells_systemd_and_a_failed_one_keeps_serving(
+    start: Callable[..., Running], notify_socket: NotifySocket
+) -> None:
+    calls: list[str] = []
+
+    def reload() -> None:
+        calls.append("reload")
+        if len(calls) == 2:
+            raise ValueError("bridge.yaml: 1 problem(s)")
+
+    running = start(Gate(), {"NOTIFY_SOCKET": notify_socket.address}, reload=reload)
+    notify_socket.receive()
+    running.service.request_reload()  # what SIGHUP does
+    reloading, ready = notify_socket.receive_until("READY")
+    assert reloading["RELOADING"] == "1" and int(reloading["MONOTONIC_USEC"]) > 0
+    assert ready == {"READY": "1", "STATUS": "serving"}
+    running.service.request_reload()
+    failed = notify_socket.receive_until("READY")[-1]
+    assert failed["STATUS"] == "serving; the last reload failed (see the log)"
+    assert calls == ["reload", "reload"]
+    assert running.get("/fast") == (200, "gate /fast")
+
+
+def test_a_replaced_app_finishes_its_requests_then_is_closed(start: Callable[..., Running]) -> None:
+    closed: list[str] = []
+    old, new = Gate("old"), Gate("new")
+    app = ReloadableApp(old, lambda: closed.append("old"))
+    running = start(app, {})
+    slow = running.get_in_background("/slow")
+    assert old.entered.wait(5)
+    app.replace(new, lambda: closed.append("new"))
+    assert running.get("/fast") == (200, "new /fast")  # the next request is the new app's
+    assert closed == []  # the old app still serves /slow
+    old.open.set()
+    slow.join(5)
+    assert running.results["/slow"] == (200, "old /slow")
+    assert closed == ["old"]
+    app.close()
+    assert closed == ["old", "new"]
+
+
+def test_an_app_that_raises_still_counts_its_request_as_finished() -> None:
+    closed: list[str] = []
+
+    def broken(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise RuntimeError("boom")
+
+    app = ReloadableApp(broken, lambda: closed.append("broken"))
+    with pytest.raises(RuntimeError):
+        app({}, lambda *args: None)
+    app.replace(Gate(), lambda: None)
+    assert closed == ["broken"]
+
+
+# --- scim-ldap-bridge serve, as systemd runs it ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get(port: int, path: str, token: str = TOKEN) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    return conn.getresponse().status
+
+
+def test_serve_says_ready_reloads_on_sighup_and_answers_in_flight_requests_on_sigterm(
+    tmp_path: Path, notify_socket: NotifySocket
+) -> None:
+    # A directory that accepts the TCP connection and never answers: a request to it is in flight until
+    # the bridge's operation timeout (2 s) and ends as 503.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = _free_port()
+        (tmp_path / "bind-password").write_text("secret\n")
+        config = {
+            "server": {"host": "127.0.0.1", "port": port, "threads": 2},
+            "auth": {"token_hashes": [TOKEN_HASH]},
+            "ldap": {
+                "urls": [f"ldap://127.0.0.1:{silent.getsockname()[1]}"],
+                "tls": "none",
+                "bind_dn": "cn=admin,dc=example,dc=org",
+                "bind_password_file": "bind-password",
+                "user_base": "ou=people,dc=example,dc=org",
+                "connect_timeout": 1,
+                "operation_timeout": 2,
+            },
+            "map": str(OPENLDAP_MAP),
+        }
+        config_path = tmp_path / "bridge.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        stderr_path = tmp_path / "stderr.log"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "NOTIFY_SOCKET": notify_socket.address,
+            "WATCHDOG_USEC": "1000000",
+        }
+        with stderr_path.open("w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bridge", "serve", "--config", str(config_path)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+            )
+        try:
+            ready = notify_socket.receive(timeout=20)
+            assert ready == {"READY": "1", "STATUS": f"serving SCIM on http://127.0.0.1:{port}/scim/v2"}
+            assert _get(port, "/scim/v2/ServiceProviderConfig") == 200
+            assert notify_socket.receive_until("WATCHDOG")[-1] == {"WATCHDOG": "1"}
+
+            # SIGHUP: a new token replaces the old one, without a restart.
+            config["auth"]["token_hashes"] = ["sha256:" + "1" * 64]
+            config_path.write_text(yaml.safe_dump(config))
+            process.send_signal(signal.SIGHUP)
+            assert notify_socket.receive_until("READY")[-1]["READY"] == "1"
+            assert _get(port, "/scim/v2/ServiceProviderConfig") == 401
+            # A reload of a broken config keeps the running one.
+            config_path.write_text("server: [\n")
+            process.send_signal(signal.SIGHUP)
+            assert "failed" in notify_socket.receive_until("READY")[-1]["STATUS"]
+            assert _get(port, "/scim/v2/ServiceProviderConfig") == 401
+            config["auth"]["token_hashes"] = [TOKEN_HASH]
+            config_path.write_text(yaml.safe_dump(config))
+            process.send_signal(signal.SIGHUP)
+            notify_socket.receive_until("READY")
+            assert _get(port, "/scim/v2/ServiceProviderConfig") == 200
+
+            # SIGTERM while a request waits on the directory: it is answered, then the bridge exits 0.
+            answer: list[int] = []
+            waiting = threading.Thread(target=lambda: answer.append(_get(port, "/scim/v2/Users")))
+            waiting.start()
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            assert notify_socket.receive_until("STOPPING")[-1]["STOPPING"] == "1"
+            waiting.join(20)
+            assert answer == [503]
+            assert process.wait(timeout=20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    log = stderr_path.read_text()
+    assert "reload failed, still serving the previous configuration" in log
+    assert '"message": "stopped"' in log
+
+
+# --- the units ------------------------------------------------------------------------------------------
+
+
+def unit_settings(path: Path) -> dict[str, list[str]]:
+    """Each ``Key=value`` of a unit file, every value of a repeated key."""
+    settings: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if re.match(r"^[A-Za-z]+=", line):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_every_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    # The units name /usr/bin/scim-ldap-bridge, which the package installs; here it is this checkout's.
+    units = sorted(UNITS.glob("scim-ldap-bridge*"))
+    assert {unit.name for unit in units} >= {
+        "scim-ldap-bridge.service",
+        "scim-ldap-bridge-sweep.service",
+        "scim-ldap-bridge-sweep.timer",
+    }
+    for unit in units:
+        text = unit.read_text().replace("/usr/bin/scim-ldap-bridge", f"{sys.executable} -m bridge")
+        (tmp_path / unit.name).write_text(text)
+    verify = subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", *(str(tmp_path / unit.name) for unit in units)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert verify.returncode == 0 and "scim-ldap-bridge" not in verify.stderr, verify.stderr
+
+
+def test_the_service_is_notify_with_a_watchdog_checks_its_config_and_loads_the_bind_password() -> None:
+    unit = unit_settings(SERVICE_UNIT)
+    config = "--config /etc/scim-ldap-bridge/bridge.yaml"
+    assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"] and unit["WatchdogSec"]
+    assert unit["ExecStartPre"] == [f"/usr/bin/scim-ldap-bridge check-config {config}"]
+    assert unit["ExecStart"] == [f"/usr/bin/scim-ldap-bridge serve {config}"]
+    assert unit["ExecReload"] == ["kill -HUP $MAINPID"]
+    assert unit["LoadCredential"] == ["bind-password:/etc/scim-ldap-bridge/bind-password"]
+    assert unit["User"] == unit["Group"] == ["scim-ldap-bridge"]
+    # systemd kills what is still running after TimeoutStopSec: the drain must end well before.
+    assert int(unit["TimeoutStopSec"][0].removesuffix("s")) >= DRAIN_SECONDS + 10
+    for setting in (
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+        "MemoryDenyWriteExecute=yes",
+        "PrivateUsers=yes",
+    ):
+        key, value = setting.split("=", 1)
+        assert value in unit[key], setting
+
+
+def test_the_sweep_service_runs_as_the_same_user_with_the_same_paths_and_hardening() -> None:
+    lifecycle = {"Type", "NotifyAccess", "WatchdogSec", "ExecStartPre", "ExecStart", "ExecReload"}
+    lifecycle |= {"TimeoutStopSec", "Restart", "RestartSec", "RestartPreventExitStatus", "WantedBy"}
+    lifecycle |= {"Description", "Documentation", "StartLimitIntervalSec", "StartLimitBurst"}
+    service = {k: v for k, v in unit_settings(SERVICE_UNIT).items() if k not in lifecycle}
+    sweep_unit = UNITS / "scim-ldap-bridge-sweep.service"
+    sweep = {k: v for k, v in unit_settings(sweep_unit).items() if k not in lifecycle}
+    assert sweep == service
+    assert unit_settings(sweep_unit)["ExecStart"] == [
+        "/usr/bin/scim-ldap-bridge sweep --config /etc/scim-ldap-bridge/bridge.yaml"
+    ]
+
+
+def test_the_readme_reports_the_exposure_score_systemd_analyze_gives_the_service() -> None:
+    security = subprocess.run(
+        [SYSTEMD_ANALYZE, "security", "--offline=yes", str(SERVICE_UNIT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    overall = r"Overall exposure level for scim-ldap-bridge\.service: (\d+\.\d) (\w+)"
+    found = re.search(overall, security.stdout)
+    assert found, security.stdout + security.stderr
+    score, verdict = found.groups()
+    install = (REPO / "README.md").read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
+    assert f"exposure level **{score} {verdict}**" in install
