@@ -57,6 +57,11 @@ class Outcomes:
 
     answers: list[tuple[str, int, str, str | None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    after_fault: int = 0  # how many answers had come when the fault was over
+
+    def resumed(self) -> bool:
+        """Whether a change succeeded after the fault was over."""
+        return any(status in (200, 201) for _, status, _, _ in self.answers[self.after_fault :])
 
     def record(self, what: str, response: Any, key: str) -> None:
         with self.lock:
@@ -104,7 +109,12 @@ def run_load(own: Own, fault: Any, workers: int = 4, before: float = 1.0, after:
         thread.start()
     time.sleep(before)
     fault()
+    # Keep the load on for ``after`` seconds, and until a change succeeds again (on a busy machine the
+    # first successes after a restart can take longer): resuming is what is checked, not how fast.
+    outcomes.after_fault, deadline = len(outcomes.answers), time.monotonic() + 60
     time.sleep(after)
+    while time.monotonic() < deadline and not outcomes.resumed():
+        time.sleep(0.2)
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
@@ -136,8 +146,7 @@ def test_slapd_killed_mid_load_and_restarted_loses_no_answered_change(own: Own) 
     check(outcomes, in_directory(own.info, own.subtree))
     statuses = [status for _, status, _, _ in outcomes.answers]
     assert 503 in statuses, "the fault was not felt: no request was refused while slapd was down"
-    last_failure = max(i for i, s in enumerate(statuses) if s == 503)
-    assert any(s in (200, 201) for s in statuses[last_failure:]), "service did not resume by itself"
+    assert outcomes.resumed(), "service did not resume within 60 s"
 
 
 def test_a_stalled_slapd_gives_503_within_the_timeouts_not_hung_threads(own: Own) -> None:
@@ -157,7 +166,7 @@ def test_a_stalled_slapd_gives_503_within_the_timeouts_not_hung_threads(own: Own
     check(outcomes, in_directory(own.info, own.subtree))
     statuses = [status for _, status, _, _ in outcomes.answers]
     assert 503 in statuses
-    assert statuses[-1] in (200, 201), "service did not resume after the stall"
+    assert outcomes.resumed(), "service did not resume after the stall"
 
 
 def test_two_instances_creating_the_same_users_at_once_make_no_duplicates(
