@@ -28,6 +28,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 bench: deps
+	$(PY) -m bench.entra_load
 	$(PY) -m bench.group_members
 	$(PY) -m bench.list_users
 

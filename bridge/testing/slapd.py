@@ -78,7 +78,12 @@ sortvals member uniqueMember memberUid
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by self write by users read by anonymous auth
 
-{overlays}"""
+{overlays}{monitor}"""
+_MONITOR = """
+# The monitor backend (opt-in): operation and connection counters under cn=Monitor, readable by the rootdn.
+database monitor
+access to dn.subtree="cn=Monitor" by dn.exact="cn=admin,{suffix}" read by * none
+"""
 _MEMBEROF = """\
 overlay memberof
 memberof-group-oc groupOfNames
@@ -196,6 +201,7 @@ class Slapd:
         sssvlv: bool = True,
         modules: Sequence[str] = (),
         password_hash: str | None = None,
+        monitor: bool = False,
     ) -> None:
         """Describe the server; nothing happens until :meth:`start`.
 
@@ -208,6 +214,8 @@ class Slapd:
         ``modules`` are more modules from /usr/lib/ldap to load (``pw-sha2``, ``argon2``), and
         ``password_hash`` is slapd's ``password-hash`` (``{ARGON2}``): the scheme ppolicy's
         hash_cleartext, which is always on with ppolicy, hashes cleartext passwords with.
+        ``monitor`` adds slapd's monitor backend (``cn=Monitor``: operations initiated and completed
+        per type, connections), readable by the rootdn, for benchmarks that count LDAP operations.
         """
         self.workdir = Path(workdir).resolve()
         self._port, self._auto_port = port, port is None
@@ -220,6 +228,7 @@ class Slapd:
         self._rfc2307bis = rfc2307bis
         self._sssvlv = sssvlv
         self._modules, self._password_hash = tuple(modules), password_hash
+        self._monitor = monitor
         self._info: SlapdInfo | None = None
 
     @property
@@ -438,6 +447,7 @@ class Slapd:
             peer=f"gidNumber={os.getgid()}+uidNumber={os.getuid()},cn=peercred,cn=external,cn=auth",
             indexes=indexes,
             overlays=overlays,
+            monitor=_MONITOR.format(suffix=SUFFIX) if self._monitor else "",
         )
 
     def _rfc2307bis_schema(self) -> Path:
