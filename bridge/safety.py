@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 BREAKER_RDN = ("cn", "scim-ldap-bridge-breaker")
 _READ_ONLY_RETRY = 300
 _TRIPPED_RETRY = 600
+_CLEAR_FOR = 5.0  # seconds
 
 
 class Safety:
@@ -58,6 +59,7 @@ class Safety:
         self._clock = clock
         self._recent: deque[float] = deque()  # when this instance's recent disables and deletes were done
         self.seen_tripped = False  # what this instance last found, for the metrics
+        self._clear_until = 0.0  # until then, a breaker found not tripped is taken as still not tripped
 
     def check_write(self) -> None:
         """Refuse any write in read-only mode."""
@@ -83,7 +85,11 @@ class Safety:
         limit = self._config.deprovision_limit
         if not limit:
             return
-        reason = self.tripped()
+        # The breaker entry is read at most every few seconds while it is not tripped: a disable costs
+        # one LDAP operation less, and another instance's trip is seen within that time.
+        reason = None if self._clock() < self._clear_until else self.tripped()
+        if reason is None and self._clock() >= self._clear_until:
+            self._clear_until = self._clock() + _CLEAR_FOR
         if reason is not None:
             self._recent.clear()  # released later, the count starts afresh
             logger.error(
@@ -132,6 +138,7 @@ class Safety:
         with contextlib.suppress(EntryAlreadyExists):  # another instance tripped it a moment ago
             self._directory.add(self._breaker_base, rdn, attributes, ())
         self.seen_tripped = True
+        self._clear_until = 0.0
         logger.critical(
             "circuit breaker tripped: %s; every further disable and delete is refused until an operator "
             "runs `scim-ldap-bridge breaker release`",

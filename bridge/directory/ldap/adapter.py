@@ -164,6 +164,7 @@ class LdapDirectory:
         self._flavor = flavor
         self._ordering: dict[str, bool] | None = None  # attribute (lower case) -> has an ORDERING rule
         self._controls: set[str] | None = None  # the controls the server supports (read once)
+        self._post_reads: dict[tuple[str, ...], Control] = {}  # encoded once per attribute list
 
     @property
     def pool(self) -> ConnectionPool:
@@ -212,7 +213,13 @@ class LdapDirectory:
         return self._controls
 
     def _post_read(self, read: Sequence[str]) -> list[Control]:
-        return [post_read(self._attributes(read))] if POST_READ in self._supported() else []
+        if POST_READ not in self._supported():
+            return []
+        key = tuple(read)
+        control = self._post_reads.get(key)
+        if control is None:  # a map reads the same few attribute lists: encode each once (pyasn1 is slow)
+            control = self._post_reads.setdefault(key, post_read(self._attributes(read)))
+        return [control]
 
     def _written(self, conn: Connection, dn: str, read: Sequence[str]) -> Entry:
         """The entry just written: from the write's post-read response, else read back."""
