@@ -45,13 +45,35 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_config(args: argparse.Namespace) -> int:
+class _Stop(Exception):
+    """Ends a command with an exit code; what went wrong has been printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _settings(path: str) -> Settings:
+    """The settings at ``path``; their problems are printed, and end the command with exit code 2."""
     try:
-        settings = load_settings(args.config)
-        maps = load_maps(settings.map_path)
-    except (ConfigError, MapError) as exc:
+        return load_settings(path)
+    except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
+        raise _Stop(EXIT_CONFIG) from exc
+
+
+def _configuration(path: str) -> tuple[Settings, MapSet]:
+    """The settings at ``path`` and their attribute map, or their problems printed and exit code 2."""
+    settings = _settings(path)
+    try:
+        return settings, load_maps(settings.map_path)
+    except MapError as exc:
+        print(str(exc), file=sys.stderr)
+        raise _Stop(EXIT_CONFIG) from exc
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings, maps = _configuration(args.config)
     print(f"{args.config}: configuration is valid (map {settings.map_path})")
     print(f"Users: served from {settings.ldap.user_base}")
     if maps.group is None:
@@ -158,11 +180,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _selftest(args: argparse.Namespace) -> int:
     from bridge.selftest.sandbox import run  # noqa: PLC0415 - ldap3 only for the commands that need it
 
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
+    settings = _settings(args.config)
     try:
         return run(settings, args.base)
     except (ConfigError, MapError) as exc:
@@ -175,15 +193,12 @@ def _preview(args: argparse.Namespace) -> int:
     from bridge.directory.errors import DirectoryError  # noqa: PLC0415 - ldap3 only where needed
     from bridge.preview import render, run_preview  # noqa: PLC0415
 
+    settings = _settings(args.config)
     try:
-        settings = load_settings(args.config)
         body = None
         if args.body is not None:
             text = sys.stdin.read() if args.body == "-" else Path(args.body).read_text(encoding="utf-8")
             body = json.loads(text)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
     except (OSError, ValueError) as exc:
         print(f"scim-ldap-bridge: cannot read the body: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -204,12 +219,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from bridge.scim.errors import ScimError  # noqa: PLC0415
     from bridge.service import iso_time  # noqa: PLC0415
 
-    try:
-        settings = load_settings(args.config)
-        maps = load_maps(settings.map_path)
-    except (ConfigError, MapError) as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
+    settings, maps = _configuration(args.config)
     days = settings.deprovisioning.delete_after_days
     if days is None:
         print("deprovisioning.delete_after_days is not set: disabled users stay, nothing to sweep")
@@ -254,11 +264,7 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     source = args.file
     if source is None:
-        try:
-            source = load_settings(args.config).logging.audit_file
-        except ConfigError as exc:
-            print(str(exc), file=sys.stderr)
-            return EXIT_CONFIG
+        source = _settings(args.config).logging.audit_file
     try:
         if source == "-":
             lines, name = sys.stdin.read().splitlines(), "standard input"
@@ -294,11 +300,7 @@ def _breaker(args: argparse.Namespace) -> int:
     from bridge.directory.errors import DirectoryError  # noqa: PLC0415
     from bridge.safety import Safety  # noqa: PLC0415
 
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
+    settings = _settings(args.config)
     opened = open_directory(settings)
     safety = Safety(opened.directory, settings.safety, user_base=settings.ldap.user_base)
     try:
@@ -325,11 +327,7 @@ def _dump_config(args: argparse.Namespace) -> int:
 
     from bridge.config import dump_settings  # noqa: PLC0415
 
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
+    settings = _settings(args.config)
     print(yaml.safe_dump(dump_settings(settings), sort_keys=False, allow_unicode=True), end="")
     return EXIT_OK
 
@@ -423,5 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except _Stop as stop:
+        return stop.code
     except KeyboardInterrupt:
         return EXIT_OK

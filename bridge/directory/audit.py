@@ -11,16 +11,14 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from bridge.directory.base import Directory, DirFilter, Entry, Modification, SearchResult
+from bridge.directory.base import Entry, Modification
+from bridge.directory.delegate import DelegatingDirectory
 
 audit = logging.getLogger("bridge.audit")
 
 
-class AuditedDirectory:
+class AuditedDirectory(DelegatingDirectory):
     """Delegates to ``inner`` and logs each add, modify, move and delete."""
-
-    def __init__(self, inner: Directory) -> None:
-        self.inner = inner
 
     @contextmanager
     def _audit(self, operation: str, dn: str, attributes: Sequence[str], **more: str) -> Iterator[None]:
@@ -33,31 +31,6 @@ class AuditedDirectory:
             audit.warning("directory %s failed", operation, extra={**fields, "ms": _ms(started)})
             raise
         audit.info("directory %s", operation, extra={**fields, "outcome": "ok", "ms": _ms(started)})
-
-    def normalize_dn(self, dn: str) -> str:
-        return self.inner.normalize_dn(dn)
-
-    def can_order(self, attribute: str) -> bool:
-        return self.inner.can_order(attribute)
-
-    def ping(self) -> None:
-        self.inner.ping()
-
-    def search(
-        self,
-        bases: Sequence[str],
-        flt: DirFilter,
-        attributes: Sequence[str],
-        *,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> SearchResult:
-        return self.inner.search(bases, flt, attributes, offset=offset, limit=limit)
-
-    def get_by_id(
-        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
-    ) -> Entry:
-        return self.inner.get_by_id(bases, flt, entry_id, attributes)
 
     def add(
         self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bridge.directory.base import MATCH_ALL, Directory, DirFilter, Entry, Modification, SearchResult
+from bridge.directory.base import MATCH_ALL, Directory, Entry, Modification
+from bridge.directory.delegate import DelegatingDirectory
 from bridge.directory.errors import NoSuchEntry
 from bridge.directory.ldap.render import first_rdn, make_dn, make_rdn, parent_dn
 
@@ -33,37 +34,12 @@ def _shown(attribute: str, values: Sequence[str]) -> list[str]:
     return [HIDDEN] if _SECRET.search(attribute) and values else list(values)
 
 
-class DryRunDirectory:
+class DryRunDirectory(DelegatingDirectory):
     """Delegates reads to ``inner``; records adds, modifies, moves and deletes in ``operations``."""
 
     def __init__(self, inner: Directory) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.operations: list[Operation] = []
-
-    def normalize_dn(self, dn: str) -> str:
-        return self.inner.normalize_dn(dn)
-
-    def can_order(self, attribute: str) -> bool:
-        return self.inner.can_order(attribute)
-
-    def ping(self) -> None:
-        self.inner.ping()
-
-    def search(
-        self,
-        bases: Sequence[str],
-        flt: DirFilter,
-        attributes: Sequence[str],
-        *,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> SearchResult:
-        return self.inner.search(bases, flt, attributes, offset=offset, limit=limit)
-
-    def get_by_id(
-        self, bases: Sequence[str], flt: DirFilter, entry_id: str, attributes: Sequence[str]
-    ) -> Entry:
-        return self.inner.get_by_id(bases, flt, entry_id, attributes)
 
     def add(
         self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]

@@ -11,15 +11,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from bridge.directory.base import Directory, DirFilter, Entry, Modification, SearchResult
+from bridge.directory.delegate import DelegatingDirectory
 
 Observer = Callable[[str, bool, float], None]
 
 
-class MeteredDirectory:
+class MeteredDirectory(DelegatingDirectory):
     """Delegates to ``inner``, reporting each operation to ``observe``."""
 
     def __init__(self, inner: Directory, observe: Observer) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._observe = observe
 
     @contextmanager
@@ -31,12 +32,6 @@ class MeteredDirectory:
             ok = True
         finally:
             self._observe(operation, ok, time.perf_counter() - started)
-
-    def normalize_dn(self, dn: str) -> str:
-        return self.inner.normalize_dn(dn)
-
-    def can_order(self, attribute: str) -> bool:
-        return self.inner.can_order(attribute)
 
     def ping(self) -> None:
         with self._timed("ping"):

@@ -60,9 +60,8 @@ def ldap_client(slapd: SlapdInfo, ldap_subtree: Subtree, maps: MapSet) -> Iterat
         pool.close()
 
 
-@pytest.fixture
-def config_file(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Path:
-    """A config file for the command line over this test's subtree (users and groups)."""
+def write_config(tmp_path: Path, slapd: SlapdInfo, subtree: Subtree, map_path: Path = OPENLDAP_MAP) -> Path:
+    """A config file for the command line over ``subtree`` (users and groups), with ``map_path``."""
     (tmp_path / "bind-password").write_text(slapd.password + "\n")
     config = {
         "auth": {"token_hashes": [TOKEN_HASH]},
@@ -71,14 +70,20 @@ def config_file(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Path
             "tls": "none",
             "bind_dn": slapd.bind_dn,
             "bind_password_file": "bind-password",
-            "user_base": ldap_subtree.user_base,
-            "group_base": ldap_subtree.group_base,
+            "user_base": subtree.user_base,
+            "group_base": subtree.group_base,
         },
-        "map": str(OPENLDAP_MAP),
+        "map": str(map_path),
     }
     path = tmp_path / "bridge.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture
+def config_file(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Path:
+    """A config file for the command line over this test's subtree, with the shipped map."""
+    return write_config(tmp_path, slapd, ldap_subtree)
 
 
 def cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -11,27 +11,9 @@ import yaml
 
 from bridge.cli import main
 from bridge.testing.slapd import SlapdInfo
-from tests.conftest import OPENLDAP_MAP, TOKEN_HASH
+from tests.conftest import OPENLDAP_MAP
+from tests.integration.conftest import write_config
 from tests.slapd_fixtures import Inspector, Subtree
-
-
-def write_config(tmp_path: Path, slapd: SlapdInfo, subtree: Subtree, map_path: Path) -> Path:
-    (tmp_path / "bind-password").write_text(slapd.password + "\n")
-    config = {
-        "auth": {"token_hashes": [TOKEN_HASH]},
-        "ldap": {
-            "urls": [slapd.url],
-            "tls": "none",
-            "bind_dn": slapd.bind_dn,
-            "bind_password_file": "bind-password",
-            "user_base": subtree.user_base,
-            "group_base": subtree.group_base,
-        },
-        "map": str(map_path),
-    }
-    path = tmp_path / "bridge.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def sandboxes(inspector: Inspector) -> list[Any]:
