@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any
 
 import falcon.testing
 
@@ -13,8 +14,10 @@ from bridge.app import create_app
 from bridge.config import SafetyConfig
 from bridge.directory.errors import DirectoryUnavailable
 from bridge.directory.memory import InMemoryDirectory
+from bridge.groups import _common_parent
 from bridge.mapping.model import MapSet
-from tests.conftest import SCIM, ScimClient, make_settings
+from bridge.scim.schemas import PATCH_OP
+from tests.conftest import GROUP_BASE, SCIM, SUFFIX, USER_BASE, ScimClient, make_settings
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:
@@ -81,3 +84,49 @@ def test_the_breaker_gauge_follows_a_trip(memory: InMemoryDirectory, maps: MapSe
         client.simulate_delete(f"{SCIM}/Users/{user}")
     text = falcon.testing.TestClient(client.app).simulate_get("/metrics").text
     assert metric(text, "scim_bridge_breaker_tripped") == 1.0
+
+
+class Recording(InMemoryDirectory):
+    """Records the bases of every search (the in-memory directory takes several in one call, where LDAP
+    sends one search per base)."""
+
+    searched: list[tuple[str, ...]]
+
+    def search(self, bases: Any, flt: Any, attributes: Any, **more: Any) -> Any:
+        self.searched.append(tuple(bases))
+        return super().search(bases, flt, attributes, **more)
+
+
+def test_a_member_add_is_three_directory_operations_with_one_search_for_all_bases(maps: MapSet) -> None:
+    """The group by id, one search resolving the members' ids across the user and group bases (from
+    their common parent, not one search per base), one modify: Entra's member PATCH (issue #9)."""
+    memory = Recording([USER_BASE, GROUP_BASE])
+    memory.searched = []
+    client = ScimClient(create_app(make_settings(), memory, maps))
+    users = [client.post_user({"userName": name}).json["id"] for name in ("ida", "ivo")]
+    group = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops"}).json["id"]
+    scrape = falcon.testing.TestClient(client.app)
+
+    def counts() -> dict[str, float]:
+        text = scrape.simulate_get("/metrics").text
+        names = ("get_by_id", "search", "update", "modify", "add")
+        total = "scim_bridge_directory_operations_total"
+        return {n: metric(text, total, operation=n, outcome="ok") or 0.0 for n in names}
+
+    before, memory.searched = counts(), []
+    members = [{"value": user} for user in users]
+    add = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": members}]}
+    assert client.simulate_patch(f"{SCIM}/Groups/{group}", json=add).status_code == 204
+    after = counts()
+    operations = {n: after[n] - before[n] for n in after}
+    assert operations == {"get_by_id": 1, "search": 1, "update": 1, "modify": 0, "add": 0}
+    assert memory.searched == [(GROUP_BASE,), (SUFFIX,)]  # the group by id, then the members' ids
+
+
+def test_the_common_parent_of_the_bases() -> None:
+    assert _common_parent(["ou=people,ou=t1,dc=example,dc=org", "ou=groups,ou=t1,dc=example,dc=org"]) == (
+        "ou=t1,dc=example,dc=org"
+    )
+    assert _common_parent(["ou=a\\,b,dc=example,dc=org", "ou=c,dc=example,dc=org"]) == "dc=example,dc=org"
+    assert _common_parent(["ou=people,dc=one", "ou=groups,dc=two"]) is None  # two naming contexts
+    assert _common_parent(["ou=people,dc=one"]) is None
