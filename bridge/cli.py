@@ -267,9 +267,10 @@ def _report(args: argparse.Namespace) -> int:
         source = _settings(args.config).logging.audit_file
     try:
         if source == "-":
-            lines, name = sys.stdin.read().splitlines(), "standard input"
+            report, name = build(sys.stdin, since, user=args.user, op=args.op), "standard input"
         elif source:
-            lines, name = Path(source).read_text(encoding="utf-8").splitlines(), source
+            with Path(source).open(encoding="utf-8") as audit:  # read line by line: audit files grow large
+                report, name = build(audit, since, user=args.user, op=args.op), source
         elif shutil.which("journalctl"):
             argv = [
                 "journalctl",
@@ -281,14 +282,14 @@ def _report(args: argparse.Namespace) -> int:
                 f"--since=@{int(since.timestamp())}",
             ]
             done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300)
-            lines, name = done.stdout.splitlines(), f"the journal of {args.unit}"
+            report = build(done.stdout.splitlines(), since, user=args.user, op=args.op)
+            name = f"the journal of {args.unit}"
         else:
             print("scim-ldap-bridge: no audit file configured and no journalctl: use --file", file=sys.stderr)
             return EXIT_FAILED
     except (OSError, subprocess.SubprocessError) as exc:
         print(f"scim-ldap-bridge: cannot read the audit log: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    report = build(lines, since, user=args.user, op=args.op)
     for line in render(report, name, details=bool(args.user or args.op or args.details)):
         print(line)
     return EXIT_OK

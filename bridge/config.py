@@ -324,6 +324,16 @@ def _check_auth(auth: AuthConfig, problems: list[str]) -> None:
         problems.append("auth.token_hashes: at least one token hash is needed (`scim-ldap-bridge token new`)")
 
 
+def _check_filter(text: str | None, key: str, problems: list[str]) -> None:
+    """An LDAP filter setting must parse (RFC 4515), so a broken one is a config error, not a 500 later."""
+    if text is None:
+        return
+    try:
+        parse_ldap_filter(text)
+    except LdapFilterSyntaxError as exc:
+        problems.append(f"{key}: {exc} (write it as an RFC 4515 filter in parentheses)")
+
+
 def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
     if ldap.urls is not None and not ldap.urls:
         problems.append("ldap.urls: at least one directory URL is needed")
@@ -348,11 +358,7 @@ def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
         problems.append(f"ldap.bind_password_file: no such file: {base_dir / ldap.bind_password_file}")
     if ldap.ca_file is not None and not (base_dir / ldap.ca_file).is_file():
         problems.append(f"ldap.ca_file: no such file: {base_dir / ldap.ca_file}")
-    if ldap.user_filter is not None:
-        try:
-            parse_ldap_filter(ldap.user_filter)
-        except LdapFilterSyntaxError as exc:
-            problems.append(f"ldap.user_filter: {exc} (write it as an RFC 4515 filter in parentheses)")
+    _check_filter(ldap.user_filter, "ldap.user_filter", problems)
     for name in ("pool_size", "connect_timeout", "operation_timeout"):
         number = getattr(ldap, name)
         if number is not None and number <= 0:
@@ -381,11 +387,7 @@ def _check_deprovisioning(deprovisioning: DeprovisioningConfig, problems: list[s
 
 
 def _check_safety(safety: SafetyConfig, problems: list[str]) -> None:
-    if safety.protected_filter is not None:
-        try:
-            parse_ldap_filter(safety.protected_filter)
-        except LdapFilterSyntaxError as exc:
-            problems.append(f"safety.protected_filter: {exc} (write it as an RFC 4515 filter in parentheses)")
+    _check_filter(safety.protected_filter, "safety.protected_filter", problems)
     if safety.deprovision_limit is not None and safety.deprovision_limit < 0:
         problems.append("safety.deprovision_limit: must be 0 (off) or more")
     if safety.deprovision_window is not None and safety.deprovision_window < 1:

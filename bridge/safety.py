@@ -87,9 +87,12 @@ class Safety:
             return
         # The breaker entry is read at most every few seconds while it is not tripped: a disable costs
         # one LDAP operation less, and another instance's trip is seen within that time.
-        reason = None if self._clock() < self._clear_until else self.tripped()
-        if reason is None and self._clock() >= self._clear_until:
-            self._clear_until = self._clock() + _CLEAR_FOR
+        now = self._clock()
+        if now >= self._clear_until:
+            reason = self.tripped()
+            self._clear_until = now + _CLEAR_FOR if reason is None else 0.0
+        else:
+            reason = None
         if reason is not None:
             self._recent.clear()  # released later, the count starts afresh
             logger.error(
@@ -104,7 +107,6 @@ class Safety:
                 "must release the bridge's circuit breaker",
                 retry_after=_TRIPPED_RETRY,
             )
-        now = self._clock()
         window = self._config.deprovision_window
         while self._recent and self._recent[0] <= now - window:
             self._recent.popleft()

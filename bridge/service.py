@@ -563,7 +563,8 @@ class ProvisioningService:
         if not str(new.get("userName", "")).strip():
             raise InvalidValue("userName is required and cannot be removed")
         active = bool(new.get("active", True))
-        disabling = not active and self._mapping.is_active(entry)
+        was_active = self._mapping.is_active(entry)
+        disabling = not active and was_active
         if disabling:
             self._safety.deprovision("User", entry)
         if disabling and may_delete and self._policy.on_deactivate == "delete":
@@ -603,7 +604,6 @@ class ProvisioningService:
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"userName {new['userName']} is already taken") from exc
         if updated is not entry:
-            was_active = self._mapping.is_active(entry)
             action = "disable" if disabling else "enable" if active and not was_active else None
             action = action or ("rename" if renamed else "update")
             events.record("User", action, id=entry.id, name=str(new["userName"]), dn=updated.dn)
