@@ -30,6 +30,7 @@ clean:
 bench: deps
 	$(PY) -m bench.entra_load
 	$(PY) -m bench.group_members
+	$(PY) -m bench.group_members --shape dynlist
 	$(PY) -m bench.list_users
 
 # The Debian package, dist/scim-ldap-bridge_<version>_<arch>.deb (packaging/debian/build.sh says how).

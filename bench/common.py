@@ -22,15 +22,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import falcon.testing
 import ldap3
+import yaml
 
 from bridge.app import create_app
-from bridge.config import AuthConfig, LdapConfig, Secret, Settings, load_maps
+from bridge.config import AuthConfig, LdapConfig, Secret, Settings
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
+from bridge.mapping.load import parse_maps
 from bridge.testing.slapd import Slapd, SlapdInfo, find_free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,8 +77,11 @@ def user_ids(info: SlapdInfo) -> list[str]:
     return ids
 
 
-def client_for(info: SlapdInfo) -> tuple[falcon.testing.TestClient, ConnectionPool]:
-    """The bridge (the OpenLDAP map, no TLS) as a falcon.testing client that sends the bearer token."""
+def client_for(
+    info: SlapdInfo, group: dict[str, Any] | None = None
+) -> tuple[falcon.testing.TestClient, ConnectionPool]:
+    """The bridge (the OpenLDAP map, no TLS) as a falcon.testing client that sends the bearer token;
+    ``group`` replaces keys of the map's group section (another group shape)."""
     settings = Settings(
         auth=AuthConfig(("sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest(),)),
         ldap=LdapConfig(
@@ -89,7 +94,9 @@ def client_for(info: SlapdInfo) -> tuple[falcon.testing.TestClient, ConnectionPo
         map=str(REPO / "config" / "maps" / "openldap.yaml"),
     )
     pool = ConnectionPool(settings.ldap, Secret(info.password))
-    app = create_app(settings, LdapDirectory(pool), load_maps(settings.map))
+    data = yaml.safe_load(Path(settings.map).read_text())
+    data["group"].update(group or {})
+    app = create_app(settings, LdapDirectory(pool), parse_maps(data, settings.map))
     return falcon.testing.TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}), pool
 
 

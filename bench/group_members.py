@@ -1,12 +1,17 @@
 """Grow one group to 100,000 members through SCIM PATCHes, and time one member add and one member remove
 at 100, 10,000 and 100,000 members (issue #3). The times should not grow with the group's size.
 
-    python -m bench.group_members [--members 100000] [--repeat 25]
+    python -m bench.group_members [--shape groupOfNames|dynlist] [--members 100000] [--repeat 25]
 
 It starts a throwaway slapd (the test launcher, with ``sortvals member`` and the memberof, refint and
-ppolicy overlays), loads the users offline with slapadd (creating 100,000 users over SCIM is not what
-is measured here), then drives the bridge in-process through falcon.testing: every member change is a
-real SCIM PATCH that the bridge turns into LDAP operations on the real slapd.
+ppolicy overlays, and for ``--shape dynlist`` the dynlist overlay), loads the users offline with slapadd
+(creating 100,000 users over SCIM is not what is measured here), then drives the bridge in-process
+through falcon.testing: every member change is a real SCIM PATCH that the bridge turns into LDAP
+operations on the real slapd.
+
+``--shape groupOfNames`` (the default map) keeps the member DNs on the group; ``--shape dynlist`` keeps
+the membership on the members (``members.kept_on: members``: each user's scimMemberOf names its groups,
+and the group is a groupOfURLs that slapd's dynlist overlay expands).
 """
 
 from __future__ import annotations
@@ -26,6 +31,13 @@ from bridge.testing.slapd import Slapd, SlapdInfo, default_schema_path
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CHECKPOINTS = (100, 10_000, 100_000)
 BATCH = 1000
+SHAPES: dict[str, dict[str, Any]] = {
+    "groupOfNames": {},
+    "dynlist": {
+        "object_classes": ["groupOfURLs"],
+        "members": {"attribute": "scimMemberOf", "kept_on": "members"},
+    },
+}
 
 
 def patch(client: falcon.testing.TestClient, group: str, operation: dict[str, Any]) -> None:
@@ -49,17 +61,21 @@ def timed(client: falcon.testing.TestClient, group: str, member: str, repeat: in
     return statistics.median(adds) * 1000, statistics.median(removes) * 1000
 
 
-def raw_timed(info: SlapdInfo, group_dn: str, member_dn: str, repeat: int) -> tuple[float, float]:
-    """The same add and remove straight to slapd with ldap3 (one modify each): slapd's own cost."""
+def raw_timed(info: SlapdInfo, group_dn: str, member_dn: str, repeat: int, shape: str) -> tuple[float, float]:
+    """The same add and remove straight to slapd with ldap3 (one modify each): slapd's own cost. For
+    dynlist that is a modify of the member's scimMemberOf, for groupOfNames one of the group's member."""
     conn = ldap3.Connection(info.url, info.bind_dn, info.password, auto_bind=True)
     permissive = [("1.2.840.113556.1.4.1413", False, None)]
+    target, attribute, value = (
+        (member_dn, "scimMemberOf", group_dn) if shape == "dynlist" else (group_dn, "member", member_dn)
+    )
     adds, removes = [], []
     for _ in range(repeat):
         started = time.perf_counter()
-        conn.modify(group_dn, {"member": [(ldap3.MODIFY_ADD, [member_dn])]}, controls=permissive)
+        conn.modify(target, {attribute: [(ldap3.MODIFY_ADD, [value])]}, controls=permissive)
         adds.append(time.perf_counter() - started)
         started = time.perf_counter()
-        conn.modify(group_dn, {"member": [(ldap3.MODIFY_DELETE, [member_dn])]}, controls=permissive)
+        conn.modify(target, {attribute: [(ldap3.MODIFY_DELETE, [value])]}, controls=permissive)
         removes.append(time.perf_counter() - started)
     conn.unbind()
     return statistics.median(adds) * 1000, statistics.median(removes) * 1000
@@ -69,17 +85,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=25)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="groupOfNames")
     args = parser.parse_args()
     checkpoints = [c for c in CHECKPOINTS if c <= args.members] or [args.members]
     with tempfile.TemporaryDirectory(prefix="bench-groups-") as workdir:
-        server = Slapd(workdir, extra_schema=[default_schema_path()])
+        server = Slapd(workdir, extra_schema=[default_schema_path()], dynlist=args.shape == "dynlist")
         info = server.start()
         try:
             started = time.perf_counter()
             load_users(server, info, checkpoints[-1] + 1)
             ids = user_ids(info)
             print(f"loaded {len(ids)} users with slapadd in {time.perf_counter() - started:.1f} s")
-            client, pool = client_for(info)
+            client, pool = client_for(info, SHAPES[args.shape])
+            print(f"group shape: {args.shape}")
             group = client.simulate_post("/scim/v2/Groups", json={"displayName": "Everyone"}).json["id"]
             probe, members = ids[-1], ids[:-1]
             group_dn = f"cn=Everyone,{info.group_base}"
@@ -103,7 +121,9 @@ def main() -> None:
                     size += len(batch)
                 grow = time.perf_counter() - grow_started
                 add_ms, remove_ms = timed(client, group, probe, args.repeat)
-                raw_add, raw_remove = raw_timed(info, group_dn, probe_dn, args.repeat)
+                if args.shape == "dynlist":  # the probe user gains scimBridgeObject with its first value
+                    patch(client, group, {"op": "Add", "path": "members", "value": [{"value": probe}]})
+                raw_add, raw_remove = raw_timed(info, group_dn, probe_dn, args.repeat, args.shape)
                 overhead = f"{add_ms - raw_add:.2f} / {remove_ms - raw_remove:.2f}"
                 figures = (f"{size}", *(f"{v:.2f}" for v in (add_ms, raw_add, remove_ms, raw_remove)))
                 rate = size / max(grow, 1e-9)

@@ -5,6 +5,10 @@ removed member one that deletes values, both with the permissive-modify control,
 twice or removing a non-member succeeds (clients retry) without a read. A group whose class requires
 a member (groupOfNames, groupOfUniqueNames) always holds the map's placeholder DN, so it can be empty
 for SCIM and a removal never needs to know whether it removes the last real member.
+
+Where the map keeps membership on the members (``members.kept_on: members``), a member added or removed
+is one modify of the member's own entry, which costs the same whatever the group's size; the group holds
+search URLs that slapd's dynlist overlay expands into ``member`` values for LDAP readers.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from bridge.directory.base import (
     any_of,
 )
 from bridge.directory.errors import DirectoryError, EntryAlreadyExists, NoSuchEntry
+from bridge.directory.ldap.render import make_dn, search_url
 from bridge.mapping.engine import ResourceMapping
 from bridge.mapping.filters import FilterTranslator
 from bridge.safety import Safety
@@ -128,6 +133,72 @@ class Memberships:
         lowered = {k.lower(): v for k, v in found.items()}
         return [lowered[i.lower()] for i in wanted if i.lower() in lowered]
 
+    @property
+    def on_members(self) -> bool:
+        return self.rule.on_members
+
+    def urls(self, group_dn: str) -> tuple[str, ...]:
+        """The memberURL values of a group whose members keep the membership: one search per base."""
+        return tuple(search_url(base, Eq(self.rule.attribute, group_dn)) for base in self.bases)
+
+    def members_of(self, group: Entry) -> list[Member]:
+        """A group's direct members: its member values, or (kept on the members) those holding its DN."""
+        if not self.on_members:
+            return self.read(group.get(self.rule.attribute))
+        return self._holders(group.dn)
+
+    def _holders(self, group_dn: str) -> list[Member]:
+        condition = all_of(any_of(self._user_scope, self._group_scope), Eq(self.rule.attribute, group_dn))
+        return self._found(self._under_bases(condition, ("objectClass", self._uid_attribute)))
+
+    def join(self, group_dn: str, members: Sequence[Member]) -> None:
+        """Add ``members`` to a group whose members keep the membership: one modify per member, which
+        adds the member class (a no-op where present: permissive modify) and the group's DN."""
+        for member in members:
+            self._directory.update(
+                member.dn,
+                [
+                    Modification("add", "objectClass", (self.rule.member_class,)),
+                    Modification("add", self.rule.attribute, (group_dn,)),
+                ],
+            )
+
+    def leave(self, group_dn: str, members: Sequence[Member]) -> None:
+        """Remove ``members`` from a group whose members keep the membership (non-members succeed)."""
+        for member in members:
+            self._directory.update(member.dn, [Modification("delete", self.rule.attribute, (group_dn,))])
+
+    def set_members(self, group_dn: str, members: Sequence[Member]) -> None:
+        """Make ``members`` the whole membership of a group whose members keep it: reads who holds the
+        group now, then adds and removes only the difference."""
+        current = {m.dn.lower(): m for m in self._holders(group_dn)}
+        wanted = {m.dn.lower(): m for m in members}
+        self.leave(group_dn, [m for key, m in current.items() if key not in wanted])
+        self.join(group_dn, [m for key, m in wanted.items() if key not in current])
+
+    def repoint(self, group_dn: str, new_dn: str | None) -> None:
+        """After a group whose members keep the membership was renamed (``new_dn``) or is about to be
+        deleted (None): each member's value follows, unless slapd's refint overlay does that. A member
+        that refuses is named in one error line, as with users' groups."""
+        if self._groups.map.integrity == "overlay":
+            return
+        changes = [Modification("delete", self.rule.attribute, (group_dn,))]
+        changes += [Modification("add", self.rule.attribute, (new_dn,))] if new_dn else []
+        left: list[str] = []
+        for member in self._holders(group_dn):
+            try:
+                self._directory.update(member.dn, changes)
+            except DirectoryError as exc:
+                left.append(f"{member.dn} ({exc.reason})")
+        if left:
+            logger.error(
+                "%d member(s) still name the group %s, which was %s: %s",
+                len(left),
+                group_dn,
+                f"renamed to {new_dn}" if new_dn else "deleted",
+                "; ".join(left),
+            )
+
     def values(self, members: Sequence[Member]) -> tuple[str, ...]:
         """What the member attribute stores for ``members``: their DNs, or their uids."""
         if self.rule.holds == "dn":
@@ -164,9 +235,26 @@ class Memberships:
 
     def groups_of(self, user: Entry) -> list[Entry]:
         """The groups that hold ``user`` directly: a reverse search on the member attribute, which
-        works with or without the memberOf overlay (it needs an equality index on that attribute)."""
+        works with or without the memberOf overlay (it needs an equality index on that attribute).
+        Where members keep the membership, the groups named by the user's own values."""
+        if self.on_members:
+            return self._named_groups(user)
         value = user.dn if self.rule.holds == "dn" else user.first(self._uid_attribute)
         return self._holding(value, self._groups.read_attributes) if value else []
+
+    def _named_groups(self, user: Entry) -> list[Entry]:
+        held = user.get(self.rule.attribute)
+        if not held:  # the user's read did not include it: read it
+            found = self._directory.search([user.dn], Eq(self._dn_attribute, user.dn), (self.rule.attribute,))
+            held = found.entries[0].get(self.rule.attribute) if found.entries else ()
+        groups: list[Entry] = []
+        for start in range(0, len(held), _CHUNK):
+            chunk = held[start : start + _CHUNK]
+            condition = all_of(self._group_scope, any_of(*(Eq(self._dn_attribute, v) for v in chunk)))
+            groups.extend(
+                self._directory.search([self.group_base], condition, self._groups.read_attributes).entries
+            )
+        return groups
 
     def group_name(self, group: Entry) -> str | None:
         """A group's displayName, for the ``display`` of a user's groups."""
@@ -174,8 +262,9 @@ class Memberships:
         return str(name) if name is not None else None
 
     def forget(self, user: Entry) -> None:
-        """Remove a deleted user from every group: done by the bridge unless refint does it (DNs)."""
-        if self.rule.holds == "dn" and self._groups.map.integrity == "overlay":
+        """Remove a deleted user from every group: done by the bridge unless refint does it (DNs), and
+        nothing to do where members keep the membership (it goes with the entry)."""
+        if self.on_members or (self.rule.holds == "dn" and self._groups.map.integrity == "overlay"):
             return
         value = user.dn if self.rule.holds == "dn" else user.first(self._uid_attribute)
         if not value:
@@ -183,7 +272,10 @@ class Memberships:
         self._each_group(value, [Modification("delete", self.rule.attribute, (value,))], "deleted", user)
 
     def renamed(self, old: Entry, new_dn: str, new_uid: str | None) -> None:
-        """Point every group at a renamed or moved user (refint does it for DNs where configured)."""
+        """Point every group at a renamed or moved user (refint does it for DNs where configured; where
+        members keep the membership, it moves with the entry)."""
+        if self.on_members:
+            return
         if self.rule.holds == "dn":
             if self._groups.map.integrity == "overlay" or old.dn.lower() == new_dn.lower():
                 return
@@ -302,7 +394,8 @@ class GroupService:
         self._posix = mapping.map.posix
 
     def _attributes(self, with_members: bool) -> tuple[str, ...]:
-        return (*self._read, self._members.rule.attribute) if with_members else self._read
+        on_group = with_members and not self._members.on_members
+        return (*self._read, self._members.rule.attribute) if on_group else self._read
 
     def _entry(self, group_id: str, with_members: bool = False) -> Entry:
         try:
@@ -328,7 +421,7 @@ class GroupService:
         return self._view(entry, self._stored_members(entry) if with_members else None)
 
     def _stored_members(self, entry: Entry) -> list[Member]:
-        return self._members.read(entry.get(self._members.rule.attribute))
+        return self._members.members_of(entry)
 
     def list_groups(self, flt: Filter | None, start_index: int, count: int, *, with_members: bool) -> Page:
         """GET /Groups (``displayName eq`` is how Entra matches groups [D1])."""
@@ -373,9 +466,13 @@ class GroupService:
         ids = _member_ids(document.pop("members", []), "members")
         members = self._members.resolve(ids, strict=True)
         attributes = dict(self._mapping.new_entry(document, True))
-        attributes[self._members.rule.attribute] = self._members.with_placeholder(
-            self._members.values(members)
-        )
+        planned = self._directory.normalize_dn(make_dn(self._mapping.rdn(attributes), self._base))
+        if self._members.on_members:
+            attributes[self._members.rule.url_attribute] = self._members.urls(planned)
+        else:
+            attributes[self._members.rule.attribute] = self._members.with_placeholder(
+                self._members.values(members)
+            )
         if self._posix is not None:
             attributes["gidNumber"] = (str(self._free_gid()),)
         if self._taken(document, None):
@@ -396,10 +493,73 @@ class GroupService:
             raise ServerError(f"the group base {self._base} does not exist; check ldap.group_base") from exc
         except DirectoryError as exc:
             raise client_error(exc) from exc
+        if self._members.on_members:
+            self._fill(entry, planned, members)
         events.record(
             "Group", "create", id=entry.id, name=document["displayName"], dn=entry.dn, members=len(members)
         )
         return self._view(entry, members)
+
+    def _fill(self, entry: Entry, planned: str, members: Sequence[Member]) -> None:
+        """The members of a new group whose members keep the membership. A failure takes the group and
+        the values already written away again, so a retried POST finds nothing half made."""
+        done: list[Member] = []
+        try:
+            if entry.dn.lower() != planned.lower():  # a derived name took another DN
+                urls = self._members.urls(entry.dn)
+                self._directory.update(
+                    entry.dn, [Modification("replace", self._members.rule.url_attribute, urls)]
+                )
+            for member in members:
+                self._members.join(entry.dn, [member])
+                done.append(member)
+        except DirectoryError as exc:
+            try:
+                self._members.leave(entry.dn, done)
+                self._directory.delete(entry.dn)
+            except DirectoryError as undo:
+                logger.error("a group left half made after a failed create: %s (%s)", entry.dn, undo)
+            raise client_error(exc) from exc
+
+    def _member_writes(self, operations: Sequence[PatchOperation]) -> list[tuple[str, list[Member]]]:
+        """Where members keep the membership: each operation as ("add" | "remove" | "set", members),
+        every id resolved before anything is written."""
+        writes: list[tuple[str, list[Member]]] = []
+        for index, operation in enumerate(operations):
+            where = f"Operations[{index}]"
+            path = operation.path
+            assert path is not None
+            if operation.op == "add":
+                writes.append(
+                    ("add", self._members.resolve(_member_ids(operation.value, where), strict=True))
+                )
+            elif operation.op == "remove" and (
+                path.filter is not None or operation.value not in (None, [], "")
+            ):
+                ids = (
+                    _filter_ids(path.filter, where)
+                    if path.filter is not None
+                    else _member_ids(operation.value, where)
+                )
+                writes.append(("remove", self._members.resolve(ids, strict=False)))
+            elif operation.op == "remove":
+                writes.append(("set", []))
+            else:
+                if path.filter is not None:
+                    raise InvalidPath(f"{where}: replace the whole members list, not a filtered part")
+                writes.append(
+                    ("set", self._members.resolve(_member_ids(operation.value or [], where), strict=True))
+                )
+        return writes
+
+    def _write_members(self, group_dn: str, writes: Sequence[tuple[str, list[Member]]]) -> None:
+        for kind, members in writes:
+            if kind == "add":
+                self._members.join(group_dn, members)
+            elif kind == "remove":
+                self._members.leave(group_dn, members)
+            else:
+                self._members.set_members(group_dn, members)
 
     def _member_changes(self, operations: Sequence[PatchOperation]) -> list[Modification]:
         attribute = self._members.rule.attribute
@@ -452,31 +612,42 @@ class GroupService:
         entry = self._entry(group_id)
         self._safety.check_entry("Group", entry)
         expect = expected_version("Group", entry, if_match)
-        member_changes = self._member_changes(member_ops)
+        on_members = self._members.on_members
+        writes = self._member_writes(member_ops) if on_members else []
+        member_changes = [] if on_members else self._member_changes(member_ops)
         dn, changes = entry.dn, list(member_changes)
         old = self._mapping.to_document(entry)
         new = old
         if other_ops:
             new = apply_patch(old, other_ops, GROUP).document
             dn, expect = self._rename(entry, old, new, expect)
-            changes = self._changes(entry, old, new) + changes
+            changes = self._changes(entry, old, new, dn) + changes
         if changes:
             with refusals("Group", group_id):
                 self._directory.update(dn, changes, expect=expect)
+        if writes:
+            with refusals("Group", group_id):
+                self._write_members(dn, writes)
         name = new.get("displayName")
         if dn != entry.dn or len(changes) > len(member_changes):
             events.record("Group", "update", id=entry.id, name=name, dn=dn)
-        if member_changes:
+        if member_changes or writes:
             counts = {"added": 0, "removed": 0}
             for change in member_changes:
                 counts["added" if change.op == "add" else "removed"] += len(change.values)
+            for kind, members in writes:
+                counts["removed" if kind == "remove" else "added"] += len(members)
             events.record("Group", "members", id=entry.id, name=name, dn=dn, **counts)
 
-    def _changes(self, entry: Entry, old: dict[str, Any], new: dict[str, Any]) -> list[Modification]:
-        """The mapped changes, and new values for ``keep: false`` derived names whose source changed."""
+    def _changes(self, entry: Entry, old: dict[str, Any], new: dict[str, Any], dn: str) -> list[Modification]:
+        """The mapped changes, new values for ``keep: false`` derived names whose source changed, and
+        new memberURLs for a renamed group whose members keep the membership (at ``dn`` now)."""
         fresh = rederived(self._directory, [self._base], self._mapping.map.derived, entry, old=old, new=new)
         changes = self._mapping.changes(entry, old, new)
-        return changes + [Modification("replace", name, (value,)) for name, value in fresh.items()]
+        changes += [Modification("replace", name, (value,)) for name, value in fresh.items()]
+        if self._members.on_members and dn != entry.dn:
+            changes.append(Modification("replace", self._members.rule.url_attribute, self._members.urls(dn)))
+        return changes
 
     def _rename(
         self, entry: Entry, old: dict[str, Any], new: dict[str, Any], expect: str | None
@@ -495,9 +666,12 @@ class GroupService:
         try:
             with refusals("Group", entry.id):
                 # the id (entryUUID) stays
-                return self._directory.move(entry.dn, rdn, entry.parent, expect=expect), None
+                moved = self._directory.move(entry.dn, rdn, entry.parent, expect=expect)
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"a group named {new['displayName']} exists already") from exc
+        if self._members.on_members:
+            self._members.repoint(entry.dn, moved)
+        return moved, None
 
     def replace_group(self, group_id: str, body: Any, *, if_match: Sequence[str] | None = None) -> GroupView:
         """PUT /Groups/{id}: the attributes and the whole member list are replaced (RFC 7644 3.5.1)."""
@@ -508,11 +682,16 @@ class GroupService:
         new = normalize_resource(body, GROUP).document
         members = self._members.resolve(_member_ids(new.pop("members", []), "members"), strict=True)
         dn, expect = self._rename(entry, old, new, expect)
-        changes = self._changes(entry, old, new)
-        values = self._members.with_placeholder(self._members.values(members))
-        changes.append(Modification("replace", self._members.rule.attribute, values))
+        changes = self._changes(entry, old, new, dn)
+        if not self._members.on_members:
+            values = self._members.with_placeholder(self._members.values(members))
+            changes.append(Modification("replace", self._members.rule.attribute, values))
         with refusals("Group", group_id):
-            updated = self._directory.modify(dn, changes, self._read, expect=expect)
+            updated = self._directory.modify(dn, changes, self._read, expect=expect) if changes else None
+            if self._members.on_members:
+                self._members.set_members(dn, members)
+        if updated is None:
+            updated = self._entry(group_id)
         events.record(
             "Group", "update", id=entry.id, name=new.get("displayName"), dn=dn, members=len(members)
         )
@@ -525,6 +704,8 @@ class GroupService:
         expect = expected_version("Group", entry, if_match)
         self._safety.deprovision("Group", entry)
         with refusals("Group", group_id):
+            if self._members.on_members:  # first, so a group made again under this name starts empty
+                self._members.repoint(entry.dn, None)
             self._directory.delete(entry.dn, expect=expect)
         name = self._mapping.to_document(entry).get("displayName")
         events.record("Group", "delete", id=entry.id, name=name, dn=entry.dn)

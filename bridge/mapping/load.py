@@ -59,7 +59,7 @@ _GROUP_KEYS = (
     "constants",
     "attributes",
 )
-_MEMBER_KEYS = ("attribute", "placeholder")
+_MEMBER_KEYS = ("attribute", "placeholder", "kept_on", "url_attribute", "member_class")
 _MEMBER_HOLDS: dict[str, Literal["dn", "uid"]] = {"member": "dn", "uniqueMember": "dn", "memberUid": "uid"}
 # The converters that keep a SCIM type's JSON values exact, the default first.
 _CONVERTERS = {
@@ -436,6 +436,15 @@ def _members(data: Any, classes: tuple[str, ...], problems: list[str]) -> Member
         return None
     _unknown(data, _MEMBER_KEYS, where, problems)
     attribute = data.get("attribute")
+    kept_on = data.get("kept_on", "group")
+    if kept_on == "members":
+        return _members_on_members(data, attribute, problems)
+    if kept_on != "group":
+        problems.append(f"{where}.kept_on: must be group or members, not {kept_on!r}")
+        return None
+    if "url_attribute" in data or "member_class" in data:
+        problems.append(f"{where}: url_attribute and member_class go with kept_on: members only")
+        return None
     if attribute not in _MEMBER_HOLDS:
         problems.append(f"{where}.attribute: must be member, uniqueMember or memberUid, not {attribute!r}")
         return None
@@ -451,6 +460,32 @@ def _members(data: Any, classes: tuple[str, ...], problems: list[str]) -> Member
         problems.append(f"{where}.placeholder: a DN, e.g. cn=empty-membership-placeholder,dc=example,dc=org")
         return None
     return MemberRule(str(attribute), _MEMBER_HOLDS[str(attribute)], placeholder)
+
+
+def _members_on_members(data: Mapping[str, Any], attribute: Any, problems: list[str]) -> MemberRule | None:
+    """``kept_on: members``: each member holds its groups' DNs; the group holds search URLs (dynlist)."""
+    where, before = "group.members", len(problems)
+    names = {"attribute": attribute, "url_attribute": data.get("url_attribute", "memberURL")}
+    names["member_class"] = data.get("member_class", "scimBridgeObject")
+    for key, name in names.items():
+        if not (isinstance(name, str) and _LDAP_NAME.match(name)):
+            problems.append(
+                f"{where}.{key}: an LDAP attribute or class name, e.g. scimMemberOf, not {name!r}"
+            )
+    if attribute in _MEMBER_HOLDS:
+        problems.append(
+            f"{where}.attribute: with kept_on: members this is the attribute on the members that holds "
+            f"their groups' DNs (e.g. scimMemberOf), not the group's {attribute}"
+        )
+    if data.get("placeholder") is not None:
+        problems.append(
+            f"{where}.placeholder: a group whose members keep the membership is never short of one"
+        )
+    if len(problems) > before:
+        return None
+    return MemberRule(
+        str(attribute), "dn", None, "members", str(names["url_attribute"]), str(names["member_class"])
+    )
 
 
 def _posix(data: Any, problems: list[str]) -> PosixRule | None:

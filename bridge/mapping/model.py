@@ -252,11 +252,25 @@ class MemberRule:
     posixGroup) holds each user's ``uid`` value. ``placeholder`` is a DN kept in every group whose
     class requires a member (groupOfNames, groupOfUniqueNames), so that a group can be empty for SCIM
     and a member removal never needs to know whether it removes the last one. Clients never see it.
+
+    With ``kept_on`` "members" the membership lives on the members instead: ``attribute`` (e.g.
+    ``scimMemberOf``) on each user or nested group holds the DNs of its groups, so a member added or
+    removed is one modify of that member, whatever the group's size. The group holds only
+    ``url_attribute`` (memberURL), one search URL per base, through which slapd's dynlist overlay shows
+    the group's ``member`` values (and the members' ``memberOf``) to LDAP readers. ``member_class`` is
+    the auxiliary class that allows ``attribute`` on a member; it is added with the first value.
     """
 
     attribute: str
     holds: Literal["dn", "uid"]
     placeholder: str | None = None
+    kept_on: Literal["group", "members"] = "group"
+    url_attribute: str = "memberURL"
+    member_class: str = "scimBridgeObject"
+
+    @property
+    def on_members(self) -> bool:
+        return self.kept_on == "members"
 
 
 @dataclass(frozen=True, slots=True)

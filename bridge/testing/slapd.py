@@ -93,6 +93,10 @@ memberof-refint TRUE
 memberof-dangling ignore
 
 """
+_DYNLIST = """
+overlay dynlist
+dynlist-attrset groupOfURLs memberURL member+memberOf
+"""
 _PPOLICY = """
 overlay ppolicy
 ppolicy_default "cn=default,ou=policies,{suffix}"
@@ -202,6 +206,7 @@ class Slapd:
         modules: Sequence[str] = (),
         password_hash: str | None = None,
         monitor: bool = False,
+        dynlist: bool = False,
     ) -> None:
         """Describe the server; nothing happens until :meth:`start`.
 
@@ -216,6 +221,9 @@ class Slapd:
         hash_cleartext, which is always on with ppolicy, hashes cleartext passwords with.
         ``monitor`` adds slapd's monitor backend (``cn=Monitor``: operations initiated and completed
         per type, connections), readable by the rootdn, for benchmarks that count LDAP operations.
+        ``dynlist`` loads the dynlist overlay and dyngroup.schema, so a groupOfURLs shows as its
+        ``member`` the entries its memberURL finds: the group shape that keeps membership on the members
+        (``scimMemberOf``), and ``memberOf`` on those members.
         """
         self.workdir = Path(workdir).resolve()
         self._port, self._auto_port = port, port is None
@@ -229,6 +237,7 @@ class Slapd:
         self._sssvlv = sssvlv
         self._modules, self._password_hash = tuple(modules), password_hash
         self._monitor = monitor
+        self._dynlist = dynlist
         self._info: SlapdInfo | None = None
 
     @property
@@ -416,6 +425,7 @@ class Slapd:
         std = [f"{_SCHEMA_DIR}/{n}.schema" for n in ("core", "cosine", "inetorgperson", "nis")]
         if self._rfc2307bis:
             std[-1] = str(self._rfc2307bis_schema())
+        std += [f"{_SCHEMA_DIR}/dyngroup.schema"] if self._dynlist else []
         scim = any(
             "scim-bridge" in p.name or "scimexternalid" in p.read_text().lower() for p in self._schemas
         )
@@ -424,16 +434,19 @@ class Slapd:
             "refint": self._refint,
             "ppolicy": self._ppolicy,
             "sssvlv": self._sssvlv,
+            "dynlist": self._dynlist,
         }
         indexes = "index memberOf eq\n" if self._memberof else ""
-        indexes += "index scimExternalId,scimUserName eq,sub\n" if scim else ""
+        indexes += "index scimExternalId,scimUserName eq,sub\nindex scimMemberOf eq\n" if scim else ""
         overlays = _MEMBEROF if self._memberof else ""
         if self._refint:
             overlays += "overlay refint\nrefint_attributes member manager owner"
-            overlays += " memberOf\n" if self._memberof else "\n"
+            overlays += " memberOf" if self._memberof else ""
+            overlays += " scimMemberOf\n" if scim else "\n"
             overlays += f'refint_nothing "{self._refint_nothing}"\n' if self._refint_nothing else ""
         overlays += _PPOLICY.format(suffix=SUFFIX) if self._ppolicy else ""
         overlays += "overlay sssvlv\n" if self._sssvlv else ""
+        overlays += _DYNLIST if self._dynlist else ""
         return _CONF.format(
             includes="".join(f'include "{p}"\n' for p in [*std, *self._schemas]),
             modules="".join(f"moduleload {name}\n" for name, yes in on.items() if yes)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bridge.app import create_app
-from bridge.directory.errors import DirectoryUnavailable
+from bridge.directory.errors import DirectoryUnavailable, NoSuchEntry
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet, ResourceMap
 from tests.conftest import GROUP_BASE, SCIM, USER_BASE, ScimClient, make_settings
@@ -172,3 +172,39 @@ def test_a_group_that_fails_to_drop_a_deleted_user_is_named_and_the_others_are_c
     assert [dn.lower() in (v.lower() for v in values) for values in stored] == [False, True, False]
     (line,) = [r.getMessage() for r in caplog.records if r.name == "bridge.groups"]
     assert f"cn=Pay,{GROUP_BASE}" in line and "the server went away" in line and "1 group(s)" in line
+
+
+class RefusingUser(InMemoryDirectory):
+    """An in-memory directory where the user ``refuse`` refuses every modify."""
+
+    refuse = ""
+
+    def update(self, dn: str, changes: Any, *, expect: str | None = None) -> None:
+        if self.refuse and dn.lower().startswith(f"uid={self.refuse.lower()},"):
+            raise DirectoryUnavailable("the server went away")
+        super().update(dn, changes, expect=expect)
+
+
+def test_a_create_whose_member_write_fails_takes_the_group_and_its_values_away_again(
+    group_map_with: Callable[[dict[str, Any]], MapSet],
+) -> None:
+    """Where members keep the membership, a new group's members are writes after the group's add: one
+    that fails undoes the others and the add, so the client's retry of the POST finds nothing half made."""
+    maps = group_map_with(
+        {"object_classes": ["groupOfURLs"], "members": {"attribute": "scimMemberOf", "kept_on": "members"}}
+    )
+    directory = RefusingUser([USER_BASE, GROUP_BASE])
+    client = ScimClient(create_app(make_settings(), directory, maps))
+    ids = [client.post_user({"userName": name}).json["id"] for name in ("ann", "ben")]
+    directory.refuse = "ben"
+    members = [{"value": i} for i in ids]
+    failed = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops", "members": members})
+    assert failed.status_code == 503, failed.json
+    assert "scimmemberof" not in directory.raw(f"uid=ann,{USER_BASE}")
+    with pytest.raises(NoSuchEntry):
+        directory.raw(f"cn=Ops,{GROUP_BASE}")
+    directory.refuse = ""
+    again = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops", "members": members})
+    assert again.status_code == 201 and {m["value"] for m in again.json["members"]} == set(ids)
+    held = [directory.raw(f"uid={name},{USER_BASE}")["scimmemberof"] for name in ("ann", "ben")]
+    assert held == [[f"cn=Ops,{GROUP_BASE}"]] * 2

@@ -44,12 +44,20 @@ SHAPES = {
         "object_classes": ["groupOfNames", "posixGroup"],
         "posix": {"gid_min": 20000, "gid_max": 20999},
     },
+    # Membership kept on the members (scimMemberOf), shown as the group's member by slapd's dynlist
+    # overlay: on a slapd of its own that loads dynlist. stored() reads member through dynlist.
+    "dynlist": {
+        "object_classes": ["groupOfURLs"],
+        "members": {"attribute": "scimMemberOf", "kept_on": "members"},
+    },
 }
+OWN_SERVER = {"rfc2307bis": {"rfc2307bis": True}, "dynlist": {"dynlist": True}}
 ATTRIBUTE = {
     "groupOfNames": "member",
     "groupOfUniqueNames": "uniquemember",
     "posixGroup": "memberuid",
     "rfc2307bis": "member",
+    "dynlist": "member",
 }
 
 
@@ -86,12 +94,22 @@ class Shape:
 
 
 @pytest.fixture(scope="module")
-def rfc2307bis_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdInfo]:
-    server = Slapd(
-        tmp_path_factory.mktemp("rfc2307bis"), extra_schema=[default_schema_path()], rfc2307bis=True
-    )
-    yield server.start()
-    server.stop()
+def own_slapds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SlapdInfo]]:
+    """The slapds of the shapes that need a server of their own, started when first asked for."""
+    servers: list[Slapd] = []
+
+    class Lazy(dict[str, SlapdInfo]):
+        def __missing__(self, name: str) -> SlapdInfo:
+            server = Slapd(
+                tmp_path_factory.mktemp(name), extra_schema=[default_schema_path()], **OWN_SERVER[name]
+            )
+            servers.append(server)
+            self[name] = server.start()
+            return self[name]
+
+    yield Lazy()
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(params=list(SHAPES))
@@ -102,10 +120,10 @@ def shape(
     group_map_with: Callable[[dict[str, Any]], MapSet],
 ) -> Iterator[Shape]:
     maps = group_map_with(SHAPES[request.param])
-    if request.param != "rfc2307bis":
+    if request.param not in OWN_SERVER:
         yield Shape(request.param, ldap_client(maps), inspector)
         return
-    info = request.getfixturevalue("rfc2307bis_slapd")
+    info = request.getfixturevalue("own_slapds")[request.param]
     with make_subtree(info) as subtree:
         settings = subtree_settings(info, subtree)
         pool = ConnectionPool(settings.ldap, Secret(info.password))
@@ -131,7 +149,10 @@ def test_entra_creates_an_empty_group_and_finds_it_by_display_name_without_membe
     assert entry["scimexternalid"] == ["6b1d5f3e"]
     if "posix" in SHAPES[shape.name]:
         assert entry["gidnumber"] == ["20000"] and "memberuid" not in entry
-    if shape.name != "posixGroup":
+    if shape.name == "dynlist":  # a search URL per base, and no member yet
+        assert f"??sub?(scimMemberOf={dn})".lower() in entry["memberurl"][0].lower().replace("%20", " ")
+        assert len(entry["memberurl"]) == 2 and "member" not in entry
+    elif shape.name != "posixGroup":
         assert [v.lower() for v in entry[shape.attribute]] == [PLACEHOLDER]  # never shown to clients
     found = shape.client.simulate_get(
         f"{SCIM}/Groups", params={"excludedAttributes": "members", "filter": 'displayName eq "FINANCE"'}
@@ -309,3 +330,109 @@ def test_with_integrity_overlay_refint_removes_a_deleted_user_and_the_bridge_doe
     while shape.stored(group_id) and time.monotonic() < deadline:
         time.sleep(0.02)  # refint works in a background task
     assert shape.stored(group_id) == set()
+
+
+# --- membership kept on the members (dynlist) ------------------------------------------------------
+
+ON_MEMBERS = pytest.mark.parametrize("shape", ["dynlist"], indirect=True)
+
+
+def held(shape: Shape, user_name: str) -> list[str]:
+    """The group DNs a user's own scimMemberOf holds."""
+    entry = shape.inspector.entry(shape.value(user_name))
+    assert entry is not None
+    return sorted(v.lower() for v in entry.get("scimmemberof", []))
+
+
+@ON_MEMBERS
+def test_a_member_change_writes_the_member_not_the_group_and_dynlist_shows_it(shape: Shape) -> None:
+    group_id = shape.client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Pay"}).json["id"]
+    ((group_dn, before),) = shape.inspector.find(f"(entryUUID={group_id})")
+    alice, alice_name = new_user(shape.client, "alice@contoso.com")
+    # An entry made outside the bridge, without the class that allows scimMemberOf.
+    legacy_dn = f"uid=legacy,{shape.inspector.subtree.user_base}"
+    shape.inspector.add(legacy_dn, {"objectClass": ["inetOrgPerson"], "cn": "Legacy", "sn": "L"})
+    legacy = shape.client.simulate_get(f"{SCIM}/Users", params={"filter": 'userName eq "legacy"'})
+    legacy_id = legacy.json["Resources"][0]["id"]
+    add = {"op": "Add", "path": "members", "value": [{"value": alice}, {"value": legacy_id}]}
+    assert patch(shape.client, group_id, add).status_code == 204
+    ((_, after),) = shape.inspector.find(f"(entryUUID={group_id})")
+    assert after["entrycsn"] == before["entrycsn"]  # the group entry was not written
+    assert held(shape, alice_name) == held(shape, "legacy") == [group_dn.lower()]
+    assert "scimBridgeObject" in (shape.inspector.entry(legacy_dn) or {})["objectclass"]
+    assert shape.stored(group_id) == {shape.value(alice_name), legacy_dn.lower()}  # dynlist's member
+    alice_entry = shape.inspector.entry(shape.value(alice_name)) or {}
+    assert [v.lower() for v in alice_entry["memberof"]] == [group_dn.lower()]  # and memberOf
+    by_member = shape.inspector.find(f"(member={shape.value(alice_name)})")
+    assert [dn.lower() for dn, _ in by_member] == [group_dn.lower()]
+    groups = shape.client.simulate_get(f"{SCIM}/Users/{alice}", params={"attributes": "groups"}).json[
+        "groups"
+    ]
+    assert [(g["value"], g["display"]) for g in groups] == [(group_id, "Pay")]
+    remove = {"op": "remove", "path": f'members[value eq "{legacy_id}"]'}
+    assert patch(shape.client, group_id, remove).status_code == 204
+    assert held(shape, "legacy") == [] and shape.members(group_id) == {alice}
+
+
+@ON_MEMBERS
+def test_a_group_named_with_url_and_filter_characters_finds_its_members(shape: Shape) -> None:
+    name = "R&D (EMEA)? 100% *"
+    created = shape.client.simulate_post(f"{SCIM}/Groups", json={"displayName": name})
+    assert created.status_code == 201, created.json
+    alice, alice_name = new_user(shape.client, "alice@contoso.com")
+    assert (
+        patch(
+            shape.client, created.json["id"], {"op": "Add", "path": "members", "value": [{"value": alice}]}
+        ).status_code
+        == 204
+    )
+    assert shape.stored(created.json["id"]) == {shape.value(alice_name)}
+    assert shape.members(created.json["id"]) == {alice}
+
+
+@ON_MEMBERS
+def test_a_renamed_group_keeps_its_members_and_a_deleted_one_leaves_no_value_behind(shape: Shape) -> None:
+    group_id = shape.client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Sales"}).json["id"]
+    alice, alice_name = new_user(shape.client, "alice@contoso.com")
+    patch(shape.client, group_id, {"op": "Add", "path": "members", "value": [{"value": alice}]})
+    rename = {"op": "Replace", "path": "displayName", "value": "Sales EMEA"}
+    assert patch(shape.client, group_id, rename).status_code == 204
+    group_base = shape.inspector.subtree.group_base.lower()
+    assert held(shape, alice_name) == [f"cn=sales emea,{group_base}"]
+    assert shape.client.simulate_delete(f"{SCIM}/Groups/{group_id}").status_code == 204
+    assert held(shape, alice_name) == []
+    again = shape.client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Sales EMEA"}).json["id"]
+    assert shape.members(again) == set()  # a group made again under the old name starts empty
+
+
+def test_with_integrity_overlay_refint_follows_a_renamed_and_a_deleted_group_on_the_members(
+    own_slapds: dict[str, SlapdInfo], group_map_with: Callable[[dict[str, Any]], MapSet]
+) -> None:
+    """The dynlist slapd runs refint on scimMemberOf too; with integrity: overlay the bridge leaves
+    a group's rename and delete to slapd, which rewrites every member's value."""
+    info = own_slapds["dynlist"]
+    maps = group_map_with({**SHAPES["dynlist"], "integrity": "overlay"})
+    with make_subtree(info) as subtree:
+        settings = subtree_settings(info, subtree)
+        pool = ConnectionPool(settings.ldap, Secret(info.password))
+        shape = Shape(
+            "dynlist", ScimClient(create_app(settings, LdapDirectory(pool), maps)), Inspector(info, subtree)
+        )
+        try:
+            group_id = shape.client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops"}).json["id"]
+            alice, alice_name = new_user(shape.client, "alice@contoso.com")
+            patch(shape.client, group_id, {"op": "Add", "path": "members", "value": [{"value": alice}]})
+            rename = {"op": "Replace", "path": "displayName", "value": "Ops Team"}
+            assert patch(shape.client, group_id, rename).status_code == 204
+            renamed = [f"cn=ops team,{subtree.group_base}".lower()]
+            deadline = time.monotonic() + 5
+            while held(shape, alice_name) != renamed and time.monotonic() < deadline:
+                time.sleep(0.02)  # refint works in a background task
+            assert held(shape, alice_name) == renamed and shape.members(group_id) == {alice}
+            assert shape.client.simulate_delete(f"{SCIM}/Groups/{group_id}").status_code == 204
+            while held(shape, alice_name) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert held(shape, alice_name) == []
+        finally:
+            shape.inspector.conn.unbind()
+            pool.close()

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from bridge.testing.slapd import Slapd, SlapdInfo, default_schema_path
-from tests.integration.conftest import cli
-from tests.slapd_fixtures import Inspector, make_subtree
+from tests.conftest import OPENLDAP_MAP
+from tests.integration.conftest import cli, write_config
+from tests.slapd_fixtures import Inspector, Subtree, make_subtree
 
 
 def probe(config: Path) -> tuple[int, list[str]]:
@@ -76,3 +77,30 @@ def test_a_directory_without_ppolicy_sssvlv_or_the_schema_is_told_what_to_load(
     assert "problem: the map uses scimExternalId: load config/schema/scim-bridge.schema" in problems
     assert any(p.startswith("problem: the map records disable times in scimDisabledAt") for p in problems)
     assert any(line.startswith("warning: no server-side sorting and virtual list view") for line in lines)
+
+
+def test_membership_on_the_members_is_probed_for_the_dynlist_overlay(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, slapd: SlapdInfo, ldap_subtree: Subtree
+) -> None:
+    """A probe group whose memberURL finds itself shows a member only where dynlist runs; a directory
+    without the dyngroup schema cannot hold the group at all."""
+    data = yaml.safe_load(OPENLDAP_MAP.read_text())
+    data["group"].update(
+        object_classes=["groupOfURLs"], members={"attribute": "scimMemberOf", "kept_on": "members"}
+    )
+    map_path = tmp_path / "dynlist.yaml"
+    map_path.write_text(yaml.safe_dump(data))
+    shown = "ok: the dynlist overlay shows a group's member from its memberURL"
+    server = Slapd(tmp_path_factory.mktemp("dynlist"), extra_schema=[default_schema_path()], dynlist=True)
+    with server as info, make_subtree(info) as subtree:
+        inspector = Inspector(info, subtree)
+        before = inspector.people()
+        code, lines = probe(write_config(tmp_path, info, subtree, map_path))
+        assert code == 0 and shown in lines, lines
+        assert inspector.people() == before  # the probe group is gone
+        inspector.conn.unbind()
+    code, lines = probe(write_config(tmp_path, slapd, ldap_subtree, map_path))  # no dyngroup.schema here
+    assert code == 1 and shown not in lines
+    assert any(
+        line.startswith("problem: cannot add a groupOfURLs group with memberURL under") for line in lines
+    ), lines

@@ -32,7 +32,7 @@ from bridge.directory.base import (
 from bridge.directory.ldap.render import render_filter
 from bridge.mapping.engine import UserMapping
 from bridge.mapping.filters import FilterTranslator
-from bridge.mapping.load import MapError, parse_user_map
+from bridge.mapping.load import MapError, parse_maps, parse_user_map
 from bridge.mapping.model import PPOLICY_LOCK, Converter, ResourceMap
 from bridge.scim.errors import InvalidFilter, InvalidValue
 from bridge.scim.filter import parse_filter
@@ -825,3 +825,43 @@ def test_filters_that_cannot_be_answered_exactly_are_invalid_filter(
     with pytest.raises(InvalidFilter) as caught:
         translate(map_with(changes or {}), text)
     assert detail in caught.value.detail
+
+
+# --- group members ----------------------------------------------------------------------------------
+
+ON_MEMBERS = {"attribute": "scimMemberOf", "kept_on": "members"}
+
+
+def group_members_problems(members: Any) -> list[str]:
+    data = shipped()
+    data["group"]["members"] = members
+    with pytest.raises(MapError) as caught:
+        parse_maps(data, "maps/test.yaml")
+    return caught.value.problems
+
+
+def test_membership_kept_on_the_members_loads_with_its_defaults() -> None:
+    data = shipped()
+    data["group"].update(object_classes=["groupOfURLs"], members=ON_MEMBERS)
+    group = parse_maps(data, "maps/test.yaml").group
+    assert group is not None and group.members is not None
+    rule = group.members
+    assert (rule.attribute, rule.holds, rule.placeholder) == ("scimMemberOf", "dn", None)
+    assert rule.on_members and (rule.url_attribute, rule.member_class) == ("memberURL", "scimBridgeObject")
+    assert not parse_maps(shipped(), "maps/test.yaml").group.members.on_members  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("members", "problem"),
+    [
+        ({**ON_MEMBERS, "kept_on": "users"}, "group.members.kept_on: must be group or members, not 'users'"),
+        ({**ON_MEMBERS, "attribute": "member"}, "group.members.attribute: with kept_on: members this is"),
+        ({**ON_MEMBERS, "attribute": "scim MemberOf"}, "group.members.attribute: an LDAP attribute"),
+        ({**ON_MEMBERS, "url_attribute": 7}, "group.members.url_attribute: an LDAP attribute"),
+        ({**ON_MEMBERS, "placeholder": "cn=x"}, "group.members.placeholder: a group whose members keep"),
+        ({"attribute": "member", "placeholder": "cn=x", "member_class": "x"}, "group.members: url_attribute"),
+    ],
+)
+def test_bad_member_settings_are_reported_by_their_yaml_path(members: Any, problem: str) -> None:
+    found = group_members_problems(members)
+    assert any(p.startswith(problem) for p in found), found

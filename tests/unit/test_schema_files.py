@@ -35,8 +35,10 @@ def test_the_schema_and_ldif_forms_define_the_same_types_and_classes() -> None:
         "scimCostCenter",
         "scimDivision",
         "scimDisabledAt",
+        "scimMemberOf",
         "scimBridgeObject",
     ]
-    assert [kind for kind, _ in conf] == ["attribute"] * 5 + ["class"]
-    may = "MAY ( scimExternalId $ scimUserName $ scimCostCenter $ scimDivision $ scimDisabledAt )"
+    assert [kind for kind, _ in conf] == ["attribute"] * 6 + ["class"]
+    may = "MAY ( scimExternalId $ scimUserName $ scimCostCenter $ scimDivision $ scimDisabledAt $ "
+    may += "scimMemberOf )"
     assert may in conf[-1][1]

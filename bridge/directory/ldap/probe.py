@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ldap3 import BASE, Connection
+from ldap3.core.exceptions import LDAPException
 
 from bridge.config import Settings
+from bridge.directory.base import Eq
 from bridge.directory.ldap.adapter import read_attribute_types
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.ldap.controls import ASSERTION, SORT_REQUEST, VLV_REQUEST
 from bridge.directory.ldap.flavors import Flavor
-from bridge.directory.ldap.render import make_dn
+from bridge.directory.ldap.render import make_dn, search_url
 from bridge.mapping.model import MapSet
 
 PPOLICY_CONTROL = "1.3.6.1.4.1.42.2.27.8.5.1"  # the password policy request control
@@ -130,6 +132,44 @@ def _write_check(
         yield Finding("problem", f"the bind DN cannot write under {base}: {added[1]}")
 
 
+def _dynlist_check(
+    run: Callable[[Callable[[Connection], object]], object], base: str, object_class: str, url_attribute: str
+) -> Iterator[Finding]:
+    """Whether slapd expands a group's search URLs into ``member`` (the dynlist overlay): a probe group
+    whose URL finds the probe itself is added, read and deleted."""
+    name = f"scim-ldap-bridge-probe-{secrets.token_hex(4)}"
+    dn = make_dn(("cn", name), base)
+
+    def check(conn: Connection) -> tuple[str, str]:
+        try:
+            conn.add(dn, [object_class], {"cn": name, url_attribute: search_url(base, Eq("cn", name))})
+        except LDAPException as exc:
+            return "add", str(exc)
+        if conn.result.get("result") != 0:
+            return "add", str(conn.result.get("description"))
+        conn.search(dn, "(objectClass=*)", BASE, attributes=["member"])
+        shown = bool(conn.response and conn.response[0].get("attributes", {}).get("member"))
+        conn.delete(dn)
+        return ("shown" if shown else "hidden"), ""
+
+    outcome = run(check)
+    assert isinstance(outcome, tuple)
+    if outcome[0] == "add":
+        yield Finding(
+            "problem",
+            f"cannot add a {object_class} group with {url_attribute} under {base}: {outcome[1]} "
+            "(load dyngroup.schema)",
+        )
+    elif outcome[0] == "shown":
+        yield Finding("ok", f"the dynlist overlay shows a group's member from its {url_attribute}")
+    else:
+        yield Finding(
+            "warning",
+            f"no dynlist overlay expands {url_attribute}: the bridge works, but LDAP readers see no member "
+            "on its groups (README: Membership on the members)",
+        )
+
+
 def _openldap_checks(
     run: Callable[[Callable[[Connection], object]], object],
     settings: Settings,
@@ -163,6 +203,15 @@ def _openldap_checks(
             "the group map relies on the refint overlay (integrity: overlay), which cannot be seen from "
             "outside: make sure it is loaded with the member attribute, or use integrity: bridge",
         )
+    rule = group.members if group is not None else None
+    if group is not None and rule is not None and rule.on_members and settings.ldap.group_base:
+        if rule.attribute.lower() not in types:
+            yield Finding(
+                "problem",
+                f"the group map keeps membership in {rule.attribute}, which the schema lacks: "
+                "load scim-bridge.schema",
+            )
+        yield from _dynlist_check(run, settings.ldap.group_base, group.object_classes[0], rule.url_attribute)
     if ASSERTION in controls:
         yield Finding("ok", "assertion control: If-Match is checked in the same operation as the write")
     indexes = run(lambda conn: _indexes(conn, settings.ldap.user_base))

@@ -7,6 +7,7 @@ so no client can inject filter syntax or DN separators (RFC 4515 section 3, RFC 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
@@ -64,6 +65,14 @@ def render_filter(flt: DirFilter) -> str:
         case Negation(item):
             return f"(!{render_filter(item)})"
     raise TypeError(f"not a directory filter: {flt!r}")  # pragma: no cover - exhaustive match
+
+
+def search_url(base: str, flt: DirFilter) -> str:
+    """An RFC 4516 LDAP URL for a subtree search of ``base`` with ``flt`` (no host, no attributes): the
+    form of a dynamic group's memberURL. The DN and the rendered filter are percent-encoded, so a '?',
+    '%' or space in a value cannot end a URL field early; slapd decodes them before it searches."""
+    keep = "=,()&|!*:+"
+    return f"ldap:///{quote(base, safe=keep)}??sub?{quote(render_filter(flt), safe=keep)}"
 
 
 def make_rdn(rdn: tuple[str, str]) -> str:
