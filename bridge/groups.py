@@ -13,8 +13,10 @@ search URLs that slapd's dynlist overlay expands into ``member`` values for LDAP
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,7 @@ from bridge.service import Page, add_named, client_error, expected_version, iso_
 
 logger = logging.getLogger(__name__)
 _CHUNK = 100  # ids or DNs per search when resolving members
+_GID_TRIES, _GID_SPREAD = 5, 8  # gidNumber clashes between instances: tries, and free numbers to pick from
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,7 +442,9 @@ class GroupService:
         found = self._directory.search([self._base], self._mapping.rdn_filter(document), (), limit=2)
         return any(entry.id != own_id for entry in found.entries)
 
-    def _free_gid(self) -> int:
+    def _free_gid(self, spread: int = 1) -> int:
+        """The lowest gidNumber in the range that no group under the base holds, or with ``spread`` > 1
+        one of the ``spread`` lowest, at random (a retry after a clash, so that two retries part)."""
         assert self._posix is not None
         low, high = self._posix.gid_min, self._posix.gid_max
         condition = all_of(GreaterOrEqual("gidNumber", str(low)), LessOrEqual("gidNumber", str(high)))
@@ -449,12 +454,28 @@ class GroupService:
             for value in entry.get("gidNumber")
             if value.isdigit()
         }
-        gid = next((n for n in range(low, high + 1) if n not in used), None)
-        if gid is None:
+        free = list(itertools.islice((n for n in range(low, high + 1) if n not in used), spread))
+        if not free:
             raise ServerError(
                 f"no free gidNumber left between {low} and {high}; widen group.posix in the map"
             )
-        return gid
+        return secrets.choice(free)
+
+    def _settle_gid(self, entry: Entry, gid: str) -> None:
+        """Make a new group's gidNumber its own. Two instances creating groups at the same moment can
+        pick the same free number; after the add, the group gives way when another group holding the
+        number was created earlier (createTimestamp, which every instance reads alike) or in the same
+        second, and takes another free number, picked at random among the lowest, until it holds one
+        alone."""
+        for _ in range(_GID_TRIES):
+            found = self._directory.search([self._base], Eq("gidNumber", gid), ("createTimestamp",)).entries
+            ours = next((e.first("createTimestamp") or "" for e in found if e.id == entry.id), "")
+            if all(e.id == entry.id or (e.first("createTimestamp") or "") > ours for e in found):
+                return
+            gid = str(self._free_gid(spread=_GID_SPREAD))
+            logger.warning("gidNumber clash for %s: another group holds it, moving to %s", entry.dn, gid)
+            self._directory.update(entry.dn, [Modification("replace", "gidNumber", (gid,))])
+        raise ServerError(f"no gidNumber of its own for {entry.dn} after {_GID_TRIES} tries")
 
     def create_group(self, body: Any) -> GroupView:
         """POST /Groups: Entra creates groups empty and adds members later [D1]; members given here are
@@ -493,6 +514,8 @@ class GroupService:
             raise ServerError(f"the group base {self._base} does not exist; check ldap.group_base") from exc
         except DirectoryError as exc:
             raise client_error(exc) from exc
+        if self._posix is not None:
+            self._settle_gid(entry, attributes["gidNumber"][0])
         if self._members.on_members:
             self._fill(entry, planned, members)
         events.record(

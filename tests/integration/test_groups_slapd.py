@@ -314,6 +314,56 @@ def test_posix_groups_get_the_lowest_free_gid_in_the_range(
     assert gids == ["20000", "20002", "20003"]  # 20001 was taken by an admin's group
 
 
+class RacingInstance(LdapDirectory):
+    """A directory where another instance adds a posixGroup with the same gidNumber as the bridge's
+    next group: just before the bridge's add, or a second after it."""
+
+    inspector: Inspector
+    after = False
+
+    def add(self, parent: str, rdn: tuple[str, str], attributes: Any, read: Any) -> Any:
+        gid = attributes.get("gidNumber")
+        if not gid:
+            return super().add(parent, rdn, attributes, read)
+        rival = f"cn=rival,{self.inspector.subtree.group_base}"
+        if not self.after:
+            self.inspector.add(rival, {"objectClass": ["posixGroup"], "cn": "rival", "gidNumber": gid[0]})
+        added = super().add(parent, rdn, attributes, read)
+        if self.after:
+            time.sleep(1.1)  # createTimestamp counts seconds
+            self.inspector.add(rival, {"objectClass": ["posixGroup"], "cn": "rival", "gidNumber": gid[0]})
+        return added
+
+
+@pytest.mark.parametrize("rival_after", [False, True], ids=["rival-first", "rival-later"])
+def test_two_instances_picking_the_same_gid_end_with_different_ones(
+    rival_after: bool,
+    slapd: SlapdInfo,
+    ldap_subtree: Any,
+    inspector: Inspector,
+    group_map_with: Callable[[dict[str, Any]], MapSet],
+) -> None:
+    """The group created later (or in the same second) gives way and takes another free number; the
+    one created first keeps its number, as the other instance decides alike."""
+    settings = subtree_settings(slapd, ldap_subtree)
+    pool = ConnectionPool(settings.ldap, Secret(slapd.password))
+    directory = RacingInstance(pool)
+    directory.inspector, directory.after = inspector, rival_after
+    client = ScimClient(create_app(settings, directory, group_map_with(SHAPES["posixGroup"])))
+    try:
+        created = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Racers"})
+        assert created.status_code == 201, created.json
+        ((_, ours),) = inspector.find(f"(entryUUID={created.json['id']})")
+        ((_, rival),) = inspector.find("(cn=rival)")
+        assert rival["gidnumber"] == ["20000"]
+        if rival_after:  # the rival came second: its own instance moves it, not ours
+            assert ours["gidnumber"] == ["20000"]
+        else:
+            assert ours["gidnumber"] != ["20000"] and 20001 <= int(ours["gidnumber"][0]) <= 20008
+    finally:
+        pool.close()
+
+
 def test_with_integrity_overlay_refint_removes_a_deleted_user_and_the_bridge_does_not(
     ldap_client: Callable[..., ScimClient],
     inspector: Inspector,
