@@ -65,6 +65,7 @@ def create_services(
         user_base=settings.ldap.user_base,
         disabled_base=settings.deprovisioning.disabled_base,
         user_filter=parse_ldap_filter(settings.ldap.user_filter) if settings.ldap.user_filter else None,
+        uniqueness=settings.ldap.uniqueness,
     )
     safety = Safety(audited, settings.safety, user_base=settings.ldap.user_base, clock=clock)
     memberships = None
@@ -94,7 +95,14 @@ def create_services(
     groups = None
     if memberships is not None:
         assert maps.group is not None
-        groups = GroupService(audited, ResourceMapping(maps.group), memberships, id_filter, safety)
+        groups = GroupService(
+            audited,
+            ResourceMapping(maps.group),
+            memberships,
+            id_filter,
+            safety,
+            unique_by_directory=settings.ldap.uniqueness == "directory",
+        )
     return Services(service, groups, maps, safety)
 
 

@@ -144,6 +144,12 @@ class LdapConfig:
         "and untouchable, e.g. (!(uid=admin)).",
         None,
     )
+    uniqueness: Literal["bridge", "directory"] = doc(
+        "Who keeps userName and group displayName unique across the bases: bridge (a search before "
+        "each create and rename) or directory (the directory refuses a duplicate: slapd's unique overlay "
+        "on the naming attributes; one LDAP operation less per create).",
+        "bridge",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -385,7 +385,10 @@ class GroupService:
         memberships: Memberships,
         id_filter: Any,
         safety: Safety | None = None,
+        *,
+        unique_by_directory: bool = False,
     ):
+        self._unique_by_directory = unique_by_directory
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=memberships.group_base)
         self._mapping = mapping
@@ -439,6 +442,9 @@ class GroupService:
         return Page(result.total, views)
 
     def _taken(self, document: Mapping[str, Any], own_id: str | None) -> bool:
+        """Whether another group holds this name (left to the directory: ``ldap.uniqueness: directory``)."""
+        if self._unique_by_directory:
+            return False
         found = self._directory.search([self._base], self._mapping.rdn_filter(document), (), limit=2)
         return any(entry.id != own_id for entry in found.entries)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import secrets
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -111,6 +112,7 @@ class Scope:
     user_base: str
     disabled_base: str | None = None
     user_filter: DirFilter | None = None
+    uniqueness: str = "bridge"  # "directory": the directory refuses duplicate names (ldap.uniqueness)
 
 
 def add_named(
@@ -261,6 +263,7 @@ class ProvisioningService:
         self._read = mapping.read_attributes
         self._references = tuple(rule for rule in mapping.rules if rule.converter.kind == "reference")
         self._dn_attribute = dn_attribute
+        self._unique_by_directory = scope.uniqueness == "directory"
 
     @staticmethod
     def search_scope(
@@ -396,7 +399,10 @@ class ProvisioningService:
     # --- writes --------------------------------------------------------------------------------
 
     def _taken(self, document: dict[str, Any], own_id: str | None) -> bool:
-        """True when another entry anywhere in the bases already holds this userName (any case)."""
+        """True when another entry anywhere in the bases already holds this userName (any case). Not
+        searched where the directory itself refuses a duplicate (``ldap.uniqueness: directory``)."""
+        if self._unique_by_directory:
+            return False
         found = self._directory.search(self._bases, self._mapping.rdn_filter(document), (), limit=2)
         return any(entry.id != own_id for entry in found.entries)
 
@@ -630,8 +636,14 @@ def refusals(kind: str, resource_id: str) -> Iterator[None]:
         raise error from exc
 
 
+_NOT_UNIQUE = re.compile(r"non-unique|not unique", re.IGNORECASE)
+
+
 def client_error(exc: DirectoryError) -> Exception:
     """The SCIM error for a directory refusal the client can act on; others pass through."""
+    if isinstance(exc, ConstraintViolation) and _NOT_UNIQUE.search(exc.reason):
+        # slapd's unique overlay ("non-unique attributes found with ..."), with ldap.uniqueness: directory
+        return Uniqueness(f"the directory refused a duplicate: {exc.reason}")
     if isinstance(exc, ConstraintViolation):
         return InvalidValue(f"the directory refused the change: {exc.reason}")
     if isinstance(exc, InsufficientAccess | NotAllowed):

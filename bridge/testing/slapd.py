@@ -97,6 +97,11 @@ _DYNLIST = """
 overlay dynlist
 dynlist-attrset groupOfURLs memberURL member+memberOf
 """
+_UNIQUE = """
+overlay unique
+unique_uri ldap:///{suffix}?uid?sub
+unique_uri ldap:///{suffix}?cn?sub?(objectClass=groupOfNames)
+"""
 _PPOLICY = """
 overlay ppolicy
 ppolicy_default "cn=default,ou=policies,{suffix}"
@@ -207,6 +212,7 @@ class Slapd:
         password_hash: str | None = None,
         monitor: bool = False,
         dynlist: bool = False,
+        unique: bool = False,
     ) -> None:
         """Describe the server; nothing happens until :meth:`start`.
 
@@ -224,6 +230,10 @@ class Slapd:
         ``dynlist`` loads the dynlist overlay and dyngroup.schema, so a groupOfURLs shows as its
         ``member`` the entries its memberURL finds: the group shape that keeps membership on the members
         (``scimMemberOf``), and ``memberOf`` on those members.
+        ``unique`` loads the unique overlay, which refuses a second entry with the same uid anywhere in
+        the tree, or a second groupOfNames (groupOfURLs, with dynlist) with the same cn: for
+        ``ldap.uniqueness: directory``. (slapd checks only the attributes an add sends, not a value
+        that is only in the DN.)
         """
         self.workdir = Path(workdir).resolve()
         self._port, self._auto_port = port, port is None
@@ -238,6 +248,7 @@ class Slapd:
         self._modules, self._password_hash = tuple(modules), password_hash
         self._monitor = monitor
         self._dynlist = dynlist
+        self._unique = unique
         self._info: SlapdInfo | None = None
 
     @property
@@ -435,6 +446,7 @@ class Slapd:
             "ppolicy": self._ppolicy,
             "sssvlv": self._sssvlv,
             "dynlist": self._dynlist,
+            "unique": self._unique,
         }
         indexes = "index memberOf eq\n" if self._memberof else ""
         indexes += "index scimExternalId,scimUserName eq,sub\nindex scimMemberOf eq\n" if scim else ""
@@ -447,6 +459,9 @@ class Slapd:
         overlays += _PPOLICY.format(suffix=SUFFIX) if self._ppolicy else ""
         overlays += "overlay sssvlv\n" if self._sssvlv else ""
         overlays += _DYNLIST if self._dynlist else ""
+        overlays += _UNIQUE.format(suffix=SUFFIX) if self._unique else ""
+        if self._unique and self._dynlist:  # a filter naming an unknown class is refused at each add
+            overlays += f"unique_uri ldap:///{SUFFIX}?cn?sub?(objectClass=groupOfURLs)\n"
         return _CONF.format(
             includes="".join(f'include "{p}"\n' for p in [*std, *self._schemas]),
             modules="".join(f"moduleload {name}\n" for name, yes in on.items() if yes)

@@ -151,7 +151,7 @@ UNKNOWN_KEYS = [
         {"ldap": {"port": 389}},
         "ldap.port: unknown key (known keys: urls, bind_dn, user_base, directory, bind_password_file, "
         "bind_password_credential, tls, ca_file, connect_timeout, operation_timeout, pool_size, group_base, "
-        "user_filter)",
+        "user_filter, uniqueness)",
         id="nothing-close-lists-the-known-keys",
     ),
     pytest.param({"source": "x"}, "source: unknown key", id="internal-fields-are-not-keys"),
