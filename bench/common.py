@@ -134,7 +134,13 @@ class ServedBridge:
 
 @contextmanager
 def serve_bridge(
-    info: SlapdInfo, workdir: Path, *, threads: int = 8, pool_size: int = 8, source: Path | None = None
+    info: SlapdInfo,
+    workdir: Path,
+    *,
+    threads: int = 8,
+    pool_size: int = 8,
+    source: Path | None = None,
+    uniqueness: str = "bridge",
 ) -> Iterator[ServedBridge]:
     """``python -m bridge serve`` against ``info`` (the OpenLDAP map, no TLS on loopback), as the e2e tests
     start it, with the production logging (access and audit lines, to a file here). ``source`` is another
@@ -155,6 +161,7 @@ def serve_bridge(
             "user_base": info.user_base,
             "group_base": info.group_base,
             "pool_size": pool_size,
+            **({"uniqueness": uniqueness} if uniqueness != "bridge" else {}),
         },
         "map": str(source / "config" / "maps" / "openldap.yaml"),
         "safety": {"deprovision_limit": 1_000_000_000},

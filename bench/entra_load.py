@@ -505,6 +505,12 @@ def main() -> None:
     parser.add_argument("--pool-size", type=int, default=8, help="ldap.pool_size (default 8)")
     parser.add_argument("--per-group", type=int, default=20, help="users per group (default 20)")
     parser.add_argument("--per-patch", type=int, default=1, help="members added per PATCH (default 1)")
+    parser.add_argument(
+        "--uniqueness",
+        choices=("bridge", "directory"),
+        default="bridge",
+        help="ldap.uniqueness; directory also loads slapd's unique overlay (default bridge)",
+    )
     parser.add_argument("--no-raw", action="store_true", help="only the bridge")
     parser.add_argument("--bridge-src", type=Path, help="serve the bridge from this checkout instead")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the server per request type")
@@ -513,12 +519,21 @@ def main() -> None:
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     print(machine(), flush=True)
+    print(f"ldap.uniqueness: {args.uniqueness}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-entra-") as workdir:
-        server = Slapd(Path(workdir) / "slapd", extra_schema=[default_schema_path()], monitor=True)
+        unique = args.uniqueness == "directory"
+        server = Slapd(
+            Path(workdir) / "slapd", extra_schema=[default_schema_path()], monitor=True, unique=unique
+        )
         info = server.start()
         try:
             with serve_bridge(
-                info, Path(workdir), threads=args.threads, pool_size=args.pool_size, source=args.bridge_src
+                info,
+                Path(workdir),
+                threads=args.threads,
+                pool_size=args.pool_size,
+                source=args.bridge_src,
+                uniqueness=args.uniqueness,
             ) as bridge:
                 if args.profile is not None:
                     profile(bridge, args.users, args.profile_concurrency, args.profile, args.profile_rate)

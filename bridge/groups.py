@@ -28,9 +28,11 @@ from bridge.directory.base import (
     DirFilter,
     Entry,
     Eq,
+    Expect,
     GreaterOrEqual,
     LessOrEqual,
     Modification,
+    SameEntry,
     all_of,
     any_of,
 )
@@ -38,9 +40,17 @@ from bridge.directory.errors import DirectoryError, EntryAlreadyExists, NoSuchEn
 from bridge.directory.ldap.render import make_dn, search_url
 from bridge.mapping.engine import ResourceMapping
 from bridge.mapping.filters import FilterTranslator
+from bridge.recent import Recent, Stale
 from bridge.safety import Safety
 from bridge.scim.compat import PatchOperation, normalize_patch, normalize_resource
-from bridge.scim.errors import InvalidPath, InvalidValue, NotFound, ServerError, Uniqueness
+from bridge.scim.errors import (
+    InvalidPath,
+    InvalidValue,
+    NotFound,
+    PreconditionFailed,
+    ServerError,
+    Uniqueness,
+)
 from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
@@ -389,6 +399,7 @@ class GroupService:
         unique_by_directory: bool = False,
     ):
         self._unique_by_directory = unique_by_directory
+        self._recent = Recent()
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=memberships.group_base)
         self._mapping = mapping
@@ -412,6 +423,7 @@ class GroupService:
             raise NotFound(f"Group {group_id} not found") from exc
 
     def _view(self, entry: Entry, members: Sequence[Member] | None) -> GroupView:
+        self._recent.put(entry)
         return GroupView(
             id=entry.id,
             document=self._mapping.to_document(entry),
@@ -638,12 +650,37 @@ class GroupService:
         is_member = [op.path is not None and op.path.attr.lower() == "members" for op in operations]
         member_ops = [op for op, m in zip(operations, is_member, strict=True) if m]
         other_ops = [op for op, m in zip(operations, is_member, strict=True) if not m]
-        entry = self._entry(group_id)
-        self._safety.check_entry("Group", entry)
-        expect = expected_version("Group", entry, if_match)
         on_members = self._members.on_members
         writes = self._member_writes(member_ops) if on_members else []
         member_changes = [] if on_members else self._member_changes(member_ops)
+        # Where members keep the membership, the group's own entry is not written: nothing would assert it.
+        seen = None if if_match or on_members else self._recent.get(group_id)
+        if seen is not None:
+            # A member change depends on nothing but which group it is; other changes on its attributes.
+            expect: Expect = seen.version if other_ops else SameEntry(seen.id)
+            try:
+                self._patch(seen, member_changes, other_ops, writes, expect, fresh=False)
+                return
+            except (NotFound, PreconditionFailed, Stale):
+                self._recent.drop(group_id)
+        entry = self._entry(group_id)
+        expect = expected_version("Group", entry, if_match)
+        self._patch(entry, member_changes, other_ops, writes, expect, fresh=True)
+
+    def _patch(
+        self,
+        entry: Entry,
+        member_changes: list[Modification],
+        other_ops: list[PatchOperation],
+        writes: Sequence[tuple[str, list[Member]]],
+        expect: Expect,
+        *,
+        fresh: bool,
+    ) -> None:
+        """The PATCH on ``entry``; one that is not ``fresh`` (remembered) must write the group itself,
+        whose first write asserts ``expect``, or it is ``Stale``."""
+        group_id = entry.id
+        self._safety.check_entry("Group", entry)
         dn, changes = entry.dn, list(member_changes)
         old = self._mapping.to_document(entry)
         new = old
@@ -651,6 +688,8 @@ class GroupService:
             new = apply_patch(old, other_ops, GROUP).document
             dn, expect = self._rename(entry, old, new, expect)
             changes = self._changes(entry, old, new, dn) + changes
+        if not fresh and not changes and dn == entry.dn:
+            raise Stale  # nothing written, so nothing proved the remembered group current
         if changes:
             with refusals("Group", group_id):
                 self._directory.update(dn, changes, expect=expect)
@@ -679,8 +718,8 @@ class GroupService:
         return changes
 
     def _rename(
-        self, entry: Entry, old: dict[str, Any], new: dict[str, Any], expect: str | None
-    ) -> tuple[str, str | None]:
+        self, entry: Entry, old: dict[str, Any], new: dict[str, Any], expect: Expect
+    ) -> tuple[str, Expect]:
         """Rename the group when its RDN value changes; returns its DN and the version the next write
         must still expect (None once the rename, which asserted it, is done)."""
         if not str(new.get("displayName", "")).strip():
@@ -706,7 +745,7 @@ class GroupService:
         """PUT /Groups/{id}: the attributes and the whole member list are replaced (RFC 7644 3.5.1)."""
         entry = self._entry(group_id)
         self._safety.check_entry("Group", entry)
-        expect = expected_version("Group", entry, if_match)
+        expect: Expect = expected_version("Group", entry, if_match)
         old = self._mapping.to_document(entry)
         new = normalize_resource(body, GROUP).document
         members = self._members.resolve(_member_ids(new.pop("members", []), "members"), strict=True)
@@ -736,6 +775,7 @@ class GroupService:
             if self._members.on_members:  # first, so a group made again under this name starts empty
                 self._members.repoint(entry.dn, None)
             self._directory.delete(entry.dn, expect=expect)
+            self._recent.drop(entry.id)
         name = self._mapping.to_document(entry).get("displayName")
         events.record("Group", "delete", id=entry.id, name=name, dn=entry.dn)
 

@@ -120,6 +120,11 @@ class Safety:
             )
         self._recent.append(now)
 
+    def uncount(self) -> None:
+        """Take back the last count: its request is being done again (from a fresh read) and counts then."""
+        if self._recent:
+            self._recent.pop()
+
     def tripped(self) -> str | None:
         """Why the breaker is tripped (its entry's description), or None when it is not."""
         found = self._directory.search([self.breaker_dn], MATCH_ALL, ("description",), limit=1).entries

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bridge import events
 from bridge.config import DeprovisioningConfig, SafetyConfig
@@ -27,6 +27,7 @@ from bridge.directory.base import (
     DirFilter,
     Entry,
     Eq,
+    Expect,
     Modification,
     Present,
     all_of,
@@ -43,6 +44,7 @@ from bridge.directory.errors import (
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.filters import FilterTranslator
 from bridge.mapping.model import NamingRule, Rule
+from bridge.recent import DEFAULT_SIZE, Recent, Stale
 from bridge.safety import Safety
 from bridge.scim.compat import normalize_patch, normalize_resource
 from bridge.scim.errors import (
@@ -58,6 +60,7 @@ from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import USER
 
+_T = TypeVar("_T")
 logger = logging.getLogger(__name__)
 _MAX_NAME_TRIES = 100
 
@@ -249,6 +252,7 @@ class ProvisioningService:
         dn_attribute: str = "entryDN",
         safety: Safety | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        recent_size: int = DEFAULT_SIZE,
     ) -> None:
         self._now = now
         self._directory = directory
@@ -264,6 +268,7 @@ class ProvisioningService:
         self._references = tuple(rule for rule in mapping.rules if rule.converter.kind == "reference")
         self._dn_attribute = dn_attribute
         self._unique_by_directory = scope.uniqueness == "directory"
+        self._recent = Recent(recent_size)
 
     @staticmethod
     def search_scope(
@@ -293,6 +298,7 @@ class ProvisioningService:
             raise NotFound(f"User {user_id} not found") from exc
 
     def _view(self, entry: Entry, with_groups: bool = False) -> UserView:
+        self._recent.put(entry)
         groups = None
         if with_groups and self._memberships is not None:
             hooks = self._memberships
@@ -462,30 +468,51 @@ class ProvisioningService:
 
         Returns None when the policy turned the request into a delete.
         """
-        entry = self._entry(user_id)
-        self._safety.check_entry("User", entry)
-        expect = expected_version("User", entry, if_match)
-        old = self._mapping.to_document(entry)
-        new = normalize_resource(body, USER).document
-        new.setdefault("active", old["active"])
-        return self._update(entry, old, self._directory_form(new), may_delete=True, expect=expect)
+        body_document = normalize_resource(body, USER).document
+
+        def work(entry: Entry, expect: Expect, fresh: bool) -> UserView | None:
+            self._safety.check_entry("User", entry)
+            old = self._mapping.to_document(entry)
+            new = copy.deepcopy(body_document)
+            new.setdefault("active", old["active"])
+            document = self._directory_form(new)
+            return self._update(entry, old, document, may_delete=True, expect=expect, fresh=fresh)
+
+        return self._seen_or_read(user_id, if_match, work)
 
     def patch_user(
         self, user_id: str, body: Any, *, if_match: Sequence[str] | None = None
     ) -> UserView | None:
         """PATCH /Users/{id} (RFC 7644 3.5.2). Returns None when the policy deleted the user."""
         operations = normalize_patch(body, USER)
+
+        def work(entry: Entry, expect: Expect, fresh: bool) -> UserView | None:
+            self._safety.check_entry("User", entry)
+            old = self._mapping.to_document(entry)
+            result = apply_patch(self._client_form(old), operations, USER)
+            if result.ignored:
+                logger.info("PATCH targeted attributes the map does not store: %s", ", ".join(result.ignored))
+            # Removing or nulling active keeps the account as it is: only an explicit false disables it.
+            result.document.setdefault("active", old["active"])
+            document = self._directory_form(result.document)
+            return self._update(entry, old, document, may_delete=True, expect=expect, fresh=fresh)
+
+        return self._seen_or_read(user_id, if_match, work)
+
+    def _seen_or_read(
+        self, user_id: str, if_match: Sequence[str] | None, work: Callable[[Entry, Expect, bool], _T]
+    ) -> _T:
+        """``work(entry, expect, fresh)`` on the entry this instance saw last, its first write asserting
+        that entry's version (see ``bridge.recent``); when that was stale, again on the entry read
+        afresh. With If-Match the client names the version: only a fresh read serves."""
+        seen = None if if_match else self._recent.get(user_id)
+        if seen is not None:
+            try:
+                return work(seen, seen.version, False)
+            except (NotFound, PreconditionFailed, Stale):
+                self._recent.drop(user_id)
         entry = self._entry(user_id)
-        self._safety.check_entry("User", entry)
-        expect = expected_version("User", entry, if_match)
-        old = self._mapping.to_document(entry)
-        result = apply_patch(self._client_form(old), operations, USER)
-        if result.ignored:
-            logger.info("PATCH targeted attributes the map does not store: %s", ", ".join(result.ignored))
-        # Removing or nulling active keeps the account as it is: only an explicit false disables it.
-        result.document.setdefault("active", old["active"])
-        document = self._directory_form(result.document)
-        return self._update(entry, old, document, may_delete=True, expect=expect)
+        return work(entry, expected_version("User", entry, if_match), True)
 
     def delete_user(self, user_id: str, *, if_match: Sequence[str] | None = None) -> None:
         """DELETE /Users/{id}: delete the entry, or disable it when ``on_delete`` is ``disable``."""
@@ -534,9 +561,10 @@ class ProvisioningService:
             result.deleted.append((entry.dn, since))
         return result
 
-    def _delete(self, entry: Entry, expect: str | None, *, by: str = "request") -> None:
+    def _delete(self, entry: Entry, expect: Expect, *, by: str = "request") -> None:
         with refusals("User", entry.id):
             self._directory.delete(entry.dn, expect=expect)
+            self._recent.drop(entry.id)
             name = self._mapping.to_document(entry).get("userName")
             events.record("User", "delete", id=entry.id, name=name, dn=entry.dn, by=by)
             if self._memberships is not None:
@@ -563,9 +591,12 @@ class ProvisioningService:
         new: dict[str, Any],
         *,
         may_delete: bool,
-        expect: str | None = None,
+        expect: Expect = None,
+        fresh: bool = True,
     ) -> UserView | None:
-        """Write the difference between ``old`` and ``new``; the first write asserts ``expect``."""
+        """Write the difference between ``old`` and ``new``; the first write asserts ``expect``. An
+        ``entry`` that is not ``fresh`` (remembered, not read for this request) must be proven current
+        by a write: when nothing is to be written, ``Stale`` sends the request to a fresh read."""
         if not str(new.get("userName", "")).strip():
             raise InvalidValue("userName is required and cannot be removed")
         active = bool(new.get("active", True))
@@ -573,26 +604,48 @@ class ProvisioningService:
         disabling = not active and was_active
         if disabling:
             self._safety.deprovision("User", entry)
+        try:
+            return self._write(
+                entry, old, new, (active, was_active), may_delete=may_delete, expect=expect, fresh=fresh
+            )
+        except (NotFound, PreconditionFailed, Stale):
+            if disabling and not fresh:
+                self._safety.uncount()  # the request is done again from a fresh read, and counted there
+            raise
+
+    def _write(
+        self,
+        entry: Entry,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        activity: tuple[bool, bool],
+        *,
+        may_delete: bool,
+        expect: Expect,
+        fresh: bool,
+    ) -> UserView | None:
+        active, was_active = activity
+        disabling = not active and was_active
         if disabling and may_delete and self._policy.on_deactivate == "delete":
             self._delete(entry, expect)
             return None
         parent = self._parent_for(entry, active)
         naming = self._mapping.naming
-        fresh = rederived(
+        derived = rederived(
             self._directory, self._bases, self._mapping.map.derived_names, entry, old=old, new=new
         )
         rdn: tuple[str, str] | None = None  # None: a derived name is kept (unless ``keep: false``)
         if naming is None:
             rdn = self._mapping.rdn(self._mapping.to_ldap(new))
-        elif naming.attribute in fresh:
-            rdn = (naming.attribute, fresh.pop(naming.attribute))
+        elif naming.attribute in derived:
+            rdn = (naming.attribute, derived.pop(naming.attribute))
         renames = rdn is not None and rdn[1] != entry.first(rdn[0])
         moves = renames or parent.lower() != entry.parent.lower()
         renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
         if renamed and self._taken(new, entry.id):
             raise Uniqueness(f"userName {new['userName']} is already taken")
         changes = self._mapping.changes(entry, old, new, now=self._stamp())
-        changes += [Modification("replace", name, (value,)) for name, value in fresh.items()]
+        changes += [Modification("replace", name, (value,)) for name, value in derived.items()]
         try:
             with refusals("User", entry.id):
                 if moves:
@@ -605,6 +658,8 @@ class ProvisioningService:
                     updated = self._directory.modify(new_dn, changes, self._read)
                 elif changes:
                     updated = self._directory.modify(entry.dn, changes, self._read, expect=expect)
+                elif not fresh:
+                    raise Stale  # nothing to write proves the remembered entry current: read it
                 else:
                     updated = entry  # nothing differs: an identical cycle writes nothing
         except EntryAlreadyExists as exc:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from bridge.directory.base import Entry, Modification
+from bridge.directory.base import Entry, Expect, Modification
 from bridge.directory.delegate import DelegatingDirectory
 
 audit = logging.getLogger("bridge.audit")
@@ -39,24 +39,24 @@ class AuditedDirectory(DelegatingDirectory):
             return self.inner.add(parent, rdn, attributes, read)
 
     def modify(
-        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None
     ) -> Entry:
         if not changes:
             return self.inner.modify(dn, changes, read, expect=expect)  # a read, not a write
         with self._audit("modify", dn, [change.attribute for change in changes]):
             return self.inner.modify(dn, changes, read, expect=expect)
 
-    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: Expect = None) -> None:
         if changes:
             with self._audit("modify", dn, [change.attribute for change in changes]):
                 self.inner.update(dn, changes, expect=expect)
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: Expect = None) -> str:
         new_rdn = f"{rdn[0]}={rdn[1]}" if rdn is not None else "(kept)"
         with self._audit("move", dn, [rdn[0]] if rdn else [], new_rdn=new_rdn, new_parent=parent):
             return self.inner.move(dn, rdn, parent, expect=expect)
 
-    def delete(self, dn: str, *, expect: str | None = None) -> None:
+    def delete(self, dn: str, *, expect: Expect = None) -> None:
         with self._audit("delete", dn, []):
             self.inner.delete(dn, expect=expect)
 

@@ -177,6 +177,17 @@ def any_of(*items: DirFilter) -> DirFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class SameEntry:
+    """An ``expect`` that asserts who the entry is (its SCIM id) rather than its version: a write to a
+    DN remembered from earlier, which must still name the same entry (not a namesake made since)."""
+
+    id: str
+
+
+Expect = str | SameEntry | None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResult:
     """One page of a search: the entries and the total number that matched."""
 
@@ -237,26 +248,27 @@ class Directory(Protocol):
         """Create ``rdn,parent`` with ``attributes`` and return it as read back with ``read``."""
         ...
 
-    # ``expect``, on every write: the entry's version as the caller read it. When the entry has changed
-    # since, the write raises ``Changed`` and changes nothing (OpenLDAP checks it in the same operation,
-    # with the assertion control of RFC 4528; elsewhere it is compared just before the write).
+    # ``expect``, on every write: the entry's version as the caller read it, or ``SameEntry(id)``. When
+    # the entry has changed since (or is another entry), the write raises ``Changed`` and changes nothing
+    # (OpenLDAP checks it in the same operation, with the assertion control of RFC 4528; elsewhere it is
+    # compared just before the write).
 
     def modify(
-        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None
     ) -> Entry:
         """Apply ``changes`` atomically to ``dn`` and return the entry as read back with ``read``."""
         ...
 
-    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: Expect = None) -> None:
         """Apply ``changes`` atomically to ``dn`` without reading it back (member changes answer 204,
         and reading a group of 100,000 members back costs the directory as much as the change)."""
         ...
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: Expect = None) -> str:
         """Rename ``dn`` to ``rdn,parent`` (modify DN, old RDN value removed), or only move it under
         ``parent`` when ``rdn`` is None; returns the new DN."""
         ...
 
-    def delete(self, dn: str, *, expect: str | None = None) -> None:
+    def delete(self, dn: str, *, expect: Expect = None) -> None:
         """Delete the leaf entry ``dn``."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bridge.directory.base import Directory, DirFilter, Entry, Modification, SearchResult
+from bridge.directory.base import Directory, DirFilter, Entry, Expect, Modification, SearchResult
 
 
 class DelegatingDirectory:
@@ -45,17 +45,17 @@ class DelegatingDirectory:
         return self.inner.add(parent, rdn, attributes, read)
 
     def modify(
-        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None
     ) -> Entry:
         return self.inner.modify(dn, changes, read, expect=expect)
 
-    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: Expect = None) -> None:
         self.inner.update(dn, changes, expect=expect)
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: Expect = None) -> str:
         return self.inner.move(dn, rdn, parent, expect=expect)
 
-    def delete(self, dn: str, *, expect: str | None = None) -> None:
+    def delete(self, dn: str, *, expect: Expect = None) -> None:
         self.inner.delete(dn, expect=expect)
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bridge.directory.base import MATCH_ALL, Directory, Entry, Modification
+from bridge.directory.base import MATCH_ALL, Directory, Entry, Expect, Modification
 from bridge.directory.delegate import DelegatingDirectory
 from bridge.directory.errors import NoSuchEntry
 from bridge.directory.ldap.render import first_rdn, make_dn, make_rdn, parent_dn
@@ -57,7 +57,7 @@ class DryRunDirectory(DelegatingDirectory):
         return found[0]
 
     def modify(
-        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None
     ) -> Entry:
         self.update(dn, changes, expect=expect)
         try:
@@ -76,7 +76,7 @@ class DryRunDirectory(DelegatingDirectory):
         kept = {name: tuple(values) for name, values in attributes.items() if values}
         return Entry(dn=entry.dn, parent=entry.parent, id=entry.id, attributes=kept, version=entry.version)
 
-    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: Expect = None) -> None:
         if changes:
             detail = [
                 {"op": c.op, "attribute": c.attribute, "values": _shown(c.attribute, c.values)}
@@ -84,12 +84,12 @@ class DryRunDirectory(DelegatingDirectory):
             ]
             self.operations.append(Operation("modify", dn, {"changes": detail}))
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: Expect = None) -> str:
         new_dn = f"{make_rdn(rdn) if rdn is not None else first_rdn(dn)},{parent}"
         self.operations.append(Operation("move", dn, {"new_dn": new_dn}))
         return new_dn
 
-    def delete(self, dn: str, *, expect: str | None = None) -> None:
+    def delete(self, dn: str, *, expect: Expect = None) -> None:
         self.operations.append(Operation("delete", dn, {}))
 
 

@@ -21,11 +21,13 @@ from bridge.directory.base import (
     DirFilter,
     Entry,
     Eq,
+    Expect,
     GreaterOrEqual,
     LessOrEqual,
     Modification,
     Negation,
     Present,
+    SameEntry,
     SearchResult,
     Substring,
 )
@@ -139,7 +141,7 @@ class InMemoryDirectory:
             return self._entry(normalize_dn(dn), stored, read)
 
     def modify(
-        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None
     ) -> Entry:
         with self._lock:
             normal, attrs = self._get(dn, expect)
@@ -166,10 +168,10 @@ class InMemoryDirectory:
             self.writes += 1
             return self._entry(normal, updated, read)
 
-    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: Expect = None) -> None:
         self.modify(dn, changes, (), expect=expect)
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: Expect = None) -> str:
         new_dn = normalize_dn(make_dn(rdn, parent) if rdn is not None else f"{first_rdn(dn)},{parent}")
         with self._lock:
             normal, attrs = self._get(dn, expect)
@@ -191,7 +193,7 @@ class InMemoryDirectory:
             self.writes += 1
             return new_dn
 
-    def delete(self, dn: str, *, expect: str | None = None) -> None:
+    def delete(self, dn: str, *, expect: Expect = None) -> None:
         with self._lock:
             self._get(dn, expect)
             if self._children(dn):
@@ -214,11 +216,13 @@ class InMemoryDirectory:
         attrs["modifytimestamp"] = [_generalized_time(self._clock())]
         attrs["entrycsn"] = [f"{self._changes:012d}"]
 
-    def _get(self, dn: str, expect: str | None = None) -> tuple[str, dict[str, list[str]]]:
+    def _get(self, dn: str, expect: Expect = None) -> tuple[str, dict[str, list[str]]]:
         found = self._entries.get(dn_key(dn))
         if found is None:
             raise NoSuchEntry(f"{dn} does not exist")
-        if expect is not None and found[1]["entrycsn"][0] != expect:
+        if isinstance(expect, SameEntry) and found[1][ID_ATTRIBUTE][0].lower() != expect.id.lower():
+            raise Changed(f"{dn} is another entry now")
+        if isinstance(expect, str) and found[1]["entrycsn"][0] != expect:
             raise Changed(f"{dn} changed since it was read")
         return found
 

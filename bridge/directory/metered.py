@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from bridge.directory.base import Directory, DirFilter, Entry, Modification, SearchResult
+from bridge.directory.base import Directory, DirFilter, Entry, Expect, Modification, SearchResult
 from bridge.directory.delegate import DelegatingDirectory
 
 Observer = Callable[[str, bool, float], None]
@@ -62,20 +62,20 @@ class MeteredDirectory(DelegatingDirectory):
             return self.inner.add(parent, rdn, attributes, read)
 
     def modify(
-        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None
     ) -> Entry:
         with self._timed("modify"):
             return self.inner.modify(dn, changes, read, expect=expect)
 
-    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: Expect = None) -> None:
         with self._timed("update"):
             self.inner.update(dn, changes, expect=expect)
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: Expect = None) -> str:
         with self._timed("move"):
             return self.inner.move(dn, rdn, parent, expect=expect)
 
-    def delete(self, dn: str, *, expect: str | None = None) -> None:
+    def delete(self, dn: str, *, expect: Expect = None) -> None:
         with self._timed("delete"):
             self.inner.delete(dn, expect=expect)
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import falcon.testing
+import pytest
 
 from bridge.app import create_app
 from bridge.config import SafetyConfig
@@ -97,14 +98,22 @@ class Recording(InMemoryDirectory):
         return super().search(bases, flt, attributes, **more)
 
 
-def test_a_member_add_is_three_directory_operations_with_one_search_for_all_bases(maps: MapSet) -> None:
-    """The group by id, one search resolving the members' ids across the user and group bases (from
-    their common parent, not one search per base), one modify: Entra's member PATCH (issue #9)."""
+@pytest.mark.parametrize("seen", [True, False], ids=["group-seen-here", "group-made-elsewhere"])
+def test_a_member_add_is_two_directory_operations_or_three_for_a_group_not_seen_here(
+    maps: MapSet, seen: bool
+) -> None:
+    """One search resolving the members' ids across the user and group bases (from their common parent,
+    not one search per base) and one modify asserting the group's id at the DN this instance saw it
+    at; a group this instance has not seen (another instance made it) is first found by id: Entra's
+    member PATCH (issue #9)."""
     memory = Recording([USER_BASE, GROUP_BASE])
     memory.searched = []
-    client = ScimClient(create_app(make_settings(), memory, maps))
+    settings = make_settings()
+    client = ScimClient(create_app(settings, memory, maps))
     users = [client.post_user({"userName": name}).json["id"] for name in ("ida", "ivo")]
     group = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops"}).json["id"]
+    if not seen:
+        client = ScimClient(create_app(settings, memory, maps))  # another instance
     scrape = falcon.testing.TestClient(client.app)
 
     def counts() -> dict[str, float]:
@@ -119,8 +128,11 @@ def test_a_member_add_is_three_directory_operations_with_one_search_for_all_base
     assert client.simulate_patch(f"{SCIM}/Groups/{group}", json=add).status_code == 204
     after = counts()
     operations = {n: after[n] - before[n] for n in after}
-    assert operations == {"get_by_id": 1, "search": 1, "update": 1, "modify": 0, "add": 0}
-    assert memory.searched == [(GROUP_BASE,), (SUFFIX,)]  # the group by id, then the members' ids
+    lookups = 0 if seen else 1
+    assert operations == {"get_by_id": lookups, "search": 1, "update": 1, "modify": 0, "add": 0}
+    assert memory.searched == [(SUFFIX,)] + [(GROUP_BASE,)] * lookups  # the members' ids, then the group
+    stored = memory.raw(f"cn=Ops,{GROUP_BASE}")["member"]
+    assert {f"uid={n},{USER_BASE}".lower() for n in ("ida", "ivo")} <= {v.lower() for v in stored}
 
 
 def test_the_common_parent_of_the_bases() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
 from ldap3.protocol.rfc4512 import AttributeTypeInfo
 
-from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Modification, SearchResult
+from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Expect, Modification, SameEntry, SearchResult
 from bridge.directory.errors import Changed, NoSuchEntry
 from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
 from bridge.directory.ldap.controls import (
@@ -226,14 +226,21 @@ class LdapDirectory:
         found = read_post_read(conn.result.get("controls"))
         return self._entry_from(dn, found) if found is not None else self._read(conn, dn, read)
 
-    def _guard(self, conn: Connection, dn: str, expect: str | None) -> list[Control]:
+    def _guard(self, conn: Connection, dn: str, expect: Expect) -> list[Control]:
         """The controls that make a write to ``dn`` happen only at version ``expect``: an assertion
         where the server honours one, else a check just before the write (a narrow race remains)."""
         if expect is None:
             return []
         if self._flavor.asserts:
+            if isinstance(expect, SameEntry):
+                return [assertion(render_filter(self._flavor.id_filter(expect.id)))]
             return [assertion(render_filter(Eq(self._flavor.version_attribute, expect)))]
-        if self._read(conn, dn, ()).version != expect:
+        found = self._read(conn, dn, ())
+        if (
+            found.id.lower() != expect.id.lower()
+            if isinstance(expect, SameEntry)
+            else found.version != expect
+        ):
             raise Changed(f"{dn} changed since it was read")
         return []
 
@@ -370,7 +377,7 @@ class LdapDirectory:
         conn: Connection,
         dn: str,
         changes: Sequence[Modification],
-        expect: str | None,
+        expect: Expect,
         more: Sequence[Control] = (),
     ) -> None:
         controls = [_PERMISSIVE, *self._guard(conn, dn, expect), *more]
@@ -388,7 +395,7 @@ class LdapDirectory:
         raise_for_result(conn.result, f"modify {dn}")
 
     def modify(
-        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: str | None = None
+        self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None
     ) -> Entry:
         controls = self._post_read(read) if changes else []
 
@@ -400,11 +407,11 @@ class LdapDirectory:
 
         return self._pool.execute(work)
 
-    def update(self, dn: str, changes: Sequence[Modification], *, expect: str | None = None) -> None:
+    def update(self, dn: str, changes: Sequence[Modification], *, expect: Expect = None) -> None:
         if changes:
             self._pool.execute(lambda conn: self._modify(conn, dn, changes, expect))
 
-    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: str | None = None) -> str:
+    def move(self, dn: str, rdn: tuple[str, str] | None, parent: str, *, expect: Expect = None) -> str:
         new_rdn = make_rdn(rdn) if rdn is not None else first_rdn(dn)
         same_parent = dn_key(parent_dn(dn)) == dn_key(parent)
 
@@ -421,7 +428,7 @@ class LdapDirectory:
 
         return self._pool.execute(work)
 
-    def delete(self, dn: str, *, expect: str | None = None) -> None:
+    def delete(self, dn: str, *, expect: Expect = None) -> None:
         def work(conn: Connection) -> None:
             conn.delete(dn, controls=self._guard(conn, dn, expect) or None)
             raise_for_result(conn.result, f"delete {dn}")
