@@ -449,12 +449,14 @@ class Slapd:
             "unique": self._unique,
         }
         indexes = "index memberOf eq\n" if self._memberof else ""
-        indexes += "index scimExternalId,scimUserName eq,sub\nindex scimMemberOf eq\n" if scim else ""
+        member_of = any("name 'scimmemberof'" in p.read_text().lower() for p in self._schemas)
+        indexes += "index scimExternalId,scimUserName eq,sub\n" if scim else ""
+        indexes += "index scimMemberOf eq\n" if member_of else ""
         overlays = _MEMBEROF if self._memberof else ""
         if self._refint:
             overlays += "overlay refint\nrefint_attributes member manager owner"
             overlays += " memberOf" if self._memberof else ""
-            overlays += " scimMemberOf\n" if scim else "\n"
+            overlays += " scimMemberOf\n" if member_of else "\n"
             overlays += f'refint_nothing "{self._refint_nothing}"\n' if self._refint_nothing else ""
         overlays += _PPOLICY.format(suffix=SUFFIX) if self._ppolicy else ""
         overlays += "overlay sssvlv\n" if self._sssvlv else ""
