@@ -141,6 +141,7 @@ def serve_bridge(
     pool_size: int = 8,
     source: Path | None = None,
     uniqueness: str = "bridge",
+    processes: int = 1,
 ) -> Iterator[ServedBridge]:
     """``python -m bridge serve`` against ``info`` (the OpenLDAP map, no TLS on loopback), as the e2e tests
     start it, with the production logging (access and audit lines, to a file here). ``source`` is another
@@ -151,7 +152,7 @@ def serve_bridge(
     port = find_free_port()
     (workdir / "bind-password").write_text(info.password + "\n")
     config = {
-        "server": {"host": HOST, "port": port, "threads": threads},
+        "server": {"host": HOST, "port": port, "threads": threads, "processes": processes},
         "auth": {"token_hashes": ["sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest()]},
         "ldap": {
             "urls": [info.url],
@@ -288,9 +289,18 @@ class Monitor:
 
 
 def cpu_split(pid: int) -> tuple[float, float]:
-    """The user and the system CPU seconds process ``pid`` has used, all its threads together."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / _CLOCK_TICKS, int(fields[12]) / _CLOCK_TICKS
+    """The user and the system CPU seconds process ``pid`` has used, all its threads together, and its
+    live child processes too (the workers of ``server.processes``)."""
+    user = system = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            user += int(fields[11]) / _CLOCK_TICKS
+            system += int(fields[12]) / _CLOCK_TICKS
+    return user, system
 
 
 def cpu_seconds(pid: int) -> float:

@@ -511,6 +511,7 @@ def main() -> None:
         default="bridge",
         help="ldap.uniqueness; directory also loads slapd's unique overlay (default bridge)",
     )
+    parser.add_argument("--processes", type=int, default=1, help="server.processes (default 1)")
     parser.add_argument("--no-raw", action="store_true", help="only the bridge")
     parser.add_argument("--bridge-src", type=Path, help="serve the bridge from this checkout instead")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the server per request type")
@@ -519,7 +520,7 @@ def main() -> None:
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     print(machine(), flush=True)
-    print(f"ldap.uniqueness: {args.uniqueness}", flush=True)
+    print(f"ldap.uniqueness: {args.uniqueness}; server.processes: {args.processes}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-entra-") as workdir:
         unique = args.uniqueness == "directory"
         server = Slapd(
@@ -534,6 +535,7 @@ def main() -> None:
                 pool_size=args.pool_size,
                 source=args.bridge_src,
                 uniqueness=args.uniqueness,
+                processes=args.processes,
             ) as bridge:
                 if args.profile is not None:
                     profile(bridge, args.users, args.profile_concurrency, args.profile, args.profile_rate)

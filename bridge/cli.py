@@ -13,12 +13,14 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bridge import __version__
 from bridge.config import ConfigError, Settings, load_maps, load_settings
@@ -110,7 +112,53 @@ def _probe(settings: Settings, maps: MapSet) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM (or Ctrl-C), then answer the requests in progress and exit; SIGHUP reloads the
     configuration and the map. Under systemd (Type=notify) it says READY=1 once the socket listens and
-    pings the watchdog (bridge/systemd.py)."""
+    pings the watchdog (bridge/systemd.py). With ``server.processes`` > 1 this process binds the socket
+    and supervises that many worker processes, each serving it as a single process would."""
+    from bridge.logs import setup_logging  # noqa: PLC0415
+
+    try:
+        settings = load_settings(args.config)
+        setup_logging(settings.logging)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    server = settings.server
+    if server.processes <= 1:
+        return _serve_one(args, settings, {"host": server.host, "port": server.port}, os.environ)
+    import socket  # noqa: PLC0415
+
+    from bridge import systemd  # noqa: PLC0415
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            server.host, server.port, type=socket.SOCK_STREAM
+        )[0]
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(1024)
+        listener.setblocking(False)
+    except OSError as exc:
+        print(f"scim-ldap-bridge: cannot listen on {server.host}:{server.port}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    where = f"http://{server.host}:{listener.getsockname()[1]}{server.base_path}"
+    workers = systemd.Workers(
+        server.processes,
+        lambda index, environ: _serve_one(args, settings, {"sockets": [listener]}, environ),
+    )
+    signal.signal(signal.SIGTERM, workers.request_stop)
+    signal.signal(signal.SIGINT, workers.request_stop)
+    signal.signal(signal.SIGHUP, workers.request_reload)
+    code = workers.run(status=f"serving SCIM on {where} with {server.processes} processes")
+    listener.close()
+    logger.info("stopped")
+    return code
+
+
+def _serve_one(
+    args: argparse.Namespace, settings: Settings, listen: dict[str, Any], environ: Mapping[str, str]
+) -> int:
+    """One process serving on ``listen`` (host and port, or sockets bound by the parent of workers)."""
     import waitress  # noqa: PLC0415 - only the server needs it
 
     from bridge import systemd  # noqa: PLC0415
@@ -118,8 +166,6 @@ def _serve(args: argparse.Namespace) -> int:
     from bridge.logs import setup_logging  # noqa: PLC0415
 
     try:
-        settings = load_settings(args.config)
-        setup_logging(settings.logging)
         app = systemd.ReloadableApp(*build_app(settings))
     except (ConfigError, MapError) as exc:
         print(str(exc), file=sys.stderr)
@@ -134,7 +180,7 @@ def _serve(args: argparse.Namespace) -> int:
         logger.info("reloaded %s", args.config)
         restart_only = [
             f"server.{name}"
-            for name in ("host", "port", "threads")
+            for name in ("host", "port", "threads", "processes")
             if getattr(fresh.server, name) != getattr(server_settings, name)
         ]
         if restart_only:
@@ -143,12 +189,7 @@ def _serve(args: argparse.Namespace) -> int:
     sockets: dict[int, object] = {}
     try:
         server = waitress.create_server(
-            app,
-            map=sockets,
-            host=server_settings.host,
-            port=server_settings.port,
-            threads=server_settings.threads,
-            ident=None,
+            app, map=sockets, threads=server_settings.threads, ident=None, **listen
         )
     except OSError as exc:
         app.close()
@@ -157,9 +198,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    service = systemd.Service(server, sockets, reload=reload)
+    service = systemd.Service(server, sockets, reload=reload, environ=environ)
     signal.signal(signal.SIGTERM, service.request_stop)
-    signal.signal(signal.SIGINT, service.request_stop)
+    if "sockets" not in listen:  # a worker ignores Ctrl-C: its parent relays it as SIGTERM
+        signal.signal(signal.SIGINT, service.request_stop)
     signal.signal(signal.SIGHUP, service.request_reload)
     where = ", ".join(f"http://{host}:{port}{server_settings.base_path}" for host, port in service.addresses)
     logger.info("serving SCIM on %s", where)

@@ -69,6 +69,12 @@ class ServerConfig:
     )
     port: int = doc("TCP port to listen on.", 8080)
     threads: int = doc("Worker threads of the waitress server (requests served at once).", 8)
+    processes: int = doc(
+        "Bridge processes serving the port, each with its own threads and LDAP pool: more than 1 uses "
+        "more cores (Python runs one thread at a time per process). Each process keeps its own recently "
+        "seen entries, circuit-breaker count and failed-authentication counts.",
+        1,
+    )
     base_path: str = doc("URL path prefix of the SCIM endpoints.", "/scim/v2")
     public_url: str | None = doc(
         "The public base URL clients use (e.g. https://scim.example.com/scim/v2), for meta.location. "
@@ -384,6 +390,8 @@ def _check_server(server: ServerConfig, problems: list[str]) -> None:
         problems.append("server.port: must be between 1 and 65535")
     if server.threads is not None and server.threads < 1:
         problems.append("server.threads: must be at least 1")
+    if server.processes is not None and not 1 <= server.processes <= 64:
+        problems.append("server.processes: must be between 1 and 64")
 
 
 def _check_deprovisioning(deprovisioning: DeprovisioningConfig, problems: list[str]) -> None:

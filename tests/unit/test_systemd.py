@@ -5,6 +5,7 @@ verify`` and ``security``)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -342,9 +343,24 @@ def _get(port: int, path: str, token: str = TOKEN) -> int:
     return conn.getresponse().status
 
 
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-worker-processes"])
 def test_serve_says_ready_reloads_on_sighup_and_answers_in_flight_requests_on_sigterm(
-    tmp_path: Path, notify_socket: NotifySocket
+    tmp_path: Path, notify_socket: NotifySocket, processes: int
 ) -> None:
+    """The same protocol with one process and with workers (server.processes): systemd sees one service."""
     # A directory that accepts the TCP connection and never answers: a request to it is in flight until
     # the bridge's operation timeout (2 s) and ends as 503.
     with socket.socket() as silent:
@@ -353,7 +369,7 @@ def test_serve_says_ready_reloads_on_sighup_and_answers_in_flight_requests_on_si
         port = _free_port()
         (tmp_path / "bind-password").write_text("secret\n")
         config = {
-            "server": {"host": "127.0.0.1", "port": port, "threads": 2},
+            "server": {"host": "127.0.0.1", "port": port, "threads": 2, "processes": processes},
             "auth": {"token_hashes": [TOKEN_HASH]},
             "ldap": {
                 "urls": [f"ldap://127.0.0.1:{silent.getsockname()[1]}"],
@@ -384,7 +400,11 @@ def test_serve_says_ready_reloads_on_sighup_and_answers_in_flight_requests_on_si
             )
         try:
             ready = notify_socket.receive(timeout=20)
-            assert ready == {"READY": "1", "STATUS": f"serving SCIM on http://127.0.0.1:{port}/scim/v2"}
+            status = f"serving SCIM on http://127.0.0.1:{port}/scim/v2"
+            status += f" with {processes} processes" if processes > 1 else ""
+            assert ready == {"READY": "1", "STATUS": status}
+            if processes > 1:
+                assert len(_children(process.pid)) == processes
             assert _get(port, "/scim/v2/ServiceProviderConfig") == 200
             assert notify_socket.receive_until("WATCHDOG")[-1] == {"WATCHDOG": "1"}
 
@@ -393,7 +413,8 @@ def test_serve_says_ready_reloads_on_sighup_and_answers_in_flight_requests_on_si
             config_path.write_text(yaml.safe_dump(config))
             process.send_signal(signal.SIGHUP)
             assert notify_socket.receive_until("READY")[-1]["READY"] == "1"
-            assert _get(port, "/scim/v2/ServiceProviderConfig") == 401
+            for _ in range(4 * processes):  # new connections, which every worker takes turns to accept
+                assert _get(port, "/scim/v2/ServiceProviderConfig") == 401
             # A reload of a broken config keeps the running one.
             config_path.write_text("server: [\n")
             process.send_signal(signal.SIGHUP)
@@ -415,6 +436,7 @@ def test_serve_says_ready_reloads_on_sighup_and_answers_in_flight_requests_on_si
             waiting.join(20)
             assert answer == [503]
             assert process.wait(timeout=20) == 0
+            assert not _children(process.pid)
         finally:
             if process.poll() is None:
                 process.kill()
@@ -422,6 +444,97 @@ def test_serve_says_ready_reloads_on_sighup_and_answers_in_flight_requests_on_si
     log = stderr_path.read_text()
     assert "reload failed, still serving the previous configuration" in log
     assert '"message": "stopped"' in log
+
+
+def _start_workers(tmp_path: Path, environ: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """``serve`` with two worker processes, in a session of its own, once both serve."""
+    port = _free_port()
+    (tmp_path / "bind-password").write_text("secret\n")
+    config = {
+        "server": {"host": "127.0.0.1", "port": port, "threads": 2, "processes": 2},
+        "auth": {"token_hashes": [TOKEN_HASH]},
+        "ldap": {
+            "urls": [f"ldap://127.0.0.1:{_free_port()}"],  # nothing listens: no request here needs it
+            "tls": "none",
+            "bind_dn": "cn=admin,dc=example,dc=org",
+            "bind_password_file": "bind-password",
+            "user_base": "ou=people,dc=example,dc=org",
+        },
+        "map": str(OPENLDAP_MAP),
+    }
+    (tmp_path / "bridge.yaml").write_text(yaml.safe_dump(config))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "serve", "--config", str(tmp_path / "bridge.yaml")],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "stderr.log").open("w"),
+        env={**os.environ, "PYTHONPATH": str(REPO), **environ},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    log = tmp_path / "stderr.log"
+    while log.read_text().count('"message": "serving SCIM on') < 2 or _get_or_none(port) != 200:
+        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr.log").read_text()
+        time.sleep(0.05)
+    return process, port
+
+
+def _get_or_none(port: int) -> int | None:
+    try:
+        return _get(port, "/scim/v2/ServiceProviderConfig")
+    except OSError:
+        return None
+
+
+def test_a_worker_that_dies_stops_the_others_and_the_service_fails_for_systemd_to_restart(
+    tmp_path: Path,
+) -> None:
+    process, _ = _start_workers(tmp_path, {})
+    try:
+        first, second = _children(process.pid)
+        os.kill(first, signal.SIGKILL)
+        assert process.wait(timeout=20) != 0
+        assert not Path(f"/proc/{second}").exists() or not _children(process.pid)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert "stopping the others" in (tmp_path / "stderr.log").read_text()
+
+
+def test_ctrl_c_to_the_whole_group_stops_the_workers_gracefully(tmp_path: Path) -> None:
+    process, _ = _start_workers(tmp_path, {})
+    try:
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal does: every process of the group
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    log = (tmp_path / "stderr.log").read_text()
+    assert log.count('"message": "stopped"') == 3  # two workers drained, then the parent
+    assert "with 0 connection" not in log and "still busy" not in log
+
+
+def test_a_wedged_worker_stops_the_watchdog_pings(tmp_path: Path, notify_socket: NotifySocket) -> None:
+    """Every worker pings its parent; the parent pings systemd only while all of them do."""
+    environ = {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "400000"}
+    process, _ = _start_workers(tmp_path, environ)
+    try:
+        notify_socket.receive_until("READY")
+        assert notify_socket.receive_until("WATCHDOG")[-1] == {"WATCHDOG": "1"}
+        first, _ = _children(process.pid)
+        os.kill(first, signal.SIGSTOP)  # wedged: alive, but its loop no longer turns
+        time.sleep(0.5)  # pings already on their way
+        with contextlib.suppress(TimeoutError):
+            while True:
+                notify_socket.receive(timeout=0.2)
+        with pytest.raises(TimeoutError):
+            notify_socket.receive(timeout=1.0)  # more than two intervals without a ping
+        os.kill(first, signal.SIGCONT)
+        assert notify_socket.receive_until("WATCHDOG")[-1] == {"WATCHDOG": "1"}
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 # --- the units ------------------------------------------------------------------------------------------
@@ -465,6 +578,7 @@ def test_the_service_is_notify_with_a_watchdog_checks_its_config_and_loads_the_b
     assert unit["ExecStartPre"] == [f"/usr/bin/scim-ldap-bridge check-config {config}"]
     assert unit["ExecStart"] == [f"/usr/bin/scim-ldap-bridge serve {config}"]
     assert unit["ExecReload"] == ["kill -HUP $MAINPID"]
+    assert unit["KillMode"] == ["mixed"]  # workers (server.processes) hear SIGTERM once, from their parent
     assert unit["LoadCredential"] == ["bind-password:/etc/scim-ldap-bridge/bind-password"]
     assert unit["User"] == unit["Group"] == ["scim-ldap-bridge"]
     # systemd kills what is still running after TimeoutStopSec: the drain must end well before.
@@ -486,7 +600,7 @@ def test_the_service_is_notify_with_a_watchdog_checks_its_config_and_loads_the_b
 
 def test_the_sweep_service_runs_as_the_same_user_with_the_same_paths_and_hardening() -> None:
     lifecycle = {"Type", "NotifyAccess", "WatchdogSec", "ExecStartPre", "ExecStart", "ExecReload"}
-    lifecycle |= {"TimeoutStopSec", "Restart", "RestartSec", "RestartPreventExitStatus", "WantedBy"}
+    lifecycle |= {"TimeoutStopSec", "KillMode", "Restart", "RestartSec", "RestartPreventExitStatus", "WantedBy"}
     lifecycle |= {"Description", "Documentation", "StartLimitIntervalSec", "StartLimitBurst"}
     service = {k: v for k, v in unit_settings(SERVICE_UNIT).items() if k not in lifecycle}
     sweep_unit = UNITS / "scim-ldap-bridge-sweep.service"
