@@ -17,6 +17,7 @@ import json
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -81,10 +82,15 @@ class Driver:
             thread.join()
 
 
-def create_users(bridge: ServedBridge, count: int) -> list[tuple[str, str]]:
+def create_users(
+    bridge: ServedBridge, count: int, at: int, seen: Callable[[int], None]
+) -> list[tuple[str, str]]:
+    """``count`` users, one POST each; ``seen(at)`` is called once ``at`` requests have been answered."""
     worker = HttpWorker(bridge)
     ids = []
     for n in range(count):
+        if n == at:
+            seen(at)
         name = f"mem{n:06d}@contoso.com"
         body = _json({"userName": name, "displayName": f"Mem {n}", "title": "Start"})
         data = worker.send("POST", f"{bridge.base_path}/Users", body, 201)
@@ -100,36 +106,34 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     checkpoints = [c for c in CHECKPOINTS if c < args.requests] + [args.requests]
+    if not checkpoints[0] < args.users < args.requests:
+        raise SystemExit(f"--users must be more than {checkpoints[0]} and fewer than --requests")
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as workdir:
         server = Slapd(Path(workdir) / "slapd", extra_schema=[default_schema_path()])
         info = server.start()
         try:
             with serve_bridge(info, Path(workdir)) as bridge:
                 started = time.perf_counter()
-                ids = create_users(bridge, args.users)
-                print(
-                    f"created {len(ids)} users in {time.perf_counter() - started:.0f} s; then lookup, GET and"
-                )
-                print(f"PATCH in turn over them, {args.concurrency} connections; the bridge's VmRSS:")
-                driver = Driver(bridge, ids, args.concurrency, start=len(ids) + 1)
                 figures: list[tuple[int, float]] = []
-                for checkpoint in checkpoints:
-                    if checkpoint > len(ids):
-                        driver.run_to(checkpoint)
-                    figures.append((checkpoint, rss_mib(bridge.pid)))
-                    rate = checkpoint / (time.perf_counter() - started)
+
+                def record(requests: int) -> None:
+                    figures.append((requests, rss_mib(bridge.pid)))
+                    rate = requests / (time.perf_counter() - started)
                     print(
-                        f"  after {checkpoint:>7,} requests: {figures[-1][1]:7.1f} MiB",
-                        f"({rate:.0f} requests/s so far)",
-                        flush=True,
+                        f"  after {requests:>7,} requests: {figures[-1][1]:7.1f} MiB ({rate:.0f} requests/s)"
                     )
+
+                print(f"{args.users} users created, one POST each, then a lookup, a GET and a PATCH in turn")
+                print(f"over them, {args.concurrency} connections; the bridge's VmRSS:", flush=True)
+                ids = create_users(bridge, args.users, checkpoints[0], record)
+                driver = Driver(bridge, ids, args.concurrency, start=len(ids) + 1)
+                for checkpoint in checkpoints[1:]:
+                    driver.run_to(checkpoint)
+                    record(checkpoint)
                 ratio = figures[-1][1] / figures[0][1]
                 verdict = "met" if ratio <= TARGET else "NOT met"
-                print(
-                    f"  RSS after {figures[-1][0]:,} / after {figures[0][0]:,} requests: {ratio:.3f}",
-                    f"(target at most {TARGET}: {verdict})",
-                )
-                print(f"  errors: {driver.errors}")
+                print(f"  after {figures[-1][0]:,} / after {figures[0][0]:,} requests: {ratio:.3f}", end=" ")
+                print(f"(target at most {TARGET}: {verdict}); errors: {driver.errors}")
         finally:
             server.stop()
 

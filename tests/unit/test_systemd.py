@@ -600,7 +600,8 @@ def test_the_service_is_notify_with_a_watchdog_checks_its_config_and_loads_the_b
 
 def test_the_sweep_service_runs_as_the_same_user_with_the_same_paths_and_hardening() -> None:
     lifecycle = {"Type", "NotifyAccess", "WatchdogSec", "ExecStartPre", "ExecStart", "ExecReload"}
-    lifecycle |= {"TimeoutStopSec", "KillMode", "Restart", "RestartSec", "RestartPreventExitStatus", "WantedBy"}
+    lifecycle |= {"TimeoutStopSec", "KillMode", "Restart", "RestartSec", "RestartPreventExitStatus"}
+    lifecycle |= {"WantedBy"}
     lifecycle |= {"Description", "Documentation", "StartLimitIntervalSec", "StartLimitBurst"}
     service = {k: v for k, v in unit_settings(SERVICE_UNIT).items() if k not in lifecycle}
     sweep_unit = UNITS / "scim-ldap-bridge-sweep.service"
