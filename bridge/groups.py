@@ -192,17 +192,25 @@ class Memberships:
     def repoint(self, group_dn: str, new_dn: str | None) -> None:
         """After a group whose members keep the membership was renamed (``new_dn``) or is about to be
         deleted (None): each member's value follows, unless slapd's refint overlay does that. A member
-        that refuses is named in one error line, as with users' groups."""
+        that refuses is named in one error line, as with users' groups. Before a delete, a failure to
+        find the members fails the request (nothing is deleted yet); after a rename, it is logged."""
         if self._groups.map.integrity == "overlay":
             return
         changes = [Modification("delete", self.rule.attribute, (group_dn,))]
         changes += [Modification("add", self.rule.attribute, (new_dn,))] if new_dn else []
-        left: list[str] = []
-        for member in self._holders(group_dn):
-            try:
-                self._directory.update(member.dn, changes)
-            except DirectoryError as exc:
-                left.append(f"{member.dn} ({exc.reason})")
+        try:
+            holders = self._holders(group_dn)
+        except DirectoryError as exc:
+            if not new_dn:
+                raise
+            logger.error(
+                "the members of %s, renamed to %s, may still name it: finding them failed (%s)",
+                group_dn,
+                new_dn,
+                exc,
+            )
+            return
+        left = self._update_each([m.dn for m in holders], changes)
         if left:
             logger.error(
                 "%d member(s) still name the group %s, which was %s: %s",
@@ -311,7 +319,6 @@ class Memberships:
         renamed): so each group is tried, and those left behind are named in one error line for an
         operator, who fixes them by hand or lets slapd's refint overlay keep DNs right
         (``integrity: overlay``)."""
-        left: list[str] = []
         try:
             groups = self._holding(value)
         except DirectoryError as exc:
@@ -319,11 +326,7 @@ class Memberships:
                 "the %s user %s may still be listed in groups: finding them failed (%s)", what, user.dn, exc
             )
             return
-        for group in groups:
-            try:
-                self._directory.update(group.dn, changes)
-            except DirectoryError as exc:
-                left.append(f"{group.dn} ({exc.reason})")
+        left = self._update_each([group.dn for group in groups], changes)
         if left:
             logger.error(
                 "the %s user %s is still listed, under its old name, in %d group(s): %s",
@@ -332,6 +335,16 @@ class Memberships:
                 len(left),
                 "; ".join(left),
             )
+
+    def _update_each(self, dns: Sequence[str], changes: list[Modification]) -> list[str]:
+        """Apply ``changes`` to each of ``dns``; the ones that refused, with why."""
+        left: list[str] = []
+        for dn in dns:
+            try:
+                self._directory.update(dn, changes)
+            except DirectoryError as exc:
+                left.append(f"{dn} ({exc.reason})")
+        return left
 
 
 def _common_parent(bases: Sequence[str]) -> str | None:
@@ -563,8 +576,9 @@ class GroupService:
             raise client_error(exc) from exc
 
     def _member_writes(self, operations: Sequence[PatchOperation]) -> list[tuple[str, list[Member]]]:
-        """Where members keep the membership: each operation as ("add" | "remove" | "set", members),
-        every id resolved before anything is written."""
+        """Each member operation as ("add" | "remove" | "set", members), every id resolved before anything
+        is written: an unknown id in an add or a replacement is a 400, removing a non-member succeeds.
+        Entra removes in two forms: Remove + a value list (legacy), and members[value eq "id"] [D2]."""
         writes: list[tuple[str, list[Member]]] = []
         for index, operation in enumerate(operations):
             where = f"Operations[{index}]"
@@ -602,27 +616,16 @@ class GroupService:
             else:
                 self._members.set_members(group_dn, members)
 
-    def _member_changes(self, operations: Sequence[PatchOperation]) -> list[Modification]:
+    def _member_changes(self, writes: Sequence[tuple[str, list[Member]]]) -> list[Modification]:
+        """Where the group holds its members: each write as a value add, delete or replace on it."""
         attribute = self._members.rule.attribute
         changes: list[Modification] = []
-        for index, operation in enumerate(operations):
-            where = f"Operations[{index}]"
-            path = operation.path
-            assert path is not None
-            if operation.op == "add":
-                members = self._members.resolve(_member_ids(operation.value, where), strict=True)
-                if members:  # an LDAP add of no values is a protocol error: adding none changes nothing
-                    changes.append(Modification("add", attribute, self._members.values(members)))
-            elif operation.op == "remove" and (
-                path.filter is not None or operation.value not in (None, [], "")
-            ):
-                # Entra's two removal forms: Remove + value list (legacy), members[value eq "id"] (flag) [D2].
-                ids = (
-                    _filter_ids(path.filter, where)
-                    if path.filter is not None
-                    else _member_ids(operation.value, where)
-                )
-                members = self._members.resolve(ids, strict=False)  # removing a non-member succeeds
+        for kind, members in writes:
+            if (
+                kind == "add" and members
+            ):  # an LDAP add of no values is a protocol error; none changes nothing
+                changes.append(Modification("add", attribute, self._members.values(members)))
+            elif kind == "remove":
                 values = (
                     tuple(m.dn for m in members)
                     if self._members.rule.holds == "dn"
@@ -630,17 +633,9 @@ class GroupService:
                 )
                 if values:
                     changes.append(Modification("delete", attribute, values))
-            elif operation.op == "remove":
-                changes.append(Modification("replace", attribute, self._members.with_placeholder(())))
-            else:
-                if path.filter is not None:
-                    raise InvalidPath(f"{where}: replace the whole members list, not a filtered part")
-                members = self._members.resolve(_member_ids(operation.value or [], where), strict=True)
-                changes.append(
-                    Modification(
-                        "replace", attribute, self._members.with_placeholder(self._members.values(members))
-                    )
-                )
+            elif kind == "set":
+                values = self._members.with_placeholder(self._members.values(members))
+                changes.append(Modification("replace", attribute, values))
         return changes
 
     def patch_group(self, group_id: str, body: Any, *, if_match: Sequence[str] | None = None) -> None:
@@ -651,8 +646,9 @@ class GroupService:
         member_ops = [op for op, m in zip(operations, is_member, strict=True) if m]
         other_ops = [op for op, m in zip(operations, is_member, strict=True) if not m]
         on_members = self._members.on_members
-        writes = self._member_writes(member_ops) if on_members else []
-        member_changes = [] if on_members else self._member_changes(member_ops)
+        writes = self._member_writes(member_ops)
+        member_changes = [] if on_members else self._member_changes(writes)
+        writes = writes if on_members else []
         # Where members keep the membership, the group's own entry is not written: nothing would assert it.
         seen = None if if_match or on_members else self._recent.get(group_id)
         if seen is not None:

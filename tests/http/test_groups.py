@@ -140,13 +140,14 @@ def test_a_users_groups_follow_their_returned_and_mutability_rules(client: ScimC
     ]
 
 
-class RefusingGroup(InMemoryDirectory):
-    """An in-memory directory whose group ``refuse`` refuses every modify (a directory fault, or an ACL)."""
+class Refusing(InMemoryDirectory):
+    """An in-memory directory where the entry named ``refuse`` (an RDN, ``cn=Pay``) refuses every modify
+    (a directory fault, or an ACL)."""
 
     refuse = ""
 
-    def update(self, dn: str, changes: Any, *, expect: str | None = None) -> None:
-        if self.refuse and dn.lower().startswith(f"cn={self.refuse.lower()},"):
+    def update(self, dn: str, changes: Any, *, expect: Any = None) -> None:
+        if self.refuse and dn.lower().startswith(f"{self.refuse.lower()},"):
             raise DirectoryUnavailable("the server went away")
         super().update(dn, changes, expect=expect)
 
@@ -156,7 +157,7 @@ def test_a_group_that_fails_to_drop_a_deleted_user_is_named_and_the_others_are_c
 ) -> None:
     """The user's delete has happened, and a retry would be a 404: the request succeeds, every other
     group loses the member, and one error line names the group left behind for an operator."""
-    directory = RefusingGroup([USER_BASE, GROUP_BASE])
+    directory = Refusing([USER_BASE, GROUP_BASE])
     client = ScimClient(create_app(make_settings(), directory, maps))
     user = client.post_user({"userName": "hal"}).json["id"]
     for name in ("Ops", "Pay", "Dev"):
@@ -164,7 +165,7 @@ def test_a_group_that_fails_to_drop_a_deleted_user_is_named_and_the_others_are_c
             f"{SCIM}/Groups", json={"displayName": name, "members": [{"value": user}]}
         )
         assert added.status_code == 201
-    directory.refuse = "Pay"
+    directory.refuse = "cn=Pay"
     with caplog.at_level(logging.ERROR, logger="bridge.groups"):
         assert client.simulate_delete(f"{SCIM}/Users/{user}").status_code == 204
     stored = [directory.raw(f"cn={name},{GROUP_BASE}")["member"] for name in ("Ops", "Pay", "Dev")]
@@ -172,17 +173,6 @@ def test_a_group_that_fails_to_drop_a_deleted_user_is_named_and_the_others_are_c
     assert [dn.lower() in (v.lower() for v in values) for values in stored] == [False, True, False]
     (line,) = [r.getMessage() for r in caplog.records if r.name == "bridge.groups"]
     assert f"cn=Pay,{GROUP_BASE}" in line and "the server went away" in line and "1 group(s)" in line
-
-
-class RefusingUser(InMemoryDirectory):
-    """An in-memory directory where the user ``refuse`` refuses every modify."""
-
-    refuse = ""
-
-    def update(self, dn: str, changes: Any, *, expect: str | None = None) -> None:
-        if self.refuse and dn.lower().startswith(f"uid={self.refuse.lower()},"):
-            raise DirectoryUnavailable("the server went away")
-        super().update(dn, changes, expect=expect)
 
 
 def test_a_create_whose_member_write_fails_takes_the_group_and_its_values_away_again(
@@ -193,10 +183,10 @@ def test_a_create_whose_member_write_fails_takes_the_group_and_its_values_away_a
     maps = group_map_with(
         {"object_classes": ["groupOfURLs"], "members": {"attribute": "scimMemberOf", "kept_on": "members"}}
     )
-    directory = RefusingUser([USER_BASE, GROUP_BASE])
+    directory = Refusing([USER_BASE, GROUP_BASE])
     client = ScimClient(create_app(make_settings(), directory, maps))
     ids = [client.post_user({"userName": name}).json["id"] for name in ("ann", "ben")]
-    directory.refuse = "ben"
+    directory.refuse = "uid=ben"
     members = [{"value": i} for i in ids]
     failed = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops", "members": members})
     assert failed.status_code == 503, failed.json
