@@ -621,9 +621,8 @@ class GroupService:
         attribute = self._members.rule.attribute
         changes: list[Modification] = []
         for kind, members in writes:
-            if (
-                kind == "add" and members
-            ):  # an LDAP add of no values is a protocol error; none changes nothing
+            # An LDAP add of no values is a protocol error, and adding none changes nothing.
+            if kind == "add" and members:
                 changes.append(Modification("add", attribute, self._members.values(members)))
             elif kind == "remove":
                 values = (
