@@ -288,11 +288,12 @@ class Monitor:
         self._conn.unbind()
 
 
-def cpu_split(pid: int) -> tuple[float, float]:
-    """The user and the system CPU seconds process ``pid`` has used, all its threads together, and its
-    live child processes too (the workers of ``server.processes``)."""
+def cpu_split(pid: int, *, children: bool = False) -> tuple[float, float]:
+    """The user and the system CPU seconds process ``pid`` has used, all its threads together; with
+    ``children``, its live child processes' too (the workers of ``server.processes``)."""
     user = system = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    stats = Path("/proc").glob("[0-9]*/stat") if children else [Path(f"/proc/{pid}/stat")]
+    for stat in stats:
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -303,9 +304,9 @@ def cpu_split(pid: int) -> tuple[float, float]:
     return user, system
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU seconds process ``pid`` has used, user and system."""
-    return sum(cpu_split(pid))
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """The CPU seconds process ``pid`` (and with ``children`` its child processes) has used."""
+    return sum(cpu_split(pid, children=children))
 
 
 @dataclass(slots=True)
@@ -384,14 +385,18 @@ def run_phase(
         threading.Thread(target=work, args=(worker,), name=f"load-{n}") for n, worker in enumerate(workers)
     ]
     before = monitor.read() if monitor is not None else None
-    cpu_before = {label: cpu_seconds(pid) for label, pid in watched.items()}
+    # The bridge's workers (server.processes) count as the bridge; the load client's children do not.
+    cpu_before = {label: cpu_seconds(pid, children=label == "bridge") for label, pid in watched.items()}
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     phase.seconds = time.perf_counter() - started
-    phase.cpu = {label: cpu_seconds(pid) - cpu_before[label] for label, pid in watched.items()}
+    phase.cpu = {
+        label: cpu_seconds(pid, children=label == "bridge") - cpu_before[label]
+        for label, pid in watched.items()
+    }
     if monitor is not None and before is not None:
         phase.ldap = monitor.since(before)
     phase.count = len(items)

@@ -392,9 +392,9 @@ def profile(bridge: ServedBridge, users: int, concurrency: int, directory: Path,
     @contextmanager
     def recorded(name: str) -> Iterator[None]:
         with py_spy(bridge.pid, names[name], rate):
-            before = cpu_split(bridge.pid)
+            before = cpu_split(bridge.pid, children=True)
             yield
-            after = cpu_split(bridge.pid)
+            after = cpu_split(bridge.pid, children=True)
         cpu[name] = (after[0] - before[0], after[1] - before[1])
 
     phases = list(load.phases(plan("profile", users), around=recorded, watch={"bridge": bridge.pid}))
