@@ -302,6 +302,12 @@ RULES = [
     ),
     pytest.param({"server": {"port": 70000}}, "server.port: must be between 1 and 65535", id="port-range"),
     pytest.param({"server": {"threads": 0}}, "server.threads: must be at least 1", id="threads"),
+    pytest.param({"server": {"processes": 0}}, "server.processes: must be between 1 and 64", id="processes"),
+    pytest.param(
+        {"ldap": {"uniqueness": "overlay"}},
+        "ldap.uniqueness: must be 'bridge' or 'directory', not 'overlay'",
+        id="uniqueness",
+    ),
     pytest.param({"map": "maps/missing.yaml"}, "map: no such file: ", id="missing-map"),
 ]
 
