@@ -129,6 +129,7 @@ def create_app(
         "scim_bridge_breaker_tripped",
         "1 when this instance last found the deprovisioning circuit breaker tripped, else 0.",
         lambda: float(services.safety.seen_tripped),
+        highest=True,
     )
     pool = getattr(directory, "pool", None)
     if pool is not None:

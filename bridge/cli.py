@@ -125,7 +125,9 @@ def _serve(args: argparse.Namespace) -> int:
     server = settings.server
     if server.processes <= 1:
         return _serve_one(args, settings, {"host": server.host, "port": server.port}, os.environ)
+    import shutil  # noqa: PLC0415
     import socket  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
 
     from bridge import systemd  # noqa: PLC0415
 
@@ -149,7 +151,14 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, workers.request_stop)
     signal.signal(signal.SIGINT, workers.request_stop)
     signal.signal(signal.SIGHUP, workers.request_reload)
-    code = workers.run(status=f"serving SCIM on {where} with {server.processes} processes")
+    # /metrics sums every worker's values: prometheus-client's multiprocess mode, files in a directory of
+    # this run's own, named before any worker imports the library (bridge/http/observe.py).
+    metrics_dir = tempfile.mkdtemp(prefix=f"scim-ldap-bridge-metrics-{os.getpid()}-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        code = workers.run(status=f"serving SCIM on {where} with {server.processes} processes")
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     listener.close()
     logger.info("stopped")
     return code

@@ -5,7 +5,11 @@ base path, so they need no token and cost no directory work beyond what each pro
 - ``/readyz``: one round trip to the directory as the bind DN (a pooled connection reads the root DSE):
   200 when it answers, 503 when it does not, for a load balancer or ``systemctl`` checks;
 - ``/metrics``: the Prometheus text format (the prometheus-client library), from a registry of this app's
-  own, so several apps in one process (the tests) never share counters.
+  own, so several apps in one process (the tests) never share counters. Under ``server.processes`` > 1
+  the parent sets ``$PROMETHEUS_MULTIPROC_DIR`` before it starts the workers: every worker's values go to
+  files there, and whichever worker answers a scrape reports the sum over all of them (prometheus-client's
+  multiprocess mode). Gauges are then set after every request (a callback gauge would show only the
+  worker that answers), and summed over the live workers, but the breaker's, which shows the highest.
 
 None of them returns personal data, but ``/metrics`` shows request rates and routes: let the reverse proxy
 forward only the SCIM base path to the world.
@@ -14,9 +18,10 @@ forward only the SCIM base path to the world.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import falcon
 from prometheus_client import (
@@ -27,6 +32,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from bridge.directory.errors import DirectoryError
 
@@ -40,6 +46,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # several worker processes
+        self._gauges: list[tuple[Gauge, Callable[[], float]]] = []
         self.requests = Counter(
             "scim_bridge_http_requests",
             "HTTP requests answered, by method, route template and status.",
@@ -71,9 +79,30 @@ class Metrics:
         self.directory_operations.labels(operation, "ok" if ok else "error").inc()
         self.directory_latency.labels(operation).observe(seconds)
 
-    def gauge(self, name: str, text: str, read: Callable[[], float]) -> None:
-        """A gauge whose value is read at each scrape."""
-        Gauge(name, text, registry=self.registry).set_function(read)
+    def gauge(self, name: str, text: str, read: Callable[[], float], *, highest: bool = False) -> None:
+        """A gauge whose value is read at each scrape; with workers, set after each request and summed
+        over them, or (``highest``) their highest value."""
+        if not self.shared:
+            Gauge(name, text, registry=self.registry).set_function(read)
+            return
+        mode: Literal["livemax", "livesum"] = "livemax" if highest else "livesum"
+        gauge = Gauge(name, text, registry=self.registry, multiprocess_mode=mode)
+        self._gauges.append((gauge, read))
+        gauge.set(read())
+
+    def refresh(self) -> None:
+        """Write this worker's gauge values (multiprocess mode only; a no-op otherwise)."""
+        for gauge, read in self._gauges:
+            gauge.set(read())
+
+    def exposition(self) -> bytes:
+        """The text a scrape answers: this app's registry, or, with workers, the sum over all of them."""
+        if not self.shared:
+            return bytes(generate_latest(self.registry))
+        self.refresh()
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(combined))
 
     def middleware(self) -> RequestMetrics:
         return RequestMetrics(self)
@@ -93,6 +122,7 @@ class RequestMetrics:
         self._metrics.requests.labels(req.method, route, str(resp.status_code)).inc()
         if started is not None:  # set by the request id middleware, with time.monotonic
             self._metrics.latency.labels(req.method, route).observe(time.monotonic() - started)
+        self._metrics.refresh()
 
 
 class Health:
@@ -130,7 +160,7 @@ class MetricsEndpoint:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = CONTENT_TYPE_LATEST
-        resp.data = generate_latest(self._metrics.registry)
+        resp.data = self._metrics.exposition()
 
 
 __all__ = ["Health", "Metrics", "MetricsEndpoint", "Ready", "RequestMetrics"]

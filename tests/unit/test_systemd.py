@@ -515,6 +515,41 @@ def test_ctrl_c_to_the_whole_group_stops_the_workers_gracefully(tmp_path: Path) 
     assert "with 0 connection" not in log and "still busy" not in log
 
 
+def test_every_scrape_of_metrics_counts_the_requests_of_every_worker(tmp_path: Path) -> None:
+    """Whichever worker answers /metrics, it reports the sum over all of them (new connections land on
+    either worker; a scrape that saw one worker's share alone would show fewer)."""
+    process, port = _start_workers(tmp_path, {})
+    try:
+        before = _scrape_count(port)
+        for _ in range(40):
+            assert _get(port, "/scim/v2/ServiceProviderConfig") == 200
+        counts = {_scrape_count(port) for _ in range(8)}
+        assert counts == {before + 40}, counts
+        text = _scrape(port)
+        assert "scim_bridge_breaker_tripped 0.0" in text
+        assert re.search(r"^scim_bridge_ldap_connections_in_use 0\.0$", text, re.MULTILINE), text
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    assert not list(Path(tempfile.gettempdir()).glob(f"scim-ldap-bridge-metrics-{process.pid}-*"))
+
+
+def _scrape(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    return conn.getresponse().read().decode()
+
+
+def _scrape_count(port: int) -> float:
+    found = re.search(
+        r'^scim_bridge_http_requests_total\{method="GET",route="/scim/v2/ServiceProviderConfig",'
+        r'status="200"\} (\S+)$',
+        _scrape(port),
+        re.MULTILINE,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
 def test_a_wedged_worker_stops_the_watchdog_pings(tmp_path: Path, notify_socket: NotifySocket) -> None:
     """Every worker pings its parent; the parent pings systemd only while all of them do."""
     environ = {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "400000"}
