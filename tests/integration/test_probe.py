@@ -104,3 +104,36 @@ def test_membership_on_the_members_is_probed_for_the_dynlist_overlay(
     assert any(
         line.startswith("problem: cannot add a groupOfURLs group with memberURL under") for line in lines
     ), lines
+
+
+def test_uniqueness_left_to_the_directory_is_probed_with_two_namesakes(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, slapd: SlapdInfo, ldap_subtree: Subtree
+) -> None:
+    """With ldap.uniqueness: directory, a directory that accepts a second entry with the same uid is a
+    problem (duplicate users would follow); one with the unique overlay passes. No probe entry stays."""
+    refused = "ok: ldap.uniqueness: directory: the directory refuses a second uid value"
+
+    def config_for(info: SlapdInfo, subtree: Subtree) -> Path:
+        path = write_config(tmp_path, info, subtree)
+        config = yaml.safe_load(path.read_text())
+        config["ldap"]["uniqueness"] = "directory"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    server = Slapd(tmp_path_factory.mktemp("unique"), extra_schema=[default_schema_path()], unique=True)
+    with server as info, make_subtree(info) as subtree:
+        inspector = Inspector(info, subtree)
+        before = inspector.people()
+        code, lines = probe(config_for(info, subtree))
+        assert code == 0 and refused in lines, lines
+        assert inspector.people() == before
+        inspector.conn.unbind()
+    inspector = Inspector(slapd, ldap_subtree)
+    before = inspector.people()
+    code, lines = probe(config_for(slapd, ldap_subtree))  # the session slapd has no unique overlay
+    assert code == 1 and refused not in lines
+    assert any(
+        line.startswith("problem: ldap.uniqueness is directory, but the directory accepted") for line in lines
+    )
+    assert inspector.people() == before
+    inspector.conn.unbind()

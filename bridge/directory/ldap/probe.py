@@ -92,6 +92,8 @@ def probe(settings: Settings, maps: MapSet, pool: ConnectionPool, flavor: Flavor
             yield Finding("problem", f"{key} {base} does not exist, or the bind DN cannot see it")
     if not missing:
         yield from _write_check(run, ldap.user_base, flavor)
+        if ldap.uniqueness == "directory" and flavor.name == "openldap":
+            yield from _uniqueness_check(run, ldap.user_base, maps.user.rdn.ldap)
     if flavor.name == "openldap":
         yield from _openldap_checks(run, settings, maps, controls)
     if {SORT_REQUEST, VLV_REQUEST} <= controls:
@@ -130,6 +132,46 @@ def _write_check(
         yield Finding("ok", f"the bind DN may add and delete entries under {base} (a probe entry, removed)")
     else:
         yield Finding("problem", f"the bind DN cannot write under {base}: {added[1]}")
+
+
+def _uniqueness_check(
+    run: Callable[[Callable[[Connection], object]], object], base: str, attribute: str
+) -> Iterator[Finding]:
+    """``ldap.uniqueness: directory`` trusts the directory to refuse a second entry with the same naming
+    value: two probe entries (organizationalRole + extensibleObject, any attribute allowed) with the same
+    ``attribute`` value and different DNs are added; the second must be refused. Both are removed."""
+    value = f"scim-ldap-bridge-probe-{secrets.token_hex(4)}"
+    names = [f"{value}-{n}" for n in (1, 2)]
+
+    def check(conn: Connection) -> tuple[str, str]:
+        added: list[str] = []
+        try:
+            for name in names:
+                dn = make_dn(("cn", name), base)
+                conn.add(dn, ["organizationalRole", "extensibleObject"], {"cn": name, attribute: value})
+                code, why = conn.result.get("result"), str(conn.result.get("message") or "")
+                if code == 19 and added:  # constraintViolation, from the unique overlay
+                    return "refused", why
+                if code != 0:
+                    return "error", why or str(conn.result.get("description"))
+                added.append(dn)
+            return "accepted", ""
+        finally:
+            for dn in reversed(added):
+                conn.delete(dn)
+
+    outcome = run(check)
+    assert isinstance(outcome, tuple)
+    if outcome[0] == "refused":
+        yield Finding("ok", f"ldap.uniqueness: directory: the directory refuses a second {attribute} value")
+    elif outcome[0] == "accepted":
+        yield Finding(
+            "problem",
+            f"ldap.uniqueness is directory, but the directory accepted two entries with the same "
+            f"{attribute}: load slapd's unique overlay on it, or set ldap.uniqueness: bridge",
+        )
+    else:
+        yield Finding("problem", f"cannot probe ldap.uniqueness: directory: {outcome[1]}")
 
 
 def _dynlist_check(
