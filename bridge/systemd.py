@@ -346,10 +346,18 @@ class Workers:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
             sock.bind(f"\0{name}/{index}")
             sockets.append(sock)
-        children = {self._spawn(index, sockets, name): index for index in range(self._count)}
-        logger.info("started %d worker processes: %s", len(children), ", ".join(map(str, children)))
+        children: dict[int, int] = {}
+        failed = False
         try:
-            return self._supervise(children, sockets, status)
+            for index in range(self._count):
+                children[self._spawn(index, sockets, name)] = index
+            logger.info("started %d worker processes: %s", len(children), ", ".join(map(str, children)))
+        except OSError as exc:  # fork refused (a process limit): stop the workers already started
+            logger.error("cannot start worker process %d of %d: %s", len(children) + 1, self._count, exc)
+            self._stop_requested = failed = True
+        try:
+            code = self._supervise(children, sockets, status)
+            return code or int(failed)
         finally:
             for sock in sockets:
                 sock.close()

@@ -27,7 +27,7 @@ import pytest
 import waitress
 import yaml
 
-from bridge.systemd import DRAIN_SECONDS, ReloadableApp, Service, notify, watchdog_interval
+from bridge.systemd import DRAIN_SECONDS, ReloadableApp, Service, Workers, notify, watchdog_interval
 from tests.conftest import OPENLDAP_MAP, REPO, TOKEN, TOKEN_HASH
 
 UNITS = REPO / "systemd"
@@ -660,3 +660,24 @@ def test_the_readme_reports_the_exposure_score_systemd_analyze_gives_the_service
     score, verdict = found.groups()
     install = (REPO / "README.md").read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
     assert f"exposure level **{score} {verdict}**" in install
+
+
+def test_a_worker_that_cannot_be_started_stops_the_ones_that_were_and_fails() -> None:
+    """fork refused for the second worker (a process limit): the first is stopped, the exit code is 1."""
+    started: list[int] = []
+
+    class Refused(Workers):
+        def _spawn(self, index: int, sockets: list[socket.socket], name: str) -> int:
+            if index:
+                raise BlockingIOError("fork: Resource temporarily unavailable")
+            pid = os.fork()
+            if pid == 0:  # a worker that waits for its SIGTERM
+                signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
+                time.sleep(30)
+                os._exit(3)
+            started.append(pid)
+            return pid
+
+    assert Refused(2, lambda index, environ: 0, environ={}).run(status="serving") == 1
+    (pid,) = started
+    assert not Path(f"/proc/{pid}").exists()  # reaped
