@@ -8,7 +8,6 @@ decides what ``active=false`` and DELETE do.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import secrets
@@ -57,7 +56,7 @@ from bridge.scim.errors import (
     Uniqueness,
 )
 from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
-from bridge.scim.patch import apply_patch
+from bridge.scim.patch import apply_patch, copy_document
 from bridge.scim.schemas import USER
 
 _T = TypeVar("_T")
@@ -317,9 +316,9 @@ class ProvisioningService:
     def _client_form(self, document: dict[str, Any]) -> dict[str, Any]:
         """``document`` with each reference as the client knows it: the DN the directory holds becomes
         that user's id. A DN that leads to no user in scope (a deleted manager) reads as no value."""
-        if not self._references:
+        if not any(rule.target.get(document) for rule in self._references):
             return document
-        result = copy.deepcopy(document)
+        result: dict[str, Any] = copy_document(document)
         for rule in self._references:
             dn = rule.target.get(result)
             if not dn:
@@ -335,9 +334,9 @@ class ProvisioningService:
     def _directory_form(self, document: dict[str, Any]) -> dict[str, Any]:
         """``document`` with each reference as the directory holds it: the user's DN for its id. An
         id of no user in scope is a 400, never a DN that leads nowhere."""
-        if not self._references:
+        if not any(rule.target.get(document) for rule in self._references):
             return document
-        result = copy.deepcopy(document)
+        result: dict[str, Any] = copy_document(document)
         for rule in self._references:
             reference = rule.target.get(result)
             if not reference:
@@ -473,7 +472,7 @@ class ProvisioningService:
         def work(entry: Entry, expect: Expect, fresh: bool) -> UserView | None:
             self._safety.check_entry("User", entry)
             old = self._mapping.to_document(entry)
-            new = copy.deepcopy(body_document)
+            new: dict[str, Any] = copy_document(body_document)
             new.setdefault("active", old["active"])
             document = self._directory_form(new)
             return self._update(entry, old, document, may_delete=True, expect=expect, fresh=fresh)
@@ -635,8 +634,9 @@ class ProvisioningService:
             self._directory, self._bases, self._mapping.map.derived_names, entry, old=old, new=new
         )
         rdn: tuple[str, str] | None = None  # None: a derived name is kept (unless ``keep: false``)
+        after = self._mapping.to_ldap(new)
         if naming is None:
-            rdn = self._mapping.rdn(self._mapping.to_ldap(new))
+            rdn = self._mapping.rdn(after)
         elif naming.attribute in derived:
             rdn = (naming.attribute, derived.pop(naming.attribute))
         renames = rdn is not None and rdn[1] != entry.first(rdn[0])
@@ -644,7 +644,7 @@ class ProvisioningService:
         renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
         if renamed and self._taken(new, entry.id):
             raise Uniqueness(f"userName {new['userName']} is already taken")
-        changes = self._mapping.changes(entry, old, new, now=self._stamp())
+        changes = self._mapping.changes(entry, old, new, now=self._stamp(), after=after)
         changes += [Modification("replace", name, (value,)) for name, value in derived.items()]
         try:
             with refusals("User", entry.id):

@@ -173,14 +173,21 @@ class ResourceMapping:
         return attributes
 
     def changes(
-        self, entry: Entry, old: Mapping[str, Any], new: Mapping[str, Any], *, now: str | None = None
+        self,
+        entry: Entry,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        *,
+        now: str | None = None,
+        after: LdapValues | None = None,
     ) -> list[Modification]:
         """The modifications that take ``entry`` from document ``old`` to document ``new``.
 
         The RDN attribute is left out: renaming is a modify-DN, which the service does first. A disable
         records ``now`` (GeneralizedTime) in the active rule's ``since`` attribute; an enable removes it.
+        ``after`` is ``to_ldap(new)``, when the caller has it already.
         """
-        before, after = self.to_ldap(old), self.to_ldap(new)
+        before, after = self.to_ldap(old), self.to_ldap(new) if after is None else after
         changes = [
             Modification("replace", name, values)
             for name, values in after.items()

@@ -8,7 +8,6 @@ there writes nothing. Operations on attributes the schema does not know are repo
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +28,21 @@ class PatchResult:
     ignored: tuple[str, ...]
 
 
+def copy_document(value: Any) -> Any:
+    """A copy of a JSON-shaped value (dicts, lists, scalars) that shares nothing mutable with it: what
+    ``copy.deepcopy`` gives for such a value, several times faster: every PATCH copies its document."""
+    if isinstance(value, dict):
+        return {key: copy_document(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_document(item) for item in value]
+    return value
+
+
 def apply_patch(
     document: dict[str, Any], operations: list[PatchOperation], schema: ResourceSchema
 ) -> PatchResult:
     """A new document with ``operations`` applied in order; ``document`` is left untouched."""
-    result = copy.deepcopy(document)
+    result: dict[str, Any] = copy_document(document)
     ignored: list[str] = []
     for index, operation in enumerate(operations):
         _apply(result, operation, schema, ignored, f"Operations[{index}]")
