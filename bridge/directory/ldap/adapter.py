@@ -27,6 +27,7 @@ from bridge.directory.ldap.controls import (
     VLV_REQUEST,
     Control,
     assertion,
+    assertion_equal,
     list_view,
     post_read,
     read_list_view,
@@ -232,9 +233,12 @@ class LdapDirectory:
         if expect is None:
             return []
         if self._flavor.asserts:
-            if isinstance(expect, SameEntry):
-                return [assertion(render_filter(self._flavor.id_filter(expect.id)))]
-            return [assertion(render_filter(Eq(self._flavor.version_attribute, expect)))]
+            if not isinstance(expect, SameEntry):
+                return [assertion_equal(self._flavor.version_attribute, expect)]
+            identity = self._flavor.id_filter(expect.id)
+            if isinstance(identity, Eq):
+                return [assertion_equal(identity.attribute, identity.value)]
+            return [assertion(render_filter(identity))]
         found = self._read(conn, dn, ())
         if (
             found.id.lower() != expect.id.lower()
