@@ -15,10 +15,14 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
+import socket
+import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +129,6 @@ def _serve(args: argparse.Namespace) -> int:
     server = settings.server
     if server.processes <= 1:
         return _serve_one(args, settings, {"host": server.host, "port": server.port}, os.environ)
-    import shutil  # noqa: PLC0415
-    import socket  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
 
     from bridge import systemd  # noqa: PLC0415
 
@@ -302,9 +303,6 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     """Summarise provisioning activity from the audit log: a file, standard input, or the journal."""
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    from datetime import UTC, datetime  # noqa: PLC0415
 
     from bridge.report import build, parse_since, render  # noqa: PLC0415
 
