@@ -189,6 +189,8 @@ def refused(port: int, timeout: float = 3.0) -> bool:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
             return True
+        except ConnectionResetError:
+            pass  # it sat in the backlog as the listener closed: try again, and expect a refusal
         time.sleep(0.02)
     return False
 
