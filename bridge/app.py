@@ -3,6 +3,8 @@ real one from settings (LDAP pool, audit, map)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ import falcon
 from bridge.config import Settings, load_maps, read_bind_password
 from bridge.directory.audit import AuditedDirectory
 from bridge.directory.base import Directory, DirFilter, Eq
+from bridge.directory.errors import DirectoryUnavailable
 from bridge.directory.filterparse import parse_ldap_filter
 from bridge.directory.metered import MeteredDirectory
 from bridge.groups import GroupService, Memberships
@@ -24,9 +27,12 @@ from bridge.http.observe import Health, Metrics, MetricsEndpoint, Ready
 from bridge.http.resources import DiscoveryEndpoints, Groups, RootSearch, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
+from bridge.recent import EntryCache, SharedEntries, local
 from bridge.safety import Safety
 from bridge.scim.discovery import Discovery
 from bridge.service import ProvisioningService, Scope
+
+logger = logging.getLogger(__name__)
 
 
 def entry_uuid_filter(value: str) -> DirFilter:
@@ -53,10 +59,13 @@ def create_services(
     dn_attribute: str = "entryDN",
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    remember: Callable[[str], EntryCache] = local,
 ) -> Services:
     """The services the app serves, and ``sweep`` runs; every write goes through the audit log.
 
-    Groups are served when the map has a ``group`` section and ``ldap.group_base`` is set.
+    Groups are served when the map has a ``group`` section and ``ldap.group_base`` is set. ``remember``
+    gives each service the table of entries it writes from without reading them first (``bridge.recent``):
+    its own, or one shared by worker processes.
     """
     maps = maps if isinstance(maps, MapSet) else MapSet(maps)
     audited = AuditedDirectory(directory)
@@ -91,6 +100,7 @@ def create_services(
         dn_attribute=dn_attribute,
         safety=safety,
         now=now,
+        remember=remember,
     )
     groups = None
     if memberships is not None:
@@ -102,6 +112,7 @@ def create_services(
             id_filter,
             safety,
             unique_by_directory=settings.ldap.uniqueness == "directory",
+            remember=remember,
         )
     return Services(service, groups, maps, safety)
 
@@ -115,6 +126,7 @@ def create_app(
     dn_attribute: str = "entryDN",
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    remember: Callable[[str], EntryCache] = local,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """A Falcon app serving SCIM over ``directory``; every collaborator is passed in, nothing global.
 
@@ -123,7 +135,14 @@ def create_app(
     metrics = Metrics()
     metered = MeteredDirectory(directory, metrics.observe_directory)
     services = create_services(
-        settings, metered, maps, id_filter=id_filter, dn_attribute=dn_attribute, clock=clock, now=now
+        settings,
+        metered,
+        maps,
+        id_filter=id_filter,
+        dn_attribute=dn_attribute,
+        clock=clock,
+        now=now,
+        remember=remember,
     )
     metrics.gauge(
         "scim_bridge_breaker_tripped",
@@ -200,6 +219,7 @@ class OpenDirectory:
     id_filter: Callable[[str], DirFilter]
     dn_attribute: str
     close: Callable[[], None]
+    fill: Callable[[], int]
 
 
 def open_directory(settings: Settings) -> OpenDirectory:
@@ -211,14 +231,33 @@ def open_directory(settings: Settings) -> OpenDirectory:
     base_dir = Path(settings.source).parent
     pool = ConnectionPool(settings.ldap, read_bind_password(settings.ldap, base_dir), str(base_dir))
     flavor = FLAVORS[settings.ldap.directory]
-    return OpenDirectory(LdapDirectory(pool, flavor), flavor.id_filter, flavor.dn_attribute, pool.close)
+    return OpenDirectory(
+        LdapDirectory(pool, flavor), flavor.id_filter, flavor.dn_attribute, pool.close, pool.fill
+    )
 
 
-def build_app(settings: Settings) -> tuple[falcon.App[falcon.Request, falcon.Response], Callable[[], None]]:
-    """The production app over LDAP, and a function that closes its connections."""
+def _fill(opened: OpenDirectory) -> None:
+    try:
+        logger.info("opened %d directory connections", opened.fill())
+    except DirectoryUnavailable as exc:
+        logger.warning("could not open the directory connections at start: %s; they open on demand", exc)
+
+
+def build_app(
+    settings: Settings, shared: SharedEntries | None = None
+) -> tuple[falcon.App[falcon.Request, falcon.Response], Callable[[], None]]:
+    """The production app over LDAP, and a function that closes its connections; ``shared``: the table of
+    remembered entries the worker processes share (``server.processes`` > 1)."""
     maps = load_maps(settings.map_path)
     opened = open_directory(settings)
     app = create_app(
-        settings, opened.directory, maps, id_filter=opened.id_filter, dn_attribute=opened.dn_attribute
+        settings,
+        opened.directory,
+        maps,
+        id_filter=opened.id_filter,
+        dn_attribute=opened.dn_attribute,
+        remember=local if shared is None else shared.view,
     )
+    # Warm the pool beside the first requests, not before READY: a slow directory delays nothing.
+    threading.Thread(target=_fill, args=(opened,), name="ldap-pool-fill", daemon=True).start()
     return app, opened.close

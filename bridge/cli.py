@@ -24,12 +24,15 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
 from bridge.config import ConfigError, Settings, load_maps, load_settings
 from bridge.mapping.load import MapError
 from bridge.mapping.model import MapSet
+
+if TYPE_CHECKING:
+    from bridge.recent import SharedEntries
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 DEFAULT_CONFIG = "/etc/scim-ldap-bridge/bridge.yaml"
@@ -131,6 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _serve_one(args, settings, {"host": server.host, "port": server.port}, os.environ)
 
     from bridge import systemd  # noqa: PLC0415
+    from bridge.recent import SharedEntries  # noqa: PLC0415
 
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -145,9 +149,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"scim-ldap-bridge: cannot listen on {server.host}:{server.port}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     where = f"http://{server.host}:{listener.getsockname()[1]}{server.base_path}"
+    shared = SharedEntries()  # before the fork: every worker maps the same memory
     workers = systemd.Workers(
         server.processes,
-        lambda index, environ: _serve_one(args, settings, {"sockets": [listener]}, environ),
+        lambda index, environ: _serve_one(args, settings, {"sockets": [listener]}, environ, shared),
     )
     signal.signal(signal.SIGTERM, workers.request_stop)
     signal.signal(signal.SIGINT, workers.request_stop)
@@ -166,9 +171,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_one(
-    args: argparse.Namespace, settings: Settings, listen: dict[str, Any], environ: Mapping[str, str]
+    args: argparse.Namespace,
+    settings: Settings,
+    listen: dict[str, Any],
+    environ: Mapping[str, str],
+    shared: SharedEntries | None = None,
 ) -> int:
-    """One process serving on ``listen`` (host and port, or sockets bound by the parent of workers)."""
+    """One process serving on ``listen`` (host and port, or sockets bound by the parent of workers, with
+    the ``shared`` table of remembered entries)."""
     import waitress  # noqa: PLC0415 - only the server needs it
 
     from bridge import systemd  # noqa: PLC0415
@@ -176,7 +186,7 @@ def _serve_one(
     from bridge.logs import setup_logging  # noqa: PLC0415
 
     try:
-        app = systemd.ReloadableApp(*build_app(settings))
+        app = systemd.ReloadableApp(*build_app(settings, shared))
     except (ConfigError, MapError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
@@ -184,7 +194,8 @@ def _serve_one(
 
     def reload() -> None:
         fresh = load_settings(args.config)
-        fresh_app, fresh_close = build_app(fresh)  # a bad map or bind password raises here: nothing changed
+        # A bad map or bind password raises here: nothing changed.
+        fresh_app, fresh_close = build_app(fresh, shared)
         setup_logging(fresh.logging)
         app.replace(fresh_app, fresh_close)
         logger.info("reloaded %s", args.config)

@@ -17,7 +17,7 @@ import itertools
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ from bridge.directory.errors import DirectoryError, EntryAlreadyExists, NoSuchEn
 from bridge.directory.ldap.render import make_dn, search_url
 from bridge.mapping.engine import ResourceMapping
 from bridge.mapping.filters import FilterTranslator
-from bridge.recent import Recent, Stale
+from bridge.recent import EntryCache, Stale, local
 from bridge.safety import Safety
 from bridge.scim.compat import PatchOperation, normalize_patch, normalize_resource
 from bridge.scim.errors import (
@@ -410,9 +410,9 @@ class GroupService:
         safety: Safety | None = None,
         *,
         unique_by_directory: bool = False,
+        remember: Callable[[str], EntryCache] = local,
     ):
         self._unique_by_directory = unique_by_directory
-        self._recent = Recent()
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=memberships.group_base)
         self._mapping = mapping
@@ -422,6 +422,7 @@ class GroupService:
         self._translator = FilterTranslator(mapping, GROUP, id_filter, directory.can_order)
         self._read = mapping.read_attributes
         self._posix = mapping.map.posix
+        self._recent = remember("groups " + " ".join(self._read))
 
     def _attributes(self, with_members: bool) -> tuple[str, ...]:
         on_group = with_members and not self._members.on_members

@@ -37,10 +37,11 @@ class RequestContext(logging.Filter):
 
 
 def formatter() -> logging.Formatter:
-    """The JSON formatter every handler uses."""
+    """The JSON formatter every handler uses. ``pid`` tells the worker processes of ``server.processes``
+    apart: journald gives their shared stderr the parent's PID."""
     return JsonFormatter(
-        ["asctime", "levelname", "name", "message", "request_id"],
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        ["asctime", "levelname", "name", "message", "request_id", "process"],
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
         datefmt="%Y-%m-%dT%H:%M:%S%z",
     )
 

@@ -43,7 +43,7 @@ from bridge.directory.errors import (
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.filters import FilterTranslator
 from bridge.mapping.model import NamingRule, Rule
-from bridge.recent import DEFAULT_SIZE, Recent, Stale
+from bridge.recent import EntryCache, Stale, local
 from bridge.safety import Safety
 from bridge.scim.compat import normalize_patch, normalize_resource
 from bridge.scim.errors import (
@@ -251,7 +251,7 @@ class ProvisioningService:
         dn_attribute: str = "entryDN",
         safety: Safety | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        recent_size: int = DEFAULT_SIZE,
+        remember: Callable[[str], EntryCache] = local,
     ) -> None:
         self._now = now
         self._directory = directory
@@ -267,7 +267,7 @@ class ProvisioningService:
         self._references = tuple(rule for rule in mapping.rules if rule.converter.kind == "reference")
         self._dn_attribute = dn_attribute
         self._unique_by_directory = scope.uniqueness == "directory"
-        self._recent = Recent(recent_size)
+        self._recent = remember("users " + " ".join(self._read))
 
     @staticmethod
     def search_scope(

@@ -19,6 +19,7 @@ Signal handlers only set a flag and wake the loop, which acts on it between two 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import select
@@ -43,6 +44,7 @@ DRAIN_SECONDS = 25.0
 _DRAIN_TURN = 0.1  # seconds one turn of the loop waits for an event while draining
 # A connection accepted just before the stop has not sent its request yet: it gets this long to do so.
 _FIRST_REQUEST_GRACE = 2.0
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def notify(*fields: str, environ: Mapping[str, str] = os.environ) -> bool:
@@ -282,6 +284,17 @@ class Service:
         wasyncore.close_all(self._map)
 
 
+def _stop_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when its parent dies (Linux ``PR_SET_PDEATHSIG``): a
+    supervisor killed outright (SIGKILL, the OOM killer) must not leave workers serving its socket with
+    nobody to stop them. A parent already gone before the call stops this worker at once."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("cannot ask to stop with the parent process: %s", os.strerror(ctypes.get_errno()))
+    if os.getppid() != parent:
+        os._exit(0)
+
+
 class Workers:
     """``server.processes`` > 1: this process forks ``count`` workers that each run the whole bridge (its
     app, LDAP pool and waitress threads) on the listening socket it shares with them, and supervises them.
@@ -317,11 +330,13 @@ class Workers:
         self._reload_requested = True
 
     def _spawn(self, index: int, sockets: list[socket.socket], name: str) -> int:
+        parent = os.getpid()
         pid = os.fork()
         if pid:
             return pid
         code = 1
         try:  # the worker: never returns into the caller's stack
+            _stop_with_parent(parent)
             # Until the worker's own handlers are in place (it has accepted nothing yet), a stop ends it
             # at once and cleanly, and a reload has nothing to reload.
             signal.signal(signal.SIGINT, signal.SIG_IGN)

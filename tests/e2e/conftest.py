@@ -65,11 +65,17 @@ def _wait_for_port(port: int, process: subprocess.Popen[str], stderr: Path) -> N
 @pytest.fixture
 def bridge(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Iterator[Bridge]:
     """The bridge serving the test's subtree with the shipped map (users and groups)."""
+    yield from serve(slapd, ldap_subtree, tmp_path)
+
+
+def serve(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path, processes: int = 1) -> Iterator[Bridge]:
+    """``serve`` with ``processes`` (server.processes) over the test's subtree, until the test is done;
+    with several, it is yielded once every worker serves."""
     assert slapd.ca_file, "the session slapd must offer TLS"
     port = find_free_port()
     (tmp_path / "bind-password").write_text(slapd.password + "\n")
     config = {
-        "server": {"host": "127.0.0.1", "port": port, "threads": 4},
+        "server": {"host": "127.0.0.1", "port": port, "threads": 4, "processes": processes},
         "auth": {"token_hashes": [TOKEN_HASH]},
         "ldap": {
             "urls": [f"ldap://127.0.0.1:{find_free_port()}", slapd.url],  # the first is dead: failover
@@ -97,6 +103,10 @@ def bridge(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Iterator[
         )
     try:
         _wait_for_port(port, process, stderr_path)
+        deadline = time.monotonic() + 15
+        while stderr_path.read_text().count('"message": "serving SCIM on') < processes:
+            assert process.poll() is None and time.monotonic() < deadline, stderr_path.read_text()
+            time.sleep(0.05)
         yield Bridge(f"http://127.0.0.1:{port}/scim/v2", process, stderr_path)
     finally:
         if process.poll() is None:

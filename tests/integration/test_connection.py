@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,50 @@ def test_pooled_connections_survive_a_directory_restart(tmp_path: Path) -> None:
         connections.close()
     finally:
         server.stop()
+
+
+def test_fill_opens_the_whole_pool_once_so_that_no_later_borrow_binds(slapd: SlapdInfo) -> None:
+    connections = pool(slapd, tls="none", pool_size=4)
+    assert connections.fill() == 4 and connections.opened == 4
+    assert connections.fill() == 0  # already full
+    borrowed = threading.Barrier(4)
+    results: list[int] = []
+
+    def hold(conn: Any) -> bool:  # four at once: every one takes a connection the fill opened
+        borrowed.wait(5)
+        return bool(conn.bound)
+
+    def read() -> None:
+        results.append(connections.execute(hold))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results == [True] * 4 and connections.opened == 4
+    connections.close()
+    assert connections.fill() == 0  # a closed pool (a reload replaced it) opens nothing
+
+
+def test_fill_counts_the_connections_in_use_and_reports_a_wrong_password(slapd: SlapdInfo) -> None:
+    connections = pool(slapd, tls="none", pool_size=3)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold(conn: Any) -> None:
+        held.set()
+        release.wait(10)
+
+    holder = threading.Thread(target=connections.execute, args=(hold,))
+    holder.start()
+    assert held.wait(10)
+    assert connections.fill() == 2  # with the one in use, three are open
+    release.set()
+    holder.join(10)
+    assert connections.opened == 3
+    connections.close()
+    wrong = pool(slapd, password="wrong-Password-1", tls="none", pool_size=3)
+    with pytest.raises(DirectoryUnavailable, match="refused the bind") as raised:
+        wrong.fill()
+    assert "wrong-Password-1" not in str(raised.value) and wrong.opened == 0

@@ -683,3 +683,28 @@ def test_a_worker_that_cannot_be_started_stops_the_ones_that_were_and_fails() ->
     assert Refused(2, lambda index, environ: 0, environ={}).run(status="serving") == 1
     (pid,) = started
     assert not Path(f"/proc/{pid}").exists()  # reaped
+
+
+def test_workers_stop_when_their_parent_is_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL (or the OOM killer) to the supervisor leaves no worker serving the port."""
+    process, port = _start_workers(tmp_path, {})
+    workers = _children(process.pid)
+    try:
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers)
+        assert refused(port)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert (tmp_path / "stderr.log").read_text().count('"message": "stopped"') == 2  # each drained
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

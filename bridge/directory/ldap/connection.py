@@ -2,8 +2,10 @@
 
 A pool of at most ``pool_size`` connections is shared by the worker threads: a thread borrows one,
 runs its operations and gives it back, so no request pays for a connect or a bind once the pool is
-warm. A connection that fails is thrown away; the next borrower opens a fresh one, which goes through
-ldap3's ``ServerPool`` and so fails over to the next URL. Nothing here logs or returns the password.
+warm. The server fills the pool at start (:meth:`ConnectionPool.fill`), so it is warm before the first
+request. A connection that fails is thrown away; the next borrower opens a fresh one, which goes
+through ldap3's ``ServerPool`` and so fails over to the next URL. Nothing here logs or returns the
+password.
 """
 
 from __future__ import annotations
@@ -124,6 +126,22 @@ class ConnectionPool:
         self.opened = 0  # connections opened (and bound) so far: binds are visible to benchmarks
         self.in_use = 0  # connections borrowed right now (for the metrics)
         self._counting = threading.Lock()
+        self._closed = False
+
+    def fill(self) -> int:
+        """Open and bind connections until ``pool_size`` are open; the number opened. The server runs it
+        once at start, beside the requests: the first burst of an Entra cycle then waits on no bind, and
+        a wrong bind password or an unreachable directory shows in the log at once (DirectoryUnavailable,
+        after which the pool still opens connections on demand)."""
+        opened = 0
+        while not self._closed and self._idle.qsize() + self.in_use < self._config.pool_size:
+            conn = self._open()
+            if self._closed:
+                _close_quietly(conn)
+                break
+            self._idle.put(conn)
+            opened += 1
+        return opened
 
     def _open(self) -> Connection:
         conn = Connection(
@@ -217,6 +235,7 @@ class ConnectionPool:
 
     def close(self) -> None:
         """Unbind every idle connection."""
+        self._closed = True
         while True:
             try:
                 _close_quietly(self._idle.get_nowait())
