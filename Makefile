@@ -28,8 +28,8 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 bench: deps
-	$(PY) -m bench.entra_load --uniqueness directory
-	$(PY) -m bench.memory
+	$(PY) -m bench.entra_load --uniqueness directory --processes 2
+	$(PY) -m bench.memory --processes 2
 	$(PY) -m bench.group_members
 	$(PY) -m bench.group_members --shape dynlist
 	$(PY) -m bench.list_users
