@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from bridge.config import AuthConfig, LdapConfig, Secret, Settings
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.mapping.load import parse_maps
+from bridge.testing import wait_until_serving
 from bridge.testing.slapd import Slapd, SlapdInfo, find_free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,7 +178,7 @@ def serve_bridge(
             env={**os.environ, "PYTHONPATH": str(source)},
         )
     try:
-        _wait_for_port(port, process, log)
+        wait_until_serving(port, process, log, processes=processes)
         yield ServedBridge(port, "/scim/v2", process.pid, log, threads, pool_size)
     finally:
         process.terminate()
@@ -187,18 +187,6 @@ def serve_bridge(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the bridge exited with {process.returncode}:\n{log.read_text()}")
-        with socket.socket() as probe:
-            if probe.connect_ex((HOST, port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"the bridge did not listen on {port}:\n{log.read_text()}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
+
+
+class NotServing(RuntimeError):
+    """A bridge started for a test or a benchmark exited, or did not serve in time; with its log."""
+
+
+def wait_until_serving(
+    port: int, process: subprocess.Popen[Any], log: Path, *, processes: int = 1, timeout: float = 20.0
+) -> None:
+    """Return once ``python -m bridge serve`` (``process``, logging to ``log``) listens on ``port`` on
+    loopback and each of its ``processes`` (``server.processes``) has logged that it serves."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise NotServing(f"the bridge exited with {process.returncode}:\n{log.read_text()}")
+        with socket.socket() as probe:
+            listening = probe.connect_ex(("127.0.0.1", port)) == 0
+        if listening and log.read_text().count('"message": "serving SCIM on') >= processes:
+            return
+        time.sleep(0.05)
+    raise NotServing(f"the bridge did not serve on {port} within {timeout:.0f} s:\n{log.read_text()}")
 
 
 def serve_until_stopped(

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bridge.testing import wait_until_serving
 from bridge.testing.slapd import SlapdInfo, find_free_port
 from tests.conftest import OPENLDAP_MAP, TOKEN, TOKEN_HASH
 from tests.slapd_fixtures import Subtree
@@ -48,18 +47,6 @@ class Bridge:
 
     def log_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.stderr_path.read_text().splitlines() if line.strip()]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[str], stderr: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the bridge exited with {process.returncode}: {stderr.read_text()}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"the bridge did not listen on {port}: {stderr.read_text()}")
 
 
 @pytest.fixture
@@ -102,11 +89,7 @@ def serve(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path, processes: in
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )
     try:
-        _wait_for_port(port, process, stderr_path)
-        deadline = time.monotonic() + 15
-        while stderr_path.read_text().count('"message": "serving SCIM on') < processes:
-            assert process.poll() is None and time.monotonic() < deadline, stderr_path.read_text()
-            time.sleep(0.05)
+        wait_until_serving(port, process, stderr_path, processes=processes)
         yield Bridge(f"http://127.0.0.1:{port}/scim/v2", process, stderr_path)
     finally:
         if process.poll() is None:
