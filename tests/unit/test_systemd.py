@@ -28,6 +28,7 @@ import waitress
 import yaml
 
 from bridge.systemd import DRAIN_SECONDS, ReloadableApp, Service, Workers, notify, watchdog_interval
+from bridge.testing import wait_until_serving
 from tests.conftest import OPENLDAP_MAP, REPO, TOKEN, TOKEN_HASH
 
 UNITS = REPO / "systemd"
@@ -472,19 +473,8 @@ def _start_workers(tmp_path: Path, environ: dict[str, str]) -> tuple[subprocess.
         env={**os.environ, "PYTHONPATH": str(REPO), **environ},
         start_new_session=True,
     )
-    deadline = time.monotonic() + 20
-    log = tmp_path / "stderr.log"
-    while log.read_text().count('"message": "serving SCIM on') < 2 or _get_or_none(port) != 200:
-        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr.log").read_text()
-        time.sleep(0.05)
+    wait_until_serving(port, process, tmp_path / "stderr.log", processes=2)
     return process, port
-
-
-def _get_or_none(port: int) -> int | None:
-    try:
-        return _get(port, "/scim/v2/ServiceProviderConfig")
-    except OSError:
-        return None
 
 
 def test_a_worker_that_dies_stops_the_others_and_the_service_fails_for_systemd_to_restart(
