@@ -210,8 +210,14 @@ class SharedRecent:
     def put(self, entry: Entry) -> None:
         if not _keep(entry):
             return
+        key = self._key(entry.id)[0]
         record = (self._scope, entry.dn, entry.parent, entry.id, dict(entry.attributes), entry.version)
-        self._table.write(self._key(entry.id)[0], marshal.dumps(record))
+        try:
+            payload = marshal.dumps(record)
+        except ValueError:  # a value that is not str or bytes: not kept, and no older version either
+            self._table.forget(key)
+            return
+        self._table.write(key, payload)
 
     def drop(self, entry_id: str) -> None:
         self._table.forget(self._key(entry_id)[0])

@@ -5,6 +5,7 @@ remembered entry is tested against slapd in tests/integration/test_recent.py.)""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,12 @@ def test_a_worker_killed_holding_the_lock_leaves_the_others_serving_without_the_
 def test_a_table_that_cannot_work_is_refused(slots: int, slot_size: int, ways: int) -> None:
     with pytest.raises(ValueError, match="multiple of ways"):
         SharedEntries(slots=slots, slot_size=slot_size, ways=ways)
+
+
+def test_an_entry_that_cannot_be_copied_into_the_table_is_not_kept_and_the_request_goes_on() -> None:
+    users = SharedEntries().view("users")
+    users.put(entry("ann", "v1"))
+    values: Any = (object(),)
+    odd = Entry(dn=f"uid=ann,{BASE}", parent=BASE, id="ann-0000-id", attributes={"x": values}, version="v2")
+    users.put(odd)  # no exception: a cache never fails a request
+    assert users.get("ann-0000-id") is None
