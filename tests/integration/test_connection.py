@@ -110,7 +110,7 @@ def test_fill_opens_the_whole_pool_once_so_that_no_later_borrow_binds(slapd: Sla
     assert connections.fill() == 4 and connections.opened == 4
     assert connections.fill() == 0  # already full
     borrowed = threading.Barrier(4)
-    results: list[int] = []
+    results: list[bool] = []
 
     def hold(conn: Any) -> bool:  # four at once: every one takes a connection the fill opened
         borrowed.wait(5)
