@@ -19,12 +19,11 @@ import pytest
 from bridge.testing.slapd import SlapdInfo
 from tests.conftest import TOKEN
 from tests.e2e.conftest import Bridge, serve
-from tests.http.test_observe import metric
+from tests.http.test_observe import ok_operations
 from tests.slapd_fixtures import Inspector, Subtree
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-OPERATIONS = "scim_bridge_directory_operations_total"
 
 
 def test_an_entra_user_lifecycle_through_the_real_server_lands_in_slapd_and_in_the_logs(
@@ -109,9 +108,7 @@ def workers(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Iterator
 def directory_operations(bridge: Bridge) -> float:
     """LDAP operations done so far, by every worker (/metrics sums them)."""
     with urllib.request.urlopen(bridge.url.removesuffix("/scim/v2") + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    kinds = ("get_by_id", "search", "update", "modify", "add", "move", "delete")
-    return sum(metric(text, OPERATIONS, operation=kind, outcome="ok") or 0.0 for kind in kinds)
+        return ok_operations(response.read().decode())
 
 
 class Worker:

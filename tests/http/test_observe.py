@@ -29,6 +29,13 @@ def metric(text: str, name: str, **labels: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
+def ok_operations(text: str) -> float:
+    """The directory operations that succeeded, of every kind, in a /metrics scrape ``text``."""
+    kinds = ("get_by_id", "search", "update", "modify", "add", "move", "delete")
+    total = "scim_bridge_directory_operations_total"
+    return sum(metric(text, total, operation=k, outcome="ok") or 0.0 for k in kinds)
+
+
 def test_health_and_readiness_answer_without_a_token(memory: InMemoryDirectory, maps: MapSet) -> None:
     anonymous = falcon.testing.TestClient(create_app(make_settings(), memory, maps))
     health = anonymous.simulate_get("/healthz")

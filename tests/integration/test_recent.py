@@ -20,11 +20,10 @@ from bridge.directory.ldap.connection import ConnectionPool
 from bridge.mapping.model import MapSet
 from bridge.testing.slapd import SlapdInfo
 from tests.conftest import SCIM, ScimClient
-from tests.http.test_observe import metric
+from tests.http.test_observe import ok_operations
 from tests.integration.conftest import subtree_settings
 from tests.slapd_fixtures import Inspector, Subtree
 
-OPERATIONS = "scim_bridge_directory_operations_total"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 Instances = Callable[..., ScimClient]
 
@@ -46,9 +45,7 @@ def instance(slapd: SlapdInfo, ldap_subtree: Subtree, maps: MapSet) -> Iterator[
 
 
 def operations(client: ScimClient) -> float:
-    text = falcon.testing.TestClient(client.app).simulate_get("/metrics").text
-    kinds = ("get_by_id", "search", "update", "modify", "add", "move", "delete")
-    return sum(metric(text, OPERATIONS, operation=k, outcome="ok") or 0.0 for k in kinds)
+    return ok_operations(falcon.testing.TestClient(client.app).simulate_get("/metrics").text)
 
 
 def title(inspector: Inspector, user_id: str) -> tuple[list[str], list[str]]:
