@@ -276,10 +276,9 @@ class Monitor:
         self._conn.unbind()
 
 
-def cpu_split(pid: int, *, children: bool = False) -> tuple[float, float]:
-    """The user and the system CPU seconds process ``pid`` has used, all its threads together; with
-    ``children``, its live child processes' too (the workers of ``server.processes``)."""
-    user = system = 0.0
+def process_tree(pid: int, *, children: bool = True) -> Iterator[tuple[Path, list[str]]]:
+    """``/proc/PID`` of process ``pid`` and, with ``children``, of its live child processes (the workers
+    of ``server.processes``), each with the fields of its ``stat`` after the command name."""
     stats = Path("/proc").glob("[0-9]*/stat") if children else [Path(f"/proc/{pid}/stat")]
     for stat in stats:
         try:
@@ -287,8 +286,16 @@ def cpu_split(pid: int, *, children: bool = False) -> tuple[float, float]:
         except OSError:
             continue  # gone meanwhile
         if stat.parent.name == str(pid) or fields[1] == str(pid):
-            user += int(fields[11]) / _CLOCK_TICKS
-            system += int(fields[12]) / _CLOCK_TICKS
+            yield stat.parent, fields
+
+
+def cpu_split(pid: int, *, children: bool = False) -> tuple[float, float]:
+    """The user and the system CPU seconds process ``pid`` has used, all its threads together; with
+    ``children``, its live child processes' too (the workers of ``server.processes``)."""
+    user = system = 0.0
+    for _, fields in process_tree(pid, children=children):
+        user += int(fields[11]) / _CLOCK_TICKS
+        system += int(fields[12]) / _CLOCK_TICKS
     return user, system
 
 

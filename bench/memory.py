@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.common import ServedBridge, serve_bridge
+from bench.common import ServedBridge, process_tree, serve_bridge
 from bench.entra_load import HttpWorker, _json, patch_body
 from bridge.testing.slapd import Slapd, default_schema_path
 
@@ -38,15 +38,12 @@ def memory_mib(pid: int) -> tuple[float, float]:
     together: the workers' shared table of remembered entries (``bridge.recent``) once, not once a worker.
     """
     rss = pss = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for proc, _ in process_tree(pid):
         try:
-            parent = stat.read_text().rsplit(")", 1)[1].split()[1]
-            if stat.parent.name != str(pid) and parent != str(pid):
-                continue
-            status = (stat.parent / "status").read_text()
-            rollup = (stat.parent / "smaps_rollup").read_text()
+            status = (proc / "status").read_text()
+            rollup = (proc / "smaps_rollup").read_text()
         except OSError:
-            continue
+            continue  # gone meanwhile
         rss += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
         pss += sum(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
     if not rss:
