@@ -31,6 +31,7 @@ from bridge.recent import EntryCache, SharedEntries, local
 from bridge.safety import Safety
 from bridge.scim.discovery import Discovery
 from bridge.service import ProvisioningService, Scope
+from bridge.unmapped import UnmappedPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def create_services(
         uniqueness=settings.ldap.uniqueness,
     )
     safety = Safety(audited, settings.safety, user_base=settings.ldap.user_base, clock=clock)
+    unmapped = UnmappedPolicy(settings.scim.unmapped)
     memberships = None
     if maps.group is not None and settings.ldap.group_base:
         bases, user_scope = ProvisioningService.search_scope(audited, users_mapping, scope)
@@ -101,6 +103,7 @@ def create_services(
         safety=safety,
         now=now,
         remember=remember,
+        unmapped=unmapped,
     )
     groups = None
     if memberships is not None:
@@ -113,6 +116,7 @@ def create_services(
             safety,
             unique_by_directory=settings.ldap.uniqueness == "directory",
             remember=remember,
+            unmapped=unmapped,
         )
     return Services(service, groups, maps, safety)
 

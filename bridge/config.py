@@ -213,6 +213,19 @@ class SafetyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ScimConfig:
+    unmapped: Literal["ignore", "reject"] = doc(
+        "What a write does with values of attributes the map does not store (Entra's default mappings "
+        "send roles, for example). ignore: the write goes on without them, and each path is named in "
+        "the audit log and the access line, counted in scim_bridge_unmapped_attributes_total and summed "
+        "by `scim-ldap-bridge report`. reject: the request is refused with 400 invalidValue and "
+        "nothing is written. A value of a mapped attribute that would not read back as sent is refused "
+        "either way.",
+        "ignore",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = doc("Least severe level logged.", "INFO")
     access_log: bool = doc("One JSON line per request (method, route, status, duration).", True)
@@ -232,6 +245,7 @@ class Settings:
     server: ServerConfig = doc("The HTTP server.", ServerConfig())
     deprovisioning: DeprovisioningConfig = doc("What unassign and delete do.", DeprovisioningConfig())
     safety: SafetyConfig = doc("Guardrails on writes.", SafetyConfig())
+    scim: ScimConfig = doc("How SCIM requests are taken.", ScimConfig())
     logging: LoggingConfig = doc("Logging on stderr, as JSON lines.", LoggingConfig())
     source: str = field(default="", metadata={"internal": True})
 

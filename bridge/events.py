@@ -30,4 +30,15 @@ def record(resource: str, action: str, *, id: str, name: str | None, dn: str, **
     )
 
 
-__all__ = ["ACTIONS", "record"]
+def unmapped(resource: str, attributes: tuple[str, ...], *, id: str | None) -> None:
+    """Log that a request to ``resource`` (User or Group) sent values of ``attributes``, which the map
+    does not store (``scim.unmapped: ignore``): the paths, never the values. ``report`` sums them."""
+    audit.info(
+        "%s attributes not stored: %s",
+        resource.lower(),
+        ", ".join(attributes),
+        extra={"event": f"{resource.lower()}.unmapped", "target_id": id, "attributes": list(attributes)},
+    )
+
+
+__all__ = ["ACTIONS", "record", "unmapped"]

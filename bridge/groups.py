@@ -55,6 +55,7 @@ from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
 from bridge.service import Page, add_named, client_error, expected_version, iso_time, rederived, refusals
+from bridge.unmapped import UnmappedPolicy
 
 logger = logging.getLogger(__name__)
 _CHUNK = 100  # ids or DNs per search when resolving members
@@ -411,8 +412,10 @@ class GroupService:
         *,
         unique_by_directory: bool = False,
         remember: Callable[[str], EntryCache] = local,
+        unmapped: UnmappedPolicy | None = None,
     ):
         self._unique_by_directory = unique_by_directory
+        self._unmapped = unmapped or UnmappedPolicy()
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=memberships.group_base)
         self._mapping = mapping
@@ -513,9 +516,11 @@ class GroupService:
         """POST /Groups: Entra creates groups empty and adds members later [D1]; members given here are
         resolved (an unknown id is a 400, never a dangling DN)."""
         self._safety.check_write()
-        document = normalize_resource(body, GROUP).document
+        normalized = normalize_resource(body, GROUP)
+        document = normalized.document
         if not str(document.get("displayName", "")).strip():
             raise InvalidValue("displayName is required")
+        self._settle(document, normalized.ignored, None)
         ids = _member_ids(document.pop("members", []), "members")
         members = self._members.resolve(ids, strict=True)
         attributes = dict(self._mapping.new_entry(document, True))
@@ -554,6 +559,25 @@ class GroupService:
             "Group", "create", id=entry.id, name=document["displayName"], dn=entry.dn, members=len(members)
         )
         return self._view(entry, members)
+
+    def _settle(
+        self,
+        document: Mapping[str, Any],
+        unknown: tuple[str, ...],
+        group_id: str | None,
+        reported: set[str] | None = None,
+    ) -> None:
+        """Refuse or note what of ``document`` the map would not store (``bridge.unmapped``); members
+        are stored by ``Memberships``, or refused there."""
+        self._unmapped.settle(
+            "Group",
+            self._mapping,
+            document,
+            unknown=unknown,
+            kept_apart=("members",),
+            resource_id=group_id,
+            reported=reported,
+        )
 
     def _fill(self, entry: Entry, planned: str, members: Sequence[Member]) -> None:
         """The members of a new group whose members keep the membership. A failure takes the group and
@@ -651,17 +675,18 @@ class GroupService:
         writes = writes if on_members else []
         # Where members keep the membership, the group's own entry is not written: nothing would assert it.
         seen = None if if_match or on_members else self._recent.get(group_id)
+        reported: set[str] = set()
         if seen is not None:
             # A member change depends on nothing but which group it is; other changes on its attributes.
             expect: Expect = seen.version if other_ops else SameEntry(seen.id)
             try:
-                self._patch(seen, member_changes, other_ops, writes, expect, fresh=False)
+                self._patch(seen, member_changes, other_ops, writes, expect, fresh=False, reported=reported)
                 return
             except (NotFound, PreconditionFailed, Stale):
                 self._recent.drop(group_id)
         entry = self._entry(group_id)
         expect = expected_version("Group", entry, if_match)
-        self._patch(entry, member_changes, other_ops, writes, expect, fresh=True)
+        self._patch(entry, member_changes, other_ops, writes, expect, fresh=True, reported=reported)
 
     def _patch(
         self,
@@ -672,6 +697,7 @@ class GroupService:
         expect: Expect,
         *,
         fresh: bool,
+        reported: set[str],
     ) -> None:
         """The PATCH on ``entry``; one that is not ``fresh`` (remembered) must write the group itself,
         whose first write asserts ``expect``, or it is ``Stale``."""
@@ -681,7 +707,9 @@ class GroupService:
         old = self._mapping.to_document(entry)
         new = old
         if other_ops:
-            new = apply_patch(old, other_ops, GROUP).document
+            patched = apply_patch(old, other_ops, GROUP)
+            new = patched.document
+            self._settle(new, patched.ignored, group_id, reported)
             dn, expect = self._rename(entry, old, new, expect)
             changes = self._changes(entry, old, new, dn) + changes
         if not fresh and not changes and dn == entry.dn:
@@ -743,7 +771,9 @@ class GroupService:
         self._safety.check_entry("Group", entry)
         expect: Expect = expected_version("Group", entry, if_match)
         old = self._mapping.to_document(entry)
-        new = normalize_resource(body, GROUP).document
+        normalized = normalize_resource(body, GROUP)
+        new = normalized.document
+        self._settle(new, normalized.ignored, group_id)
         members = self._members.resolve(_member_ids(new.pop("members", []), "members"), strict=True)
         dn, expect = self._rename(entry, old, new, expect)
         changes = self._changes(entry, old, new, dn)

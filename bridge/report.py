@@ -1,6 +1,7 @@
 """``scim-ldap-bridge report``: provisioning activity from the audit log, like the provisioning reports of
 SaaS identity products: how many users and groups were created, updated, disabled, enabled, renamed and
-deleted, and member changes, over a period, and each event for one user or of one kind.
+deleted, and member changes, over a period, and each event for one user or of one kind; and which
+attributes clients sent that the map does not store (``scim.unmapped: ignore``), by how many requests.
 
 It reads the JSON lines the bridge writes (``bridge.audit.events``, and the directory audit lines for failed
 writes) from a file (``logging.audit_file``), standard input, or the journal.
@@ -49,6 +50,7 @@ class Report:
     counts: Counter[str] = field(default_factory=Counter)
     failed_writes: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
+    unmapped: Counter[str] = field(default_factory=Counter)  # "User nickName": requests that sent it
 
 
 def build(lines: Iterable[str], since: datetime, *, user: str | None = None, op: str | None = None) -> Report:
@@ -73,6 +75,9 @@ def build(lines: Iterable[str], since: datetime, *, user: str | None = None, op:
             continue
         event = str(line["event"])
         report.counts[event] += 1
+        if event.endswith(".unmapped"):
+            kind = event.split(".", 1)[0].capitalize()
+            report.unmapped.update(f"{kind} {path}" for path in line.get("attributes") or ())
         if wanted_user and wanted_user not in (
             str(line.get("target", "")).lower(),
             str(line.get("target_id", "")).lower(),
@@ -93,6 +98,11 @@ def render(report: Report, source: str, *, details: bool) -> Iterator[str]:
         yield f"  {event:<16}{count:>8}"
     if report.failed_writes:
         yield f"  {'failed writes':<16}{report.failed_writes:>8}  (see the directory audit lines)"
+    if report.unmapped:
+        yield ""
+        yield "Sent by the client, not stored by the attribute map (scim.unmapped: ignore), in requests:"
+        for name, count in sorted(report.unmapped.items(), key=lambda item: (-item[1], item[0])):
+            yield f"  {count:>8}  {name}"
     if details:
         yield ""
         yield f"{len(report.events)} event(s):" if report.events else "No event matches."

@@ -58,6 +58,7 @@ from bridge.scim.errors import (
 from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
 from bridge.scim.patch import apply_patch, copy_document
 from bridge.scim.schemas import USER
+from bridge.unmapped import UnmappedPolicy
 
 _T = TypeVar("_T")
 logger = logging.getLogger(__name__)
@@ -252,8 +253,10 @@ class ProvisioningService:
         safety: Safety | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         remember: Callable[[str], EntryCache] = local,
+        unmapped: UnmappedPolicy | None = None,
     ) -> None:
         self._now = now
+        self._unmapped = unmapped or UnmappedPolicy()
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=scope.user_base)
         self._mapping = mapping
@@ -415,11 +418,10 @@ class ProvisioningService:
         """POST /Users (RFC 7644 3.3): one LDAP add with every mapped value and, when asked, the lock."""
         self._safety.check_write()
         normalized = normalize_resource(body, USER)
-        if normalized.ignored:
-            logger.debug("ignored attributes not in the schema: %s", ", ".join(normalized.ignored))
         document = normalized.document
         if not str(document.get("userName", "")).strip():
             raise InvalidValue("userName is required")
+        self._settle(document, normalized.ignored, None)
         active = bool(document.get("active", True))
         rule = self._mapping.map.active
         if rule is not None and rule.method == "uac" and not document.get("password"):
@@ -449,6 +451,24 @@ class ProvisioningService:
         events.record("User", "create", id=entry.id, name=document["userName"], dn=entry.dn, active=active)
         return self._view(entry)
 
+    def _settle(
+        self,
+        document: dict[str, Any],
+        unknown: tuple[str, ...],
+        user_id: str | None,
+        reported: set[str] | None = None,
+    ) -> None:
+        """Refuse or note what of ``document`` the map would not store (``bridge.unmapped``)."""
+        self._unmapped.settle(
+            "User",
+            self._mapping,
+            document,
+            unknown=unknown,
+            kept_apart=("groups",),
+            resource_id=user_id,
+            reported=reported,
+        )
+
     def _add(self, parent: str, document: dict[str, Any], attributes: dict[str, tuple[str, ...]]) -> Entry:
         return add_named(
             self._directory,
@@ -467,13 +487,15 @@ class ProvisioningService:
 
         Returns None when the policy turned the request into a delete.
         """
-        body_document = normalize_resource(body, USER).document
+        normalized = normalize_resource(body, USER)
+        reported: set[str] = set()
 
         def work(entry: Entry, expect: Expect, fresh: bool) -> UserView | None:
             self._safety.check_entry("User", entry)
             old = self._mapping.to_document(entry)
-            new: dict[str, Any] = copy_document(body_document)
+            new: dict[str, Any] = copy_document(normalized.document)
             new.setdefault("active", old["active"])
+            self._settle(new, normalized.ignored, entry.id, reported)
             document = self._directory_form(new)
             return self._update(entry, old, document, may_delete=True, expect=expect, fresh=fresh)
 
@@ -484,13 +506,13 @@ class ProvisioningService:
     ) -> UserView | None:
         """PATCH /Users/{id} (RFC 7644 3.5.2). Returns None when the policy deleted the user."""
         operations = normalize_patch(body, USER)
+        reported: set[str] = set()
 
         def work(entry: Entry, expect: Expect, fresh: bool) -> UserView | None:
             self._safety.check_entry("User", entry)
             old = self._mapping.to_document(entry)
             result = apply_patch(self._client_form(old), operations, USER)
-            if result.ignored:
-                logger.info("PATCH targeted attributes the map does not store: %s", ", ".join(result.ignored))
+            self._settle(result.document, result.ignored, entry.id, reported)
             # Removing or nulling active keeps the account as it is: only an explicit false disables it.
             result.document.setdefault("active", old["active"])
             document = self._directory_form(result.document)

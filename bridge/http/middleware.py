@@ -16,6 +16,7 @@ from typing import Any
 
 import falcon
 
+from bridge import unmapped
 from bridge.logs import request_id
 from bridge.scim.errors import TooManyRequests, Unauthorized
 
@@ -88,6 +89,7 @@ class RequestId:
         req.context.request_id = rid
         req.context.started = time.monotonic()
         req.context.request_id_token = request_id.set(rid)
+        unmapped.noted.set(())  # a worker thread serves many requests: each starts with nothing ignored
         resp.set_header("X-Request-ID", rid)
         if "//" in req.path:
             req.path = collapse_slashes(req.path)
@@ -193,16 +195,14 @@ class AccessLog:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
     ) -> None:
         started = getattr(req.context, "started", time.monotonic())
-        access.info(
-            "%s %s %s",
-            req.method,
-            req.uri_template or req.path,
-            resp.status_code,
-            extra={
-                "method": req.method,
-                "route": req.uri_template or "(no route)",
-                "status": resp.status_code,
-                "ms": round((time.monotonic() - started) * 1000, 2),
-                "client": getattr(req.context, "client", req.remote_addr),
-            },
-        )
+        fields = {
+            "method": req.method,
+            "route": req.uri_template or "(no route)",
+            "status": resp.status_code,
+            "ms": round((time.monotonic() - started) * 1000, 2),
+            "client": getattr(req.context, "client", req.remote_addr),
+        }
+        ignored = unmapped.noted.get()
+        if ignored:
+            fields["unmapped"] = [item.path for item in ignored]  # names the map does not store, no values
+        access.info("%s %s %s", req.method, req.uri_template or req.path, resp.status_code, extra=fields)

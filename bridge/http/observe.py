@@ -34,6 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from bridge import unmapped
 from bridge.directory.errors import DirectoryError
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,14 @@ class Metrics:
             "scim_bridge_directory_operations",
             "Operations on the directory port (a search, an add, a modify and its read-back), by outcome.",
             ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.unmapped = Counter(
+            "scim_bridge_unmapped_attributes",
+            "Values a client sent that the attribute map does not store (scim.unmapped: ignore), by "
+            "resource type and path; a type outside RFC 7643's canonical ones reads (uncommon), a name "
+            "outside the SCIM schema (not in the schema).",
+            ["resource", "attribute"],
             registry=self.registry,
         )
         self.directory_latency = Histogram(
@@ -120,6 +129,8 @@ class RequestMetrics:
         started = getattr(req.context, "started", None)
         route = req.uri_template or "(no route)"
         self._metrics.requests.labels(req.method, route, str(resp.status_code)).inc()
+        for ignored in unmapped.noted.get():
+            self._metrics.unmapped.labels(ignored.resource, ignored.label).inc()
         if started is not None:  # set by the request id middleware, with time.monotonic
             self._metrics.latency.labels(req.method, route).observe(time.monotonic() - started)
         self._metrics.refresh()

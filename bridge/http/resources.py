@@ -327,10 +327,17 @@ class Groups(_Resources):
         self._send(resp, self._render(req, view), 200, view.version)
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
+        """204, as Entra prefers [D1]; 200 with the group when the request names the attributes to
+        return (RFC 7644 3.5.2: "attributes" or "excludedAttributes" ask for the resource), read after
+        the write, with members only when they are asked for."""
         self._service.patch_group(
             group_id, read_message(req, self._max_body, PATCH_OP), if_match=self._if_match(req)
         )
-        resp.status = falcon.HTTP_204
+        if not (_names(req, "attributes") or _names(req, "excludedAttributes")):
+            resp.status = falcon.HTTP_204
+            return
+        view = self._service.get_group(group_id, with_members=_asked_for(req, "members", by_default=True))
+        self._send(resp, self._render(req, view), 200, view.version)
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
         self._service.delete_group(group_id, if_match=self._if_match(req))

@@ -100,10 +100,10 @@ class ResourceMapping:
 
     def to_ldap(self, document: Mapping[str, Any]) -> LdapValues:
         """The directory values of every mapped attribute (empty tuples for absent ones)."""
-        document = self._typed(document)
+        document = self.typed(document)
         return {rule.ldap: self._value(rule, document) for rule in self.rules}
 
-    def _typed(self, document: Mapping[str, Any]) -> Mapping[str, Any]:
+    def typed(self, document: Mapping[str, Any]) -> Mapping[str, Any]:
         """``document`` with its multi-valued elements checked against the map's one-per-type slots.
 
         An element without a type takes the map's first type for that attribute when that slot is

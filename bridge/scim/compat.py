@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.scim.errors import InvalidSyntax, InvalidValue, NoTarget
+from bridge.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, NoTarget
 from bridge.scim.path import Path, parse_path
 from bridge.scim.schemas import Attribute, ResourceSchema
 
@@ -278,16 +278,42 @@ def expand_pathless(value: Any, schema: ResourceSchema, op: str, index: int) -> 
     for raw_key, item in value.items():
         key = str(raw_key)
         urn = schema.urn(key)
-        if urn is not None and urn != schema.core_urn and isinstance(item, Mapping):
-            operations.extend(
-                PatchOperation(op, Path(urn, str(sub_key), None, None), sub_value)
-                for sub_key, sub_value in item.items()
-            )
+        if urn is not None and isinstance(item, Mapping):
+            operations.extend(_under_schema(urn, item, schema, op))
         elif key.lower() in _IGNORED_KEYS:
             continue
         else:
             operations.append(PatchOperation(op, qualify(parse_path(key), schema), item))
     return operations
+
+
+def _under_schema(
+    urn: str, value: Mapping[str, Any], schema: ResourceSchema, op: str
+) -> list[PatchOperation]:
+    """One operation per key of an object that holds attributes of schema ``urn``: a path-less value's
+    URN key [I29], or a path that names a schema alone (RFC 7644 3.5.2: "attrPath" may be a schema
+    URN; scim2-tester patches the enterprise extension so). Keys are paths within that schema
+    (``manager.value``); ``schemas``, ``id`` and ``meta`` are skipped as in a path-less value."""
+    operations = []
+    for raw_key, item in value.items():
+        key = str(raw_key)
+        if key.lower() in _IGNORED_KEYS:
+            continue
+        try:
+            inner = parse_path(key)
+        except InvalidPath:
+            inner = Path(None, key, None, None)  # no attribute of the schema: ignored as unknown names are
+        if inner.uri is not None and schema.urn(inner.uri) != urn:
+            raise InvalidPath(f"{key!r} is a path of its own, not an attribute of {urn}")
+        uri = None if urn == schema.core_urn else urn
+        operations.append(PatchOperation(op, Path(uri, inner.attr, inner.filter, inner.sub), item))
+    return operations
+
+
+def _schema_removal(urn: str, schema: ResourceSchema) -> list[PatchOperation]:
+    """``remove`` of a path that names an extension schema alone: every attribute of that extension
+    (RFC 7644 3.5.2.2, the attribute "and all its values" for the extension object)."""
+    return [PatchOperation("remove", Path(urn, a.name, None, None), None) for a in schema.extensions[urn]]
 
 
 def normalize_patch(body: Any, schema: ResourceSchema) -> list[PatchOperation]:
@@ -315,15 +341,32 @@ def normalize_patch(body: Any, schema: ResourceSchema) -> list[PatchOperation]:
                 raise NoTarget(f"Operations[{index}]: remove needs a path")
             expanded = expand_pathless(fields.get("value"), schema, op, index)
         else:
-            expanded = [
-                PatchOperation(op, qualify(parse_path(path_text.strip()), schema), fields.get("value"))
-            ]
+            expanded = _with_path(op, path_text.strip(), fields.get("value"), schema, index)
         for operation in expanded:
             if isinstance(operation.value, list):
                 # Member adds never pass through normalize_value, so the cap is checked here for all.
                 check_count(operation.value, f"Operations[{index}].value")
         operations.extend(expanded)
     return operations
+
+
+def _with_path(op: str, text: str, value: Any, schema: ResourceSchema, index: int) -> list[PatchOperation]:
+    """The operations of one PATCH operation that has a path. A path that names a schema URN alone
+    (``urn:...:enterprise:2.0:User``) holds that schema's attributes in its object value, so it is
+    split like a path-less value; removing it removes the extension's every attribute."""
+    urn = schema.urn(text)
+    if urn is None:
+        return [PatchOperation(op, qualify(parse_path(text), schema), value)]
+    if op == "remove":
+        if urn == schema.core_urn:
+            raise NoTarget(f"Operations[{index}]: the core schema {urn} cannot be removed")
+        return _schema_removal(urn, schema)
+    if not isinstance(value, Mapping):
+        raise InvalidValue(
+            f"Operations[{index}].value must be an object holding attributes of {urn}, as the path names "
+            "the schema itself"
+        )
+    return _under_schema(urn, value, schema, op)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +504,6 @@ QUIRKS: tuple[Quirk, ...] = (
         "Q28",
         "one element per type (one work email)",
         "[D1]",
-        ("bridge.mapping.engine:ResourceMapping._typed",),
+        ("bridge.mapping.engine:ResourceMapping.typed",),
     ),
 )

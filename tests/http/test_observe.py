@@ -23,7 +23,8 @@ from tests.conftest import GROUP_BASE, SCIM, SUFFIX, USER_BASE, ScimClient, make
 
 def metric(text: str, name: str, **labels: str) -> float | None:
     """The value of one sample in the Prometheus text format, or None when it is not there."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    escaped = {k: v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k, v in labels.items()}
+    wanted = ",".join(f'{k}="{v}"' for k, v in escaped.items())  # as the text format escapes them
     pattern = rf"^{re.escape(name)}" + (rf"\{{{re.escape(wanted)}\}}" if labels else "") + r" (\S+)$"
     found = re.search(pattern, text, re.MULTILINE)
     return float(found.group(1)) if found else None

@@ -131,3 +131,33 @@ def test_since_takes_dates_and_refuses_the_rest() -> None:
     assert parse_since("2026-11-01", now) == datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="give 30m, 12h, 1d or 2w"):
         parse_since("yesterday", now)
+
+
+def test_the_report_sums_what_clients_sent_that_the_map_does_not_store(client: ScimClient) -> None:
+    """scim.unmapped: ignore names each path on the audit log; the report counts the requests per path."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    setup_logging(LoggingConfig(level="INFO"), stream)
+    try:
+        ann = client.post_user({"userName": "ann", "nickName": "A", "roles": [{"value": "r"}]}).json["id"]
+        client.patch_user(ann, {"op": "replace", "value": {"nickName": "B", "title": "Chef"}})
+        client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops", "x-colour": "red"})
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    report = build(stream.getvalue().splitlines(), datetime.now(UTC) - timedelta(hours=1))
+    assert report.unmapped == {"User nickName": 2, "User roles.value": 1, "Group x-colour": 1}
+    assert report.counts["user.unmapped"] == 2 and report.counts["group.unmapped"] == 1
+    text = list(render(report, "a test", details=False))
+    at = text.index(
+        "Sent by the client, not stored by the attribute map (scim.unmapped: ignore), in requests:"
+    )
+    assert text[at + 1 :] == [
+        "         2  User nickName",
+        "         1  Group x-colour",
+        "         1  User roles.value",
+    ]
