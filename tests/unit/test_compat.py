@@ -307,6 +307,34 @@ def test_a_pathless_value_may_hold_the_enterprise_urn_as_an_object() -> None:
     ]
 
 
+def test_a_path_that_names_a_schema_alone_is_split_into_its_attributes() -> None:
+    """RFC 7644 3.5.2: attrPath may be a schema URN; the value then holds that schema's attributes, whose
+    keys are paths within it. Split at the last colon, it was "attribute User of urn:...:2.0" and ignored."""
+    value = {"employeeNumber": "70001", "manager.value": "m", "meta": {}}
+    body = patch_body({"op": "Replace", "path": ENTERPRISE_USER.upper(), "value": value})
+    assert normalize_patch(body, USER) == [
+        PatchOperation("replace", Path(ENTERPRISE_USER, "employeeNumber", None, None), "70001"),
+        PatchOperation("replace", Path(ENTERPRISE_USER, "manager", None, "value"), "m"),
+    ]
+    core = patch_body({"op": "add", "path": CORE_USER, "value": {"name.givenName": "Kim"}})
+    assert normalize_patch(core, USER) == [
+        PatchOperation("add", Path(None, "name", None, "givenName"), "Kim")
+    ]
+
+
+def test_removing_an_extension_schema_removes_each_of_its_attributes() -> None:
+    operations = normalize_patch(patch_body({"op": "remove", "path": ENTERPRISE_USER}), USER)
+    assert {op.op for op in operations} == {"remove"}
+    assert {op.path.attr for op in operations if op.path} == {
+        "employeeNumber",
+        "costCenter",
+        "organization",
+        "division",
+        "department",
+        "manager",
+    }
+
+
 def test_read_only_keys_in_a_pathless_value_are_skipped() -> None:
     """``id``, ``meta`` and ``schemas`` inside a path-less value are not targets [D1] (RFC 7643 3.1)."""
     body = patch_body({"op": "replace", "value": {"id": "x", "meta": {}, "schemas": [], "userName": "u"}})
@@ -360,6 +388,17 @@ def test_the_operations_key_and_operation_fields_are_found_in_any_case() -> None
         (patch_body({"op": "remove", "path": "  "}), NoTarget, "remove needs a path"),
         (patch_body({"op": "add", "path": "emails[type eq", "value": "x"}), InvalidPath, "invalid path"),
         (patch_body({"op": "add", "value": {"emails[": "x"}}), InvalidPath, "invalid path"),
+        (
+            patch_body({"op": "replace", "path": ENTERPRISE_USER, "value": "70001"}),
+            InvalidValue,
+            f"must be an object holding attributes of {ENTERPRISE_USER}",
+        ),
+        (patch_body({"op": "remove", "path": CORE_USER}), NoTarget, "cannot be removed"),
+        (
+            patch_body({"op": "add", "path": ENTERPRISE_USER, "value": {f"{CORE_USER}:title": "x"}}),
+            InvalidPath,
+            "is a path of its own",
+        ),
     ],
 )
 def test_malformed_patch_bodies_are_refused_with_the_rfc_error_type(
