@@ -566,6 +566,7 @@ class GroupService:
         unknown: tuple[str, ...],
         group_id: str | None,
         reported: set[str] | None = None,
+        before: Mapping[str, Any] | None = None,
     ) -> None:
         """Refuse or note what of ``document`` the map would not store (``bridge.unmapped``); members
         are stored by ``Memberships``, or refused there."""
@@ -577,6 +578,7 @@ class GroupService:
             kept_apart=("members",),
             resource_id=group_id,
             reported=reported,
+            before=before,
         )
 
     def _fill(self, entry: Entry, planned: str, members: Sequence[Member]) -> None:
@@ -709,7 +711,7 @@ class GroupService:
         if other_ops:
             patched = apply_patch(old, other_ops, GROUP)
             new = patched.document
-            self._settle(new, patched.ignored, group_id, reported)
+            self._settle(new, patched.ignored, group_id, reported, before=old)
             dn, expect = self._rename(entry, old, new, expect)
             changes = self._changes(entry, old, new, dn) + changes
         if not fresh and not changes and dn == entry.dn:

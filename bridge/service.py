@@ -457,6 +457,7 @@ class ProvisioningService:
         unknown: tuple[str, ...],
         user_id: str | None,
         reported: set[str] | None = None,
+        before: dict[str, Any] | None = None,
     ) -> None:
         """Refuse or note what of ``document`` the map would not store (``bridge.unmapped``)."""
         self._unmapped.settle(
@@ -467,6 +468,7 @@ class ProvisioningService:
             kept_apart=("groups",),
             resource_id=user_id,
             reported=reported,
+            before=before,
         )
 
     def _add(self, parent: str, document: dict[str, Any], attributes: dict[str, tuple[str, ...]]) -> Entry:
@@ -512,9 +514,8 @@ class ProvisioningService:
             self._safety.check_entry("User", entry)
             old = self._mapping.to_document(entry)
             result = apply_patch(self._client_form(old), operations, USER)
-            self._settle(result.document, result.ignored, entry.id, reported)
-            # Removing or nulling active keeps the account as it is: only an explicit false disables it.
-            result.document.setdefault("active", old["active"])
+            # Removing or nulling active is refused here: only an explicit false disables an account.
+            self._settle(result.document, result.ignored, entry.id, reported, before=old)
             document = self._directory_form(result.document)
             return self._update(entry, old, document, may_delete=True, expect=expect, fresh=fresh)
 

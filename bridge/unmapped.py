@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge import events
-from bridge.mapping.coverage import unstored
+from bridge.mapping.coverage import always_held, unstored
 from bridge.mapping.engine import ResourceMapping
-from bridge.scim.errors import InvalidValue
+from bridge.scim.errors import InvalidValue, Mutability
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +63,22 @@ class UnmappedPolicy:
         kept_apart: tuple[str, ...] = (),
         resource_id: str | None = None,
         reported: set[str] | None = None,
+        before: Mapping[str, Any] | None = None,
     ) -> None:
         """Refuse ``document`` (what the client asked ``resource`` to become) when the map would lose a
         value of it, or, by the policy, when it holds values the map has no row for; else note them.
         ``unknown`` are names the SCIM schema itself does not know, dropped while parsing. A request
         that settles again (its remembered entry was stale) passes the same ``reported`` set, so each
-        path is noted once."""
+        path is noted once. A PATCH passes the resource ``before`` it: clearing a value the directory
+        always holds is refused (RFC 7644 3.5.2.2, ``mutability``); a PUT that leaves one out keeps or
+        refills it instead (RFC 7644 3.5.1: the server "MAY assign a default value")."""
+        if before is not None and (cleared := always_held(mapping, before, document)):
+            raise Mutability(
+                f"{_listed(cleared)} cannot be removed: the directory always holds a value for "
+                f"{'it' if len(cleared) == 1 else 'them'} (an account is enabled or disabled; the map fills "
+                "a value the directory requires when none is sent). Replace the value instead "
+                "(active: false disables)"
+            )
         found = unstored(mapping, document, kept_apart=kept_apart)
         if found.lost:
             raise InvalidValue(

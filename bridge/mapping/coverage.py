@@ -89,6 +89,23 @@ def unstored(
     return Unstored(tuple(unmapped.values()), tuple(dict.fromkeys(lost)))
 
 
+def always_held(
+    mapping: ResourceMapping, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """The paths that ``before`` holds, ``after`` (the PATCH applied) clears, and the directory always
+    holds a value for: ``active`` (an account is enabled or disabled), and every row with a ``default``
+    (the map fills it because the directory requires it, such as ``sn`` for ``name.familyName``).
+    RFC 7644 3.5.2.2 refuses their removal (``mutability``)."""
+    cleared = [
+        rule.target.text
+        for rule in mapping.rules
+        if rule.default and rule.target.get(before) not in (None, "") and rule.target.get(after) in (None, "")
+    ]
+    if mapping.map.active is not None and "active" in before and after.get("active") is None:
+        cleared.append("active")
+    return tuple(cleared)
+
+
 def leaves(document: Mapping[str, Any]) -> Iterator[Leaf]:
     """Every value of a canonical document with its path; extension attributes under their URN."""
     for key, value in document.items():
@@ -141,4 +158,4 @@ def _reads_back(rule: Rule, value: Any) -> bool:
     return bool(back == value)
 
 
-__all__ = ["Leaf", "Unstored", "leaves", "unstored"]
+__all__ = ["Leaf", "Unstored", "always_held", "leaves", "unstored"]

@@ -91,18 +91,23 @@ def _mapped_attributes(
     described by the LDAP attributes that hold it."""
     subs: dict[str, dict[str, list[str]]] = {}  # attribute -> sub-attribute ("" itself) -> LDAP names
     types: dict[str, set[str]] = {}
+    always: dict[str, set[str]] = {}  # attribute -> sub-attributes ("" itself) the directory always holds
     for rule in (resource_map.rdn, *resource_map.rules):
         target = rule.target
         if target.urn != urn:
             continue
         name = target.attribute.name
         held = subs.setdefault(name, {})
-        held.setdefault(target.sub.name if target.sub is not None else "", []).append(rule.ldap)
+        sub = target.sub.name if target.sub is not None else ""
+        held.setdefault(sub, []).append(rule.ldap)
         if target.type is not None:
             types.setdefault(name, set()).add(target.type)
+        if rule.default:  # filled when none is sent, as the directory requires it: never removable
+            always.setdefault(name, set()).update({sub, ""})
     if urn is None:
         if resource_map.active is not None:
             subs["active"] = {"": [resource_map.active.attribute]}
+            always["active"] = {""}  # an account is always enabled or disabled
         if resource_map.members is not None:
             member = [resource_map.members.attribute]
             subs["members"] = {"value": member, "$ref": [], "display": [], "type": []}
@@ -110,17 +115,26 @@ def _mapped_attributes(
             subs["groups"] = {"value": [], "$ref": [], "display": []}
     pool = schema.attributes if urn is None else schema.extensions[urn]
     return [
-        _attribute(attribute, subs[attribute.name], sorted(types.get(attribute.name, ())))
+        _attribute(
+            attribute,
+            subs[attribute.name],
+            sorted(types.get(attribute.name, ())),
+            always.get(attribute.name, set()),
+        )
         for attribute in pool
         if attribute.name in subs
     ]
 
 
-def _attribute(attribute: Attribute, held: Mapping[str, list[str]], types: list[str]) -> dict[str, Any]:
-    """An attribute definition (RFC 7643 section 7), with only the sub-attributes in ``held``."""
+def _attribute(
+    attribute: Attribute, held: Mapping[str, list[str]], types: list[str], always: set[str]
+) -> dict[str, Any]:
+    """An attribute definition (RFC 7643 section 7), with only the sub-attributes in ``held``. What the
+    directory always holds (``always``: "" for the attribute itself) is ``required``: a client may leave
+    it out of a POST or PUT, which fill it, but a PATCH cannot remove it (RFC 7644 3.5.2.2)."""
     read_only = attribute.name in _READ_ONLY
     ldap = sorted({name for names in held.values() for name in names}, key=str.lower)
-    body = _definition(attribute, ldap, read_only=read_only)
+    body = _definition(attribute, ldap, read_only=read_only, required="" in always)
     wanted = set(held)
     if attribute.multi_valued and attribute.sub("type") is not None and types:
         wanted.add("type")
@@ -133,6 +147,7 @@ def _attribute(attribute: Attribute, held: Mapping[str, list[str]], types: list[
                 canonical=types
                 if sub.name == "type" and types
                 else _CANONICAL.get((attribute.name, sub.name)),
+                required=sub.name in always,
             )
             for sub in attribute.sub_attributes
             if sub.name in wanted
@@ -141,15 +156,21 @@ def _attribute(attribute: Attribute, held: Mapping[str, list[str]], types: list[
 
 
 def _definition(
-    attribute: Attribute, ldap: list[str], *, read_only: bool, canonical: list[str] | None = None
+    attribute: Attribute,
+    ldap: list[str],
+    *,
+    read_only: bool,
+    canonical: list[str] | None = None,
+    required: bool = False,
 ) -> dict[str, Any]:
     where = f"; stored in LDAP {', '.join(ldap)}" if ldap else ""
+    filled = "; always held: filled when a POST or PUT leaves it out" if required else ""
     body: dict[str, Any] = {
         "name": attribute.name,
         "type": attribute.type,
         "multiValued": attribute.multi_valued,
-        "description": f"{attribute.name}{where}",
-        "required": attribute.required,
+        "description": f"{attribute.name}{where}{filled}",
+        "required": attribute.required or required,
         "caseExact": attribute.case_exact,
         "mutability": "readOnly" if read_only else attribute.mutability,
         "returned": attribute.returned,

@@ -55,26 +55,40 @@ def bridge(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path) -> Iterator[
     yield from serve(slapd, ldap_subtree, tmp_path)
 
 
-def serve(slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path, processes: int = 1) -> Iterator[Bridge]:
-    """``serve`` with ``processes`` (server.processes) over the test's subtree, until the test is done;
-    with several, it is yielded once every worker serves."""
+def serve(
+    slapd: SlapdInfo,
+    ldap_subtree: Subtree,
+    tmp_path: Path,
+    processes: int = 1,
+    map_path: Path = OPENLDAP_MAP,
+) -> Iterator[Bridge]:
+    """``serve`` with ``processes`` (server.processes) and the attribute map ``map_path`` over the test's
+    subtree, until the test is done; with several, it is yielded once every worker serves."""
     assert slapd.ca_file, "the session slapd must offer TLS"
+    ldap = {
+        "urls": [f"ldap://127.0.0.1:{find_free_port()}", slapd.url],  # the first is dead: failover
+        "tls": "starttls",
+        "ca_file": slapd.ca_file,
+        "bind_dn": slapd.bind_dn,
+        "user_base": ldap_subtree.user_base,
+        "group_base": ldap_subtree.group_base,
+        "connect_timeout": 2,
+    }
+    yield from serve_with(tmp_path, ldap, slapd.password, map_path, processes=processes)
+
+
+def serve_with(
+    tmp_path: Path, ldap: dict[str, Any], password: str, map_path: Path, processes: int = 1
+) -> Iterator[Bridge]:
+    """``serve`` with the config's ``ldap`` section (the bind password goes to a file beside the config)
+    and the attribute map ``map_path``, until the test is done."""
     port = find_free_port()
-    (tmp_path / "bind-password").write_text(slapd.password + "\n")
+    (tmp_path / "bind-password").write_text(password + "\n")
     config = {
         "server": {"host": "127.0.0.1", "port": port, "threads": 4, "processes": processes},
         "auth": {"token_hashes": [TOKEN_HASH]},
-        "ldap": {
-            "urls": [f"ldap://127.0.0.1:{find_free_port()}", slapd.url],  # the first is dead: failover
-            "tls": "starttls",
-            "ca_file": slapd.ca_file,
-            "bind_dn": slapd.bind_dn,
-            "bind_password_file": "bind-password",
-            "user_base": ldap_subtree.user_base,
-            "group_base": ldap_subtree.group_base,
-            "connect_timeout": 2,
-        },
-        "map": str(OPENLDAP_MAP),
+        "ldap": {**ldap, "bind_password_file": "bind-password"},
+        "map": str(map_path),
         "deprovisioning": {"on_deactivate": "disable", "on_delete": "delete"},
     }
     config_path = tmp_path / "bridge.yaml"

@@ -58,6 +58,10 @@ def test_the_user_schema_lists_exactly_the_mapped_attributes_and_sub_attributes(
     assert "uid" in user["userName"]["description"]
     name_subs = {s["name"] for s in user["name"]["subAttributes"]}
     assert name_subs == {"givenName", "familyName", "formatted"}
+    # What the directory always holds is required (a PATCH cannot remove it); the rest is not.
+    required = {s["name"] for s in user["name"]["subAttributes"] if s["required"]}
+    assert required == {"familyName", "formatted"} and user["name"]["required"] is True
+    assert user["active"]["required"] is True and user["title"]["required"] is False
     (email_type,) = [s for s in user["emails"]["subAttributes"] if s["name"] == "type"]
     assert email_type["canonicalValues"] == ["work"]
     phone_types = [s for s in user["phoneNumbers"]["subAttributes"] if s["name"] == "type"]

@@ -1334,19 +1334,37 @@ def test_booleans_in_responses_are_json_booleans(client: ScimClient) -> None:
 @pytest.mark.parametrize(
     "clearing", [{"op": "remove", "path": "active"}, {"op": "replace", "path": "active", "value": None}]
 )
-def test_clearing_active_keeps_a_disabled_account_disabled(
+def test_clearing_active_is_refused_and_keeps_a_disabled_account_disabled(
     client: ScimClient, memory: InMemoryDirectory, alice: dict[str, Any], clearing: dict[str, Any]
 ) -> None:
     """Only an explicit false disables and only an explicit true enables: a removed or null active must
-    never re-enable an account (Entra's validator nulls optional attributes [R2])."""
+    never re-enable an account (Entra's validator nulls optional attributes [R2]). An account is always
+    enabled or disabled, so the removal is refused, as RFC 7644 3.5.2.2 asks of a required attribute."""
     assert (
         client.patch_user(alice["id"], {"op": "replace", "path": "active", "value": "False"}).json["active"]
         is False
     )
     writes = memory.writes
     result = client.patch_user(alice["id"], clearing)
-    assert result.status_code == 200 and result.json["active"] is False
+    assert (result.status_code, result.json["scimType"]) == (400, "mutability")
+    assert "active cannot be removed" in result.json["detail"]
+    assert client.simulate_get(f"{SCIM}/Users/{alice['id']}").json["active"] is False
     assert memory.writes == writes
+
+
+@pytest.mark.parametrize("path", ["name", "name.familyName", "name.formatted"])
+def test_removing_a_value_the_directory_requires_is_refused(
+    client: ScimClient, memory: InMemoryDirectory, alice: dict[str, Any], path: str
+) -> None:
+    """sn and cn are required by person: the map fills them when a POST or PUT leaves them out, but a
+    PATCH that removes them would answer 200 and read back a value the client did not send."""
+    writes = memory.writes
+    result = client.patch_user(alice["id"], {"op": "remove", "path": path})
+    assert (result.status_code, result.json["scimType"]) == (400, "mutability")
+    assert "cannot be removed" in result.json["detail"] and "name." in result.json["detail"]
+    assert memory.writes == writes
+    given = client.patch_user(alice["id"], {"op": "remove", "path": "name.givenName"})
+    assert given.status_code == 200 and "givenName" not in given.json["name"]
 
 
 @pytest.mark.parametrize(("value", "active"), [("0", False), ("1", True)])
