@@ -84,24 +84,26 @@ def unwrap_reference(attribute: Attribute, value: Any) -> Any:
     return value
 
 
-def normalize_value(attribute: Attribute, value: Any, where: str) -> Any:
+def normalize_value(attribute: Attribute, value: Any, where: str, dropped: list[str] | None = None) -> Any:
     """``value`` checked against ``attribute``'s type, with canonical sub-attribute names; None for null.
 
     Sub-attribute names are matched case-insensitively: Microsoft's suite sends ``"Primary"`` and
     ``"Manager": {"Value": ...}`` [R1]. Nulls and empty lists mean "no value": an older Entra sends
-    ``"addresses": null``, and every Entra POST carries ``"roles": []`` [D1][D18].
+    ``"addresses": null``, and every Entra POST carries ``"roles": []`` [D1][D18]. Sub-attributes the
+    schema does not know are left out, like unknown attributes, and named in ``dropped``
+    (``name.nickname``) for ``scim.unmapped``.
     """
-    return _normalize(attribute, unwrap_reference(attribute, value), where)
+    return _normalize(attribute, unwrap_reference(attribute, value), where, dropped)
 
 
-def _normalize(attribute: Attribute, value: Any, where: str) -> Any:
+def _normalize(attribute: Attribute, value: Any, where: str, dropped: list[str] | None) -> Any:
     if value is None:
         return None
     if attribute.multi_valued:
         items = value if isinstance(value, list) else [value]
         check_count(items, where)
         single = Attribute(attribute.name, attribute.type, sub_attributes=attribute.sub_attributes)
-        out = [_normalize(single, item, f"{where}[{i}]") for i, item in enumerate(items)]
+        out = [_normalize(single, item, f"{where}[{i}]", dropped) for i, item in enumerate(items)]
         out = [item for item in out if item not in (None, {})]
         return out or None
     if attribute.type == "complex":
@@ -111,8 +113,10 @@ def _normalize(attribute: Attribute, value: Any, where: str) -> Any:
         for key, sub_value in value.items():
             sub = attribute.sub(str(key))
             if sub is None:
-                continue  # unknown sub-attributes are ignored like unknown attributes
-            normalized = normalize_value(sub, sub_value, f"{where}.{sub.name}")
+                if dropped is not None and sub_value not in (None, ""):
+                    dropped.append(f"{attribute.name}.{key}")
+                continue
+            normalized = normalize_value(sub, sub_value, f"{where}.{sub.name}", dropped)
             if normalized is not None:
                 result[sub.name] = normalized
         return result
@@ -206,7 +210,7 @@ def normalize_resource(body: Any, schema: ResourceSchema) -> Normalized:
                 if attribute is None:
                     ignored.append(f"{urn}:{sub_key}")
                     continue
-                normalized = normalize_value(attribute, sub_value, f"{urn}:{attribute.name}")
+                normalized = normalize_value(attribute, sub_value, f"{urn}:{attribute.name}", ignored)
                 if normalized is not None:
                     extension[attribute.name] = normalized
             if extension:
@@ -221,10 +225,10 @@ def normalize_resource(body: Any, schema: ResourceSchema) -> Normalized:
                 continue
             ignored.append(key)
             continue
-        normalized = normalize_value(attribute, value, attribute.name)
+        normalized = normalize_value(attribute, value, attribute.name, ignored)
         if normalized is not None:
             document[attribute.name] = normalized
-    return Normalized(document, tuple(ignored))
+    return Normalized(document, tuple(dict.fromkeys(ignored)))
 
 
 def extension_of(schema: ResourceSchema, name: str) -> str | None:

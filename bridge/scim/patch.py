@@ -46,7 +46,7 @@ def apply_patch(
     ignored: list[str] = []
     for index, operation in enumerate(operations):
         _apply(result, operation, schema, ignored, f"Operations[{index}]")
-    return PatchResult(result, tuple(ignored))
+    return PatchResult(result, tuple(dict.fromkeys(ignored)))
 
 
 def _owner(document: dict[str, Any], urn: str | None, schema: ResourceSchema, create: bool) -> dict[str, Any]:
@@ -81,11 +81,11 @@ def _apply(
     owner = _owner(document, path.uri, schema, create=operation.op != "remove")
     primaries = _primaries(owner, attribute)
     if path.filter is not None:
-        _apply_filtered(owner, attribute, operation, where)
+        _apply_filtered(owner, attribute, operation, where, ignored=ignored)
     elif path.sub is not None:
-        _apply_sub(owner, attribute, path.sub, operation, where)
+        _apply_sub(owner, attribute, path.sub, operation, where, ignored=ignored)
     else:
-        _apply_whole(owner, attribute, operation, where)
+        _apply_whole(owner, attribute, operation, where, ignored=ignored)
     _one_primary(owner, attribute, primaries)
     if path.uri is not None and schema.urn(path.uri) != schema.core_urn:
         urn = schema.urn(path.uri)
@@ -99,7 +99,9 @@ def _clears(operation: PatchOperation) -> bool:
     return operation.op == "remove" or operation.value in _EMPTY
 
 
-def _apply_whole(owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str) -> None:
+def _apply_whole(
+    owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str, *, ignored: list[str]
+) -> None:
     """An operation on a whole attribute. A remove that carries values removes only those values (Entra's
     legacy member and email removal [D2][I9][R8], Q7); add appends to multi-valued attributes; add and
     replace merge into complex ones; null or "" clears."""
@@ -114,7 +116,7 @@ def _apply_whole(owner: dict[str, Any], attribute: Attribute, operation: PatchOp
     if _clears(operation):
         owner.pop(name, None)
         return
-    value = normalize_value(attribute, operation.value, where)
+    value = normalize_value(attribute, operation.value, where, ignored)
     if attribute.multi_valued:
         if operation.op == "add":
             # A value whose elements all normalize away (no known sub-attribute) is None: nothing to add.
@@ -129,14 +131,20 @@ def _apply_whole(owner: dict[str, Any], attribute: Attribute, operation: PatchOp
 
 
 def _apply_sub(
-    owner: dict[str, Any], attribute: Attribute, sub_name: str, operation: PatchOperation, where: str
+    owner: dict[str, Any],
+    attribute: Attribute,
+    sub_name: str,
+    operation: PatchOperation,
+    where: str,
+    *,
+    ignored: list[str],
 ) -> None:
     sub = attribute.sub(sub_name)
     if sub is None:
         raise InvalidPath(f"{where}: {attribute.name} has no sub-attribute {sub_name!r}")
     if sub.mutability == "readOnly":
         raise Mutability(f"{where}: {attribute.name}.{sub.name} is read-only")
-    value = None if _clears(operation) else normalize_value(sub, operation.value, where)
+    value = None if _clears(operation) else normalize_value(sub, operation.value, where, ignored)
     if attribute.multi_valued:
         elements = [dict(item) for item in owner.get(attribute.name, [])]
         if not elements and value is not None:
@@ -153,7 +161,7 @@ def _apply_sub(
 
 
 def _apply_filtered(
-    owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str
+    owner: dict[str, Any], attribute: Attribute, operation: PatchOperation, where: str, *, ignored: list[str]
 ) -> None:
     """An operation on ``attr[filter]`` or ``attr[filter].sub`` (RFC 7644 3.5.2): matching elements are
     changed or removed; an add or replace that matches nothing creates the element the filter describes,
@@ -176,7 +184,7 @@ def _apply_filtered(
             raise InvalidPath(f"{where}: {attribute.name} has no sub-attribute {path.sub!r}")
         if sub.mutability == "readOnly":
             raise Mutability(f"{where}: {attribute.name}.{sub.name} is read-only")
-        value = None if _clears(operation) else normalize_value(sub, operation.value, where)
+        value = None if _clears(operation) else normalize_value(sub, operation.value, where, ignored)
         if not matched and value is not None:
             # Entra adds or replaces emails[type eq "work"].value on users that have no work email yet,
             # and expects the element to be created [I19][T1].
@@ -188,7 +196,7 @@ def _apply_filtered(
     elif operation.op == "remove":
         elements = [e for i, e in enumerate(elements) if i not in matched]
     else:
-        value = normalize_value(attribute, operation.value, where) if not _clears(operation) else None
+        value = None if _clears(operation) else normalize_value(attribute, operation.value, where, ignored)
         replacement = value[0] if isinstance(value, list) and value else value
         if not isinstance(replacement, dict):
             raise InvalidValue(f"{where}: the value for a filtered path must be an object")
