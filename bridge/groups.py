@@ -724,6 +724,8 @@ class GroupService:
                 self._write_members(dn, writes)
         name = new.get("displayName")
         if dn != entry.dn or len(changes) > len(member_changes):
+            # The remembered entry has the old DN or version: the next PATCH reads the group afresh.
+            self._recent.drop(group_id)
             events.record("Group", "update", id=entry.id, name=name, dn=dn)
         if member_changes or writes:
             counts = {"added": 0, "removed": 0}

@@ -687,6 +687,13 @@ class ProvisioningService:
                     updated = entry  # nothing differs: an identical cycle writes nothing
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"userName {new['userName']} is already taken") from exc
+        rule = self._mapping.map.active
+        if not active and updated is not entry and rule is not None and self._mapping.is_active(updated):
+            # slapd's ppolicy deletes pwdAccountLockedTime whenever the password changes, even in the
+            # modify that sets it: lock the account again, as the request asked.
+            with refusals("User", entry.id):
+                relock = [Modification("replace", rule.attribute, (rule.disabled_value,))]
+                updated = self._directory.modify(updated.dn, relock, self._read)
         if updated is not entry:
             action = "disable" if disabling else "enable" if active and not was_active else None
             action = action or ("rename" if renamed else "update")

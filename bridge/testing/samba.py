@@ -34,6 +34,8 @@ relax it in one running DC (a test that needs weak passwords), as root while it 
 or over LDAP as the administrator, replace on the domain root (``SambaInfo.base``):
 ``pwdProperties: 0`` (complexity off), ``minPwdLength: 0``, ``pwdHistoryLength: 0``,
 ``minPwdAge: 0``, ``maxPwdAge: 0``. Both change only that workdir's copy, never the template.
+One default is changed: ``old password allowed period = 0``. Samba otherwise accepts the previous
+password at a bind for 60 minutes after a reset, and a test could not tell a password write from none.
 
 Needs the Debian packages samba, samba-dsdb-modules, samba-ad-provision, samba-vfs-modules, openssl
 and ldap-utils: ``packaging/install-samba.sh`` installs them. It never skips: a missing binary
@@ -497,6 +499,8 @@ class Samba:
             "tls keyfile": f"{tls}/key.pem",
             "tls certfile": f"{tls}/cert.pem",
             "tls cafile": f"{tls}/ca.pem",
+            # The previous password stops binding at once after a reset (Samba's default: 60 minutes).
+            "old password allowed period": "0",
         }
         ours = [f"\t{k} = {v}" for k, v in own.items()]
         out: list[str] = []
