@@ -55,7 +55,7 @@ from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
 from bridge.service import Page, add_named, client_error, expected_version, iso_time, rederived, refusals
-from bridge.unmapped import UnmappedPolicy
+from bridge.unmapped import Settle, UnmappedPolicy
 
 logger = logging.getLogger(__name__)
 _CHUNK = 100  # ids or DNs per search when resolving members
@@ -415,7 +415,8 @@ class GroupService:
         unmapped: UnmappedPolicy | None = None,
     ):
         self._unique_by_directory = unique_by_directory
-        self._unmapped = unmapped or UnmappedPolicy()
+        # Members are stored by Memberships (or refused there), not by the map's rows.
+        self._settle = Settle(unmapped or UnmappedPolicy(), "Group", mapping, ("members",))
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=memberships.group_base)
         self._mapping = mapping
@@ -559,27 +560,6 @@ class GroupService:
             "Group", "create", id=entry.id, name=document["displayName"], dn=entry.dn, members=len(members)
         )
         return self._view(entry, members)
-
-    def _settle(
-        self,
-        document: Mapping[str, Any],
-        unknown: tuple[str, ...],
-        group_id: str | None,
-        reported: set[str] | None = None,
-        before: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Refuse or note what of ``document`` the map would not store (``bridge.unmapped``); members
-        are stored by ``Memberships``, or refused there."""
-        self._unmapped.settle(
-            "Group",
-            self._mapping,
-            document,
-            unknown=unknown,
-            kept_apart=("members",),
-            resource_id=group_id,
-            reported=reported,
-            before=before,
-        )
 
     def _fill(self, entry: Entry, planned: str, members: Sequence[Member]) -> None:
         """The members of a new group whose members keep the membership. A failure takes the group and

@@ -58,7 +58,7 @@ from bridge.scim.errors import (
 from bridge.scim.filter import And, AttrPath, Compare, Filter, Not, Or
 from bridge.scim.patch import apply_patch, copy_document
 from bridge.scim.schemas import USER
-from bridge.unmapped import UnmappedPolicy
+from bridge.unmapped import Settle, UnmappedPolicy
 
 _T = TypeVar("_T")
 logger = logging.getLogger(__name__)
@@ -256,7 +256,8 @@ class ProvisioningService:
         unmapped: UnmappedPolicy | None = None,
     ) -> None:
         self._now = now
-        self._unmapped = unmapped or UnmappedPolicy()
+        # A user's groups are read-only: computed from the groups, never written through the user.
+        self._settle = Settle(unmapped or UnmappedPolicy(), "User", mapping, ("groups",))
         self._directory = directory
         self._safety = safety or Safety(directory, SafetyConfig(), user_base=scope.user_base)
         self._mapping = mapping
@@ -450,26 +451,6 @@ class ProvisioningService:
             raise client_error(exc) from exc
         events.record("User", "create", id=entry.id, name=document["userName"], dn=entry.dn, active=active)
         return self._view(entry)
-
-    def _settle(
-        self,
-        document: dict[str, Any],
-        unknown: tuple[str, ...],
-        user_id: str | None,
-        reported: set[str] | None = None,
-        before: dict[str, Any] | None = None,
-    ) -> None:
-        """Refuse or note what of ``document`` the map would not store (``bridge.unmapped``)."""
-        self._unmapped.settle(
-            "User",
-            self._mapping,
-            document,
-            unknown=unknown,
-            kept_apart=("groups",),
-            resource_id=user_id,
-            reported=reported,
-            before=before,
-        )
 
     def _add(self, parent: str, document: dict[str, Any], attributes: dict[str, tuple[str, ...]]) -> Entry:
         return add_named(

@@ -103,6 +103,35 @@ class UnmappedPolicy:
             events.unmapped(resource, tuple(item.path for item in ignored), id=resource_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """:meth:`UnmappedPolicy.settle` for one resource type and its map, as a service calls it."""
+
+    policy: UnmappedPolicy
+    resource: str
+    mapping: ResourceMapping
+    kept_apart: tuple[str, ...] = ()
+
+    def __call__(
+        self,
+        document: Mapping[str, Any],
+        unknown: tuple[str, ...],
+        resource_id: str | None,
+        reported: set[str] | None = None,
+        before: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.policy.settle(
+            self.resource,
+            self.mapping,
+            document,
+            unknown=unknown,
+            kept_apart=self.kept_apart,
+            resource_id=resource_id,
+            reported=reported,
+            before=before,
+        )
+
+
 def _clipped(name: str) -> str:
     return name if len(name) <= _LONGEST else name[: _LONGEST - 1] + "…"
 
@@ -112,4 +141,4 @@ def _listed(names: tuple[str, ...]) -> str:
     return shown if len(names) <= _SHOWN else f"{shown} and {len(names) - _SHOWN} more"
 
 
-__all__ = ["NOT_IN_SCHEMA", "Ignored", "Policy", "UnmappedPolicy", "noted"]
+__all__ = ["NOT_IN_SCHEMA", "Ignored", "Policy", "Settle", "UnmappedPolicy", "noted"]

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,14 +24,27 @@ from tests.conftest import SCIM, ScimClient
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def audit_lines(client: ScimClient) -> Iterator[list[str]]:
-    """The JSON lines a little provisioning cycle writes, through the real logging setup."""
+@contextmanager
+def logged() -> Iterator[io.StringIO]:
+    """The JSON lines logged meanwhile, through the real logging setup; the test's handlers after."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     stream = io.StringIO()
     setup_logging(LoggingConfig(level="INFO"), stream)
     try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+
+
+@pytest.fixture
+def audit_lines(client: ScimClient) -> Iterator[list[str]]:
+    """The JSON lines a little provisioning cycle writes, through the real logging setup."""
+    with logged() as stream:
         ann = client.post_user({"userName": "ann@contoso.com", "active": True}).json["id"]
         bob = client.post_user({"userName": "bob@contoso.com", "active": True}).json["id"]
         for value in ("False", "True", "False"):
@@ -42,13 +56,7 @@ def audit_lines(client: ScimClient) -> Iterator[list[str]]:
         add = {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": members}]}
         client.simulate_patch(f"{SCIM}/Groups/{group}", json=add)
         client.simulate_delete(f"{SCIM}/Users/{bob}")
-        yield stream.getvalue().splitlines()
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
+    yield stream.getvalue().splitlines()
 
 
 def test_each_change_is_one_event_in_the_clients_terms(audit_lines: list[str]) -> None:
@@ -135,20 +143,10 @@ def test_since_takes_dates_and_refuses_the_rest() -> None:
 
 def test_the_report_sums_what_clients_sent_that_the_map_does_not_store(client: ScimClient) -> None:
     """scim.unmapped: ignore names each path on the audit log; the report counts the requests per path."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    stream = io.StringIO()
-    setup_logging(LoggingConfig(level="INFO"), stream)
-    try:
+    with logged() as stream:
         ann = client.post_user({"userName": "ann", "nickName": "A", "roles": [{"value": "r"}]}).json["id"]
         client.patch_user(ann, {"op": "replace", "value": {"nickName": "B", "title": "Chef"}})
         client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops", "x-colour": "red"})
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
     report = build(stream.getvalue().splitlines(), datetime.now(UTC) - timedelta(hours=1))
     assert report.unmapped == {"User nickName": 2, "User roles.value": 1, "Group x-colour": 1}
     assert report.counts["user.unmapped"] == 2 and report.counts["group.unmapped"] == 1
