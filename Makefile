@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 DIRECTORY ?= openldap
 
-.PHONY: demo test lint unit deps bench clean deb
+.PHONY: demo test lint unit deps bench drill clean deb
 
 deps:
 	@packaging/install-dev-deps.sh $(VENV)
@@ -33,6 +33,12 @@ bench: deps
 	$(PY) -m bench.group_members
 	$(PY) -m bench.group_members --shape dynlist
 	$(PY) -m bench.list_users
+	$(PY) -m bench.model_run --seeds 20 --steps 150 --directory both
+
+# The fault and fuzz drill (bench/README.md): slapd killed, stopped and blackholed, the connection limit
+# filled and 10,000 fuzzed requests, under an Entra-like load; a few minutes, loopback only; it prints figures.
+drill: deps
+	$(PY) -m bench.drill
 
 # The Debian package, dist/scim-ldap-bridge_<version>_<arch>.deb (packaging/debian/build.sh says how).
 deb:

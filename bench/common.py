@@ -142,16 +142,18 @@ def serve_bridge(
     source: Path | None = None,
     uniqueness: str = "bridge",
     processes: int = 1,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[ServedBridge]:
     """``python -m bridge serve`` against ``info`` (the OpenLDAP map, no TLS on loopback), as the e2e tests
     start it, with the production logging (access and audit lines, to a file here). ``source`` is another
     checkout of the bridge to serve (``git archive HEAD bridge config | tar -x -C DIR``), for a before and
     after; the benchmark's own checkout by default. The circuit breaker stays on, as by default, with a
-    limit no run reaches, so a disable costs what it costs in production."""
+    limit no run reaches, so a disable costs what it costs in production. ``overrides`` sets more keys,
+    by section (``{"ldap": {"operation_timeout": 2}}``)."""
     source = (source or REPO).resolve()
     port = find_free_port()
     (workdir / "bind-password").write_text(info.password + "\n")
-    config = {
+    config: dict[str, Any] = {
         "server": {"host": HOST, "port": port, "threads": threads, "processes": processes},
         "auth": {"token_hashes": ["sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest()]},
         "ldap": {
@@ -167,6 +169,8 @@ def serve_bridge(
         "map": str(source / "config" / "maps" / "openldap.yaml"),
         "safety": {"deprovision_limit": 1_000_000_000},
     }
+    for section, keys in (overrides or {}).items():
+        config[section] = {**config.get(section, {}), **keys}
     (workdir / "bridge.yaml").write_text(json.dumps(config, indent=2))  # JSON is YAML
     log = workdir / "bridge.log"
     with log.open("w") as stderr:

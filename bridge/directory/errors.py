@@ -41,4 +41,10 @@ class Changed(DirectoryError):
 
 
 class DirectoryUnavailable(DirectoryError):
-    """No directory server answered in time, or the bind failed; retry later."""
+    """No directory server answered in time, or the bind failed; retry later. ``why`` names the kind in
+    a few fixed words (``unreachable``, ``bind refused``, ``timeout``, ``busy``): /readyz shows it, since
+    it holds no DN, URL or message of the directory's."""
+
+    def __init__(self, reason: str, why: str = "unreachable") -> None:
+        super().__init__(reason)
+        self.why = why

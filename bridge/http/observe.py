@@ -2,8 +2,10 @@
 base path, so they need no token and cost no directory work beyond what each promises.
 
 - ``/healthz``: the process answers (200), nothing else is asked;
-- ``/readyz``: one round trip to the directory as the bind DN (a pooled connection reads the root DSE):
-  200 when it answers, 503 when it does not, for a load balancer or ``systemctl`` checks;
+- ``/readyz``: one round trip to the directory as the bind DN, on the background probe's own connection
+  (bridge/directory/ldap/watch.py), so it answers within the probe's timeout: 200 when a server answers,
+  503 with the reason (unreachable, bind refused, timeout, busy) when none does, for a load balancer or
+  ``systemctl`` checks;
 - ``/metrics``: the Prometheus text format (the prometheus-client library), from a registry of this app's
   own, so several apps in one process (the tests) never share counters. Under ``server.processes`` > 1
   the parent sets ``$PROMETHEUS_MULTIPROC_DIR`` before it starts the workers: every worker's values go to
@@ -144,8 +146,18 @@ class Health:
         resp.media = {"status": "ok"}
 
 
+# What /readyz says for each kind of outage (DirectoryUnavailable.why): fixed words, never the
+# directory's own message, which can name DNs and hosts.
+_NOT_READY = {
+    "unreachable": "no directory server can be reached",
+    "bind refused": "the directory refuses the bridge's bind",
+    "timeout": "no directory server answered in time",
+    "busy": "the directory says it is busy or unavailable",
+}
+
+
 class Ready:
-    """GET /readyz: the directory answers the bind DN."""
+    """GET /readyz: a directory server answers the bind DN, within the probe's timeout."""
 
     def __init__(self, ping: Callable[[], None]) -> None:
         self._ping = ping
@@ -156,9 +168,14 @@ class Ready:
             self._ping()
         except DirectoryError as exc:
             logger.warning("not ready: %s", exc.reason)
+            why = getattr(exc, "why", "unreachable")
             resp.status = falcon.HTTP_503
             resp.set_header("Retry-After", "10")
-            resp.media = {"status": "unavailable", "detail": "the directory does not answer"}
+            resp.media = {
+                "status": "unavailable",
+                "reason": why if why in _NOT_READY else "unreachable",
+                "detail": _NOT_READY.get(why, "the directory does not answer"),
+            }
             return
         resp.media = {"status": "ready"}
 

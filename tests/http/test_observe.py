@@ -47,15 +47,32 @@ def test_health_and_readiness_answer_without_a_token(memory: InMemoryDirectory, 
 
 
 class Unreachable(InMemoryDirectory):
+    def __init__(self, why: str) -> None:
+        super().__init__([])
+        self.why = why
+
     def ping(self) -> None:
-        raise DirectoryUnavailable("cannot reach the directory: ConnectionRefusedError")
+        raise DirectoryUnavailable(
+            "cannot bind as cn=admin,dc=example,dc=org to ldap://dc1: refused", self.why
+        )
 
 
-def test_readiness_is_503_while_the_directory_does_not_answer(maps: MapSet) -> None:
-    anonymous = falcon.testing.TestClient(create_app(make_settings(), Unreachable(), maps))
+@pytest.mark.parametrize(
+    ("why", "detail"),
+    [
+        ("unreachable", "no directory server can be reached"),
+        ("bind refused", "the directory refuses the bridge's bind"),
+        ("timeout", "no directory server answered in time"),
+    ],
+)
+def test_readiness_is_503_with_the_reason_while_the_directory_does_not_answer(
+    maps: MapSet, why: str, detail: str
+) -> None:
+    anonymous = falcon.testing.TestClient(create_app(make_settings(), Unreachable(why), maps))
     ready = anonymous.simulate_get("/readyz")
     assert ready.status_code == 503 and ready.headers["retry-after"] == "10"
-    assert ready.json == {"status": "unavailable", "detail": "the directory does not answer"}
+    assert ready.json == {"status": "unavailable", "reason": why, "detail": detail}
+    assert "dc=example" not in ready.text and "dc1" not in ready.text  # the directory's words stay in the log
     assert anonymous.simulate_get("/healthz").status_code == 200  # alive, just not ready
 
 

@@ -204,13 +204,17 @@ def test_two_instances_creating_the_same_users_at_once_make_no_duplicates(
 
 def test_readiness_follows_the_directory_and_the_pool_is_measured(own: Own) -> None:
     anonymous = falcon.testing.TestClient(own.client.app)
+    lookup = {"filter": 'userName eq "x@contoso.com"'}
     assert anonymous.simulate_get("/readyz").status_code == 200
+    assert own.client.simulate_get(f"{SCIM}/Users", params=lookup).status_code == 200
     own.server.kill()
     down = anonymous.simulate_get("/readyz")
     assert down.status_code == 503 and down.json["status"] == "unavailable"
+    assert down.json["reason"] == "unreachable" and down.headers.get("retry-after")
     assert anonymous.simulate_get("/healthz").status_code == 200
     own.server.restart()
     assert anonymous.simulate_get("/readyz").status_code == 200
+    assert own.client.simulate_get(f"{SCIM}/Users", params=lookup).status_code == 200
     text = anonymous.simulate_get("/metrics").text
     assert "scim_bridge_ldap_connections_in_use 0.0" in text.splitlines()
     opened = [line for line in text.splitlines() if line.startswith("scim_bridge_ldap_connections_opened ")]

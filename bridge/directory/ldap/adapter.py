@@ -178,15 +178,11 @@ class LdapDirectory:
         if self._flavor.name == "active_directory":
             return True  # AD orders by syntax; its published schema names no matching rules at all
         if self._ordering is None:
-            self._ordering = self._pool.execute(_read_ordering)
+            self._ordering = self._pool.execute(_read_ordering, idempotent=True)
         return self._ordering.get(attribute.lower(), True)  # unknown to the schema: let the server say
 
     def ping(self) -> None:
-        def work(conn: Connection) -> None:
-            conn.search("", "(objectClass=*)", BASE, attributes=["1.1"])
-            raise_for_result(conn.result, "read of the root DSE")
-
-        self._pool.execute(work)
+        self._pool.ready()  # the probe's own connection: answers within its timeout, whatever the pool does
 
     def _attributes(self, read: Sequence[str]) -> list[str]:
         return list(dict.fromkeys([*read, self._flavor.id_attribute, self._flavor.version_attribute]))
@@ -210,7 +206,7 @@ class LdapDirectory:
 
     def _supported(self) -> set[str]:
         if self._controls is None:
-            self._controls = self._pool.execute(_root_controls)
+            self._controls = self._pool.execute(_root_controls, idempotent=True)
         return self._controls
 
     def _post_read(self, read: Sequence[str]) -> list[Control]:
@@ -227,12 +223,13 @@ class LdapDirectory:
         found = read_post_read(conn.result.get("controls"))
         return self._entry_from(dn, found) if found is not None else self._read(conn, dn, read)
 
-    def _guard(self, conn: Connection, dn: str, expect: Expect) -> list[Control]:
+    def _guard(self, conn: Connection, dn: str, expect: Expect, *, asserted: bool = True) -> list[Control]:
         """The controls that make a write to ``dn`` happen only at version ``expect``: an assertion
-        where the server honours one, else a check just before the write (a narrow race remains)."""
+        where the server honours one (and ``asserted``), else a check just before the write (a narrow
+        race remains)."""
         if expect is None:
             return []
-        if self._flavor.asserts:
+        if self._flavor.asserts and asserted:
             if not isinstance(expect, SameEntry):
                 return [assertion_equal(self._flavor.version_attribute, expect)]
             identity = self._flavor.id_filter(expect.id)
@@ -339,9 +336,9 @@ class LdapDirectory:
             return SearchResult(tuple(entries), seen)
 
         view = limit is not None and len(outermost) == 1 and self._can_list_view()
-        result = self._pool.execute(lambda conn: work(conn, view))
+        result = self._pool.execute(lambda conn: work(conn, view), idempotent=True)
         if result is None:
-            result = self._pool.execute(lambda conn: work(conn, False))
+            result = self._pool.execute(lambda conn: work(conn, False), idempotent=True)
         assert result is not None
         return result
 
@@ -359,7 +356,7 @@ class LdapDirectory:
                     return found
             return None
 
-        entry = self._pool.execute(work)
+        entry = self._pool.execute(work, idempotent=True)
         if entry is None:
             raise NoSuchEntry(f"no entry with id {entry_id}")
         return entry
@@ -405,7 +402,8 @@ class LdapDirectory:
         expect: Expect,
         more: Sequence[Control] = (),
     ) -> None:
-        controls = [_PERMISSIVE, *self._guard(conn, dn, expect), *more]
+        asserted = not any(c.attribute.lower() in self._flavor.unasserted for c in changes)
+        controls = [_PERMISSIVE, *self._guard(conn, dn, expect, asserted=asserted), *more]
         conn.modify(dn, _payload(changes), controls=controls)
         result = conn.result.get("result")
         retry = None

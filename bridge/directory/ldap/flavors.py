@@ -30,6 +30,8 @@ class Flavor:
     # What a server-side sorted list view is sorted by: unique, unchanging, with an ORDERING rule.
     # None: pages of large lists are cut by the bridge from the directory's own order.
     sort_key: str | None = None
+    # Attributes (lower case) whose writes are checked by a read just before, never by an assertion.
+    unasserted: frozenset[str] = frozenset()
 
     def valid_id(self, entry_id: str) -> bool:
         """True when ``entry_id`` is well-formed for this server (a malformed id can match nothing)."""
@@ -57,6 +59,10 @@ OPENLDAP = Flavor(
     version_attribute="entryCSN",
     asserts=True,
     sort_key="entryUUID",
+    # slapd's memberof overlay updates the members' memberOf with modifies of its own, which carry the
+    # group write's assertion along and fail it on the member entry, silently: a member added or
+    # removed under an assertion keeps or lacks memberOf for good (measured with slapd 2.5).
+    unasserted=frozenset({"member", "uniquemember"}),
 )
 ACTIVE_DIRECTORY = Flavor(
     name="active_directory",
