@@ -98,6 +98,23 @@ class ServerConfig:
         "3.12), for example to stop unfiltered lists of a huge directory. Unset: no limit.",
         None,
     )
+    connection_limit: int = doc(
+        "Most client connections one process holds open at once. Past it, new connections wait in the "
+        "kernel's queue until one closes; idle and slow ones close after channel_timeout and "
+        "read_timeout, so the wait is bounded.",
+        100,
+    )
+    channel_timeout: int = doc(
+        "Seconds a connection may stay idle (no request arriving, none being answered) before the bridge "
+        "closes it. A reverse proxy that keeps connections to the bridge open must close its idle ones "
+        "sooner (nginx: keepalive_timeout in the upstream block).",
+        20,
+    )
+    read_timeout: int = doc(
+        "Seconds a client may take to send one whole request, headers and body, from its first byte; "
+        "a slower one is disconnected, so a client trickling bytes (slowloris) cannot hold a connection.",
+        30,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +124,10 @@ class AuthConfig:
         "`scim-ldap-bridge token new`). List several to rotate tokens without downtime."
     )
     max_failures: int = doc(
-        "Failed authentications one client address may make within failure_window seconds; past that, "
-        "every request from it is refused with 429 until the window has passed. 0 turns it off.",
+        "Failed authentications (no token, or a token that is not valid) one client address may make "
+        "within failure_window seconds; past that, its requests without a valid token are refused with "
+        "429 until the window has passed. A valid token is checked first and always passes, and is never "
+        "counted. 0 turns it off.",
         20,
     )
     failure_window: int = doc("The window of max_failures, in seconds.", 60)
@@ -141,7 +160,11 @@ class LdapConfig:
         "the system's CAs when unset. Certificates are always verified.",
         None,
     )
-    connect_timeout: float = doc("Seconds to wait for a TCP connection to a directory server.", 5.0)
+    connect_timeout: float = doc(
+        "Seconds to wait for a directory server to accept a connection, and again for each step of "
+        "opening it (TLS, the bind).",
+        5.0,
+    )
     operation_timeout: float = doc("Seconds to wait for the answer to one LDAP operation.", 10.0)
     pool_size: int = doc("LDAP connections opened at start, kept open and shared by the worker threads.", 8)
     group_base: str | None = doc("Base DN for groups.", None)
@@ -155,6 +178,18 @@ class LdapConfig:
         "each create and rename) or directory (the directory refuses a duplicate: slapd's unique overlay "
         "on the naming attributes; one LDAP operation less per create).",
         "bridge",
+    )
+    probe_interval: float = doc(
+        "Seconds between two checks of each directory server by the background probe: a read of the "
+        "root DSE on a connection of its own while the server answers, a connect and bind while it does "
+        "not (after a refused bind, every 10 s). A server found down gets no request until it answers "
+        "again; they get 503 with Retry-After at once.",
+        0.5,
+    )
+    probe_timeout: float = doc(
+        "Seconds the probe (and /readyz) waits for a directory server to answer; a server that takes "
+        "longer is down until it answers again.",
+        1.0,
     )
 
 
@@ -385,7 +420,7 @@ def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
     if ldap.ca_file is not None and not (base_dir / ldap.ca_file).is_file():
         problems.append(f"ldap.ca_file: no such file: {base_dir / ldap.ca_file}")
     _check_filter(ldap.user_filter, "ldap.user_filter", problems)
-    for name in ("pool_size", "connect_timeout", "operation_timeout"):
+    for name in ("pool_size", "connect_timeout", "operation_timeout", "probe_interval", "probe_timeout"):
         number = getattr(ldap, name)
         if number is not None and number <= 0:
             problems.append(f"ldap.{name}: must be more than 0")
@@ -406,6 +441,10 @@ def _check_server(server: ServerConfig, problems: list[str]) -> None:
         problems.append("server.threads: must be at least 1")
     if server.processes is not None and not 1 <= server.processes <= 64:
         problems.append("server.processes: must be between 1 and 64")
+    for name in ("connection_limit", "channel_timeout", "read_timeout"):
+        number = getattr(server, name)
+        if number is not None and number < 1:
+            problems.append(f"server.{name}: must be at least 1")
 
 
 def _check_deprovisioning(deprovisioning: DeprovisioningConfig, problems: list[str]) -> None:

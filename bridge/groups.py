@@ -54,7 +54,16 @@ from bridge.scim.errors import (
 from bridge.scim.filter import Compare, Filter, Or
 from bridge.scim.patch import apply_patch
 from bridge.scim.schemas import GROUP
-from bridge.service import Page, add_named, client_error, expected_version, iso_time, rederived, refusals
+from bridge.service import (
+    Page,
+    add_named,
+    check_rdn,
+    client_error,
+    expected_version,
+    iso_time,
+    rederived,
+    refusals,
+)
 from bridge.unmapped import Settle, UnmappedPolicy
 
 logger = logging.getLogger(__name__)
@@ -284,8 +293,8 @@ class Memberships:
         return str(name) if name is not None else None
 
     def forget(self, user: Entry) -> None:
-        """Remove a deleted user from every group: done by the bridge unless refint does it (DNs), and
-        nothing to do where members keep the membership (it goes with the entry)."""
+        """Remove a deleted user (or nested group) from every group: done by the bridge unless refint does
+        it (DNs), and nothing to do where members keep the membership (it goes with the entry)."""
         if self.on_members or (self.rule.holds == "dn" and self._groups.map.integrity == "overlay"):
             return
         value = user.dn if self.rule.holds == "dn" else user.first(self._uid_attribute)
@@ -294,8 +303,8 @@ class Memberships:
         self._each_group(value, [Modification("delete", self.rule.attribute, (value,))], "deleted", user)
 
     def renamed(self, old: Entry, new_dn: str, new_uid: str | None) -> None:
-        """Point every group at a renamed or moved user (refint does it for DNs where configured; where
-        members keep the membership, it moves with the entry)."""
+        """Point every group at a renamed or moved user or nested group (refint does it for DNs where
+        configured; where members keep the membership, it moves with the entry)."""
         if self.on_members:
             return
         if self.rule.holds == "dn":
@@ -324,13 +333,13 @@ class Memberships:
             groups = self._holding(value)
         except DirectoryError as exc:
             logger.error(
-                "the %s user %s may still be listed in groups: finding them failed (%s)", what, user.dn, exc
+                "the %s member %s may still be listed in groups: finding them failed (%s)", what, user.dn, exc
             )
             return
         left = self._update_each([group.dn for group in groups], changes)
         if left:
             logger.error(
-                "the %s user %s is still listed, under its old name, in %d group(s): %s",
+                "the %s member %s is still listed, under its old name, in %d group(s): %s",
                 what,
                 user.dn,
                 len(left),
@@ -360,6 +369,34 @@ def _common_parent(bases: Sequence[str]) -> str | None:
             break
         common.insert(0, parts[0])
     return ",".join(common) or None
+
+
+def _net(writes: Sequence[tuple[str, list[Member]]]) -> list[tuple[str, list[Member]]]:
+    """Member writes applied in order, folded into what they come to: a replacement of the whole list
+    (when one of them set it), else the members added and the members removed, each at most once."""
+    replaced: dict[str, Member] | None = None
+    added: dict[str, Member] = {}
+    removed: dict[str, Member] = {}
+    for kind, members in writes:
+        if kind == "set":
+            replaced, added, removed = {m.dn.lower(): m for m in members}, {}, {}
+            continue
+        for member in members:
+            key = member.dn.lower()
+            if replaced is not None:
+                if kind == "add":
+                    replaced.setdefault(key, member)
+                else:
+                    replaced.pop(key, None)
+            elif kind == "add":
+                removed.pop(key, None)
+                added[key] = member
+            else:
+                added.pop(key, None)
+                removed[key] = member
+    if replaced is not None:
+        return [("set", list(replaced.values()))]
+    return [("add", list(added.values())), ("remove", list(removed.values()))]
 
 
 def _member_ids(value: Any, where: str) -> list[str]:
@@ -551,7 +588,7 @@ class GroupService:
         except NoSuchEntry as exc:
             raise ServerError(f"the group base {self._base} does not exist; check ldap.group_base") from exc
         except DirectoryError as exc:
-            raise client_error(exc) from exc
+            raise client_error(exc, self._mapping) from exc
         if self._posix is not None:
             self._settle_gid(entry, attributes["gidNumber"][0])
         if self._members.on_members:
@@ -580,7 +617,7 @@ class GroupService:
                 self._directory.delete(entry.dn)
             except DirectoryError as undo:
                 logger.error("a group left half made after a failed create: %s (%s)", entry.dn, undo)
-            raise client_error(exc) from exc
+            raise client_error(exc, self._mapping) from exc
 
     def _member_writes(self, operations: Sequence[PatchOperation]) -> list[tuple[str, list[Member]]]:
         """Each member operation as ("add" | "remove" | "set", members), every id resolved before anything
@@ -624,10 +661,12 @@ class GroupService:
                 self._members.set_members(group_dn, members)
 
     def _member_changes(self, writes: Sequence[tuple[str, list[Member]]]) -> list[Modification]:
-        """Where the group holds its members: each write as a value add, delete or replace on it."""
+        """Where the group holds its members: the writes' net effect as value adds, deletes or a replace,
+        in one modify. The directory judges every value of one modify against the entry as it was, so
+        "add bob, remove bob" must reach it as "remove bob", not as both."""
         attribute = self._members.rule.attribute
         changes: list[Modification] = []
-        for kind, members in writes:
+        for kind, members in _net(writes):
             # An LDAP add of no values is a protocol error, and adding none changes nothing.
             if kind == "add" and members:
                 changes.append(Modification("add", attribute, self._members.values(members)))
@@ -697,10 +736,10 @@ class GroupService:
         if not fresh and not changes and dn == entry.dn:
             raise Stale  # nothing written, so nothing proved the remembered group current
         if changes:
-            with refusals("Group", group_id):
+            with refusals("Group", group_id, self._mapping):
                 self._directory.update(dn, changes, expect=expect)
         if writes:
-            with refusals("Group", group_id):
+            with refusals("Group", group_id, self._mapping):
                 self._write_members(dn, writes)
         name = new.get("displayName")
         if dn != entry.dn or len(changes) > len(member_changes):
@@ -735,18 +774,21 @@ class GroupService:
         rdn = self._mapping.rdn(self._mapping.to_ldap(new))
         if rdn[1] == entry.first(rdn[0]):
             return entry.dn, expect
+        check_rdn(rdn, self._mapping)
         if str(new["displayName"]).lower() != str(old.get("displayName", "")).lower() and self._taken(
             new, entry.id
         ):
             raise Uniqueness(f"a group named {new['displayName']} exists already")
         try:
-            with refusals("Group", entry.id):
+            with refusals("Group", entry.id, self._mapping):
                 # the id (entryUUID) stays
                 moved = self._directory.move(entry.dn, rdn, entry.parent, expect=expect)
         except EntryAlreadyExists as exc:
             raise Uniqueness(f"a group named {new['displayName']} exists already") from exc
         if self._members.on_members:
             self._members.repoint(entry.dn, moved)
+        else:
+            self._members.renamed(entry, moved, None)  # groups that hold this one as a member follow it
         return moved, None
 
     def replace_group(self, group_id: str, body: Any, *, if_match: Sequence[str] | None = None) -> GroupView:
@@ -764,7 +806,7 @@ class GroupService:
         if not self._members.on_members:
             values = self._members.with_placeholder(self._members.values(members))
             changes.append(Modification("replace", self._members.rule.attribute, values))
-        with refusals("Group", group_id):
+        with refusals("Group", group_id, self._mapping):
             updated = self._directory.modify(dn, changes, self._read, expect=expect) if changes else None
             if self._members.on_members:
                 self._members.set_members(dn, members)
@@ -781,11 +823,13 @@ class GroupService:
         self._safety.check_entry("Group", entry)
         expect = expected_version("Group", entry, if_match)
         self._safety.deprovision("Group", entry)
-        with refusals("Group", group_id):
+        with refusals("Group", group_id, self._mapping):
             if self._members.on_members:  # first, so a group made again under this name starts empty
                 self._members.repoint(entry.dn, None)
             self._directory.delete(entry.dn, expect=expect)
             self._recent.drop(entry.id)
+        if not self._members.on_members:
+            self._members.forget(entry)  # nor does a group that held this one as a member keep its DN
         name = self._mapping.to_document(entry).get("displayName")
         events.record("Group", "delete", id=entry.id, name=name, dn=entry.dn)
 

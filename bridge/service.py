@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import string
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -118,6 +119,52 @@ class Scope:
     uniqueness: str = "bridge"  # "directory": the directory refuses duplicate names (ldap.uniqueness)
 
 
+# slapd (back-mdb) keeps an entry's RDN twice in one index record, as written and normalized, and
+# refuses an add or a rename whose two spellings take more than 491 bytes together ("other", with no
+# reason on an add and "DN index add failed" on a rename), however short the rest of the DN. Measured:
+# uid= with 241 ASCII letters fits, 242 do not; cn= 242; an escaped character (, + " \ < > ; =) counts
+# three bytes in both spellings. Active Directory's RDN, a cn of at most 64 UTF-16 units, fits unless
+# its characters grow when normalized (U+FDFA becomes 18 characters).
+RDN_INDEX_BYTES = 491
+_DN_SPECIALS = frozenset(',+"\\<>;=\x00')
+
+
+def _rdn_bytes(attribute: str, value: str) -> int:
+    """Bytes of ``attribute=value`` as slapd spells an RDN: UTF-8, with the characters RFC 4514 escapes
+    (and a leading ``#`` or space, a trailing space) as ``\\hh``."""
+    size = len(attribute) + 1
+    for index, char in enumerate(value):
+        edge = (index == 0 and char in "# ") or (index == len(value) - 1 and char == " ")
+        size += 3 if char in _DN_SPECIALS or edge else len(char.encode("utf-8", "surrogatepass"))
+    return size
+
+
+def rdn_index_bytes(rdn: tuple[str, str]) -> int:
+    """What ``rdn`` takes of slapd's ``RDN_INDEX_BYTES``: its bytes as written, and as normalized. slapd
+    normalizes with Unicode tables of its own (compatibility forms, lower case); the longest of Python's
+    spellings stands in for that, which errs long for a few characters (U+0130 counts three bytes where
+    slapd takes one) and, measured across scripts and planes, never short."""
+    attribute, value = rdn
+    forms = (
+        value,
+        unicodedata.normalize("NFKC", value).casefold(),
+        unicodedata.normalize("NFKC", value.lower()),
+    )
+    return _rdn_bytes(attribute, value) + max(_rdn_bytes(attribute, form) for form in forms)
+
+
+def check_rdn(rdn: tuple[str, str], mapping: ResourceMapping) -> None:
+    """Refuse, before anything is written, a value too long to name an entry (``RDN_INDEX_BYTES``)."""
+    size = rdn_index_bytes(rdn)
+    if size > RDN_INDEX_BYTES:
+        ascii_letters = RDN_INDEX_BYTES // 2 - len(rdn[0]) - 1
+        raise InvalidValue(
+            f"{_scim_name(rdn[0], mapping)} is too long to name a directory entry: {rdn[0]}=... would "
+            f"take {size} bytes, written and normalized, and the bridge allows {RDN_INDEX_BYTES}, OpenLDAP's "
+            f"limit (about {ascii_letters} ASCII letters; fewer in other scripts)"
+        )
+
+
 def add_named(
     directory: Directory,
     bases: Sequence[str],
@@ -136,7 +183,9 @@ def add_named(
     """
     naming, rules = mapping.naming, mapping.map.derived_names
     if not rules:
-        return directory.add(parent, mapping.rdn(attributes), attributes, read)
+        rdn = mapping.rdn(attributes)
+        check_rdn(rdn, mapping)
+        return directory.add(parent, rdn, attributes, read)
     stems = {rule.attribute: rule.derive(document) for rule in rules}
     numbers = dict.fromkeys(stems, 1)
 
@@ -151,6 +200,7 @@ def add_named(
         for rule in rules:
             values[rule.attribute] = (pick(rule),)
         rdn = (naming.attribute, values[naming.attribute][0]) if naming is not None else mapping.rdn(values)
+        check_rdn(rdn, mapping)
         try:
             return directory.add(parent, rdn, values, read)
         except EntryAlreadyExists:
@@ -448,7 +498,7 @@ class ProvisioningService:
                 f"the base {parent} does not exist in the directory; check the configuration"
             ) from exc
         except DirectoryError as exc:
-            raise client_error(exc) from exc
+            raise client_error(exc, self._mapping) from exc
         events.record("User", "create", id=entry.id, name=document["userName"], dn=entry.dn, active=active)
         return self._view(entry)
 
@@ -565,7 +615,7 @@ class ProvisioningService:
         return result
 
     def _delete(self, entry: Entry, expect: Expect, *, by: str = "request") -> None:
-        with refusals("User", entry.id):
+        with refusals("User", entry.id, self._mapping):
             self._directory.delete(entry.dn, expect=expect)
             self._recent.drop(entry.id)
             name = self._mapping.to_document(entry).get("userName")
@@ -644,6 +694,8 @@ class ProvisioningService:
         elif naming.attribute in derived:
             rdn = (naming.attribute, derived.pop(naming.attribute))
         renames = rdn is not None and rdn[1] != entry.first(rdn[0])
+        if rdn is not None and renames:
+            check_rdn(rdn, self._mapping)
         moves = renames or parent.lower() != entry.parent.lower()
         renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
         if renamed and self._taken(new, entry.id):
@@ -651,7 +703,7 @@ class ProvisioningService:
         changes = self._mapping.changes(entry, old, new, now=self._stamp(), after=after)
         changes += [Modification("replace", name, (value,)) for name, value in derived.items()]
         try:
-            with refusals("User", entry.id):
+            with refusals("User", entry.id, self._mapping):
                 if moves:
                     if not active:
                         # Lock first, then move: a failure in between leaves the account locked, never open.
@@ -672,7 +724,7 @@ class ProvisioningService:
         if not active and updated is not entry and rule is not None and self._mapping.is_active(updated):
             # slapd's ppolicy deletes pwdAccountLockedTime whenever the password changes, even in the
             # modify that sets it: lock the account again, as the request asked.
-            with refusals("User", entry.id):
+            with refusals("User", entry.id, self._mapping):
                 relock = [Modification("replace", rule.attribute, (rule.disabled_value,))]
                 updated = self._directory.modify(updated.dn, relock, self._read)
         if updated is not entry:
@@ -683,10 +735,10 @@ class ProvisioningService:
 
 
 @contextmanager
-def refusals(kind: str, resource_id: str) -> Iterator[None]:
+def refusals(kind: str, resource_id: str, mapping: ResourceMapping | None = None) -> Iterator[None]:
     """Directory refusals of a write to one resource, as SCIM errors: an entry gone meanwhile is a 404,
     one changed since the version the request expected a 412, a refusal the client can act on a 400
-    or 403 (``client_error``); any other passes through."""
+    or 403 (``client_error``, which names the attribute by ``mapping``); any other passes through."""
     try:
         yield
     except NoSuchEntry as exc:
@@ -696,25 +748,108 @@ def refusals(kind: str, resource_id: str) -> Iterator[None]:
             f"{kind} {resource_id} has changed since the version If-Match named"
         ) from exc
     except DirectoryError as exc:
-        error = client_error(exc)
+        error = client_error(exc, mapping)
         if error is exc:
             raise
         raise error from exc
 
 
 _NOT_UNIQUE = re.compile(r"non-unique|not unique", re.IGNORECASE)
+# The adapter words a refusal "<operation> <DN>: <result> (<the directory's message>)", with ldap3's name
+# of the result. These results refuse the values sent, never the server's state: the adapter makes most
+# of them a ConstraintViolation; invalidDNSyntax (a value that cannot name an entry) and
+# adminLimitExceeded (AD: an entry or a value list over its limits) it leaves unclassified.
+_VALUE_RESULTS = (
+    "noSuchAttribute",
+    "undefinedAttributeType",
+    "inappropriateMatching",
+    "constraintViolation",
+    "attributeOrValueExists",
+    "invalidAttributeSyntax",
+    "namingViolation",
+    "objectClassViolation",
+    "notAllowedOnRDN",
+    "objectClassModsProhibited",
+    "invalidDNSyntax",
+    "adminLimitExceeded",
+)
+_UNCLASSIFIED = ("invalidDNSyntax", "adminLimitExceeded")
+_RESULT = re.compile(rf": ({'|'.join(_VALUE_RESULTS)})(?= \(|$)")
+# Where a directory's message names the attribute: slapd "title: value #0 invalid per syntax" and
+# "attribute 'x' not allowed", Samba "attribute 'title' on entry ...", AD "Att 20026 (title)".
+_NAMED = re.compile(r"^([A-Za-z][\w-]*): value #|attribute '([A-Za-z][\w-]*)'|\bAtt \w+ \(([A-Za-z][\w-]*)\)")
+_QUOTED_DN = re.compile(r"'[^']*=[^']*'")  # a DN quoted in a message holds the values: left out
+_ELIDED = "'…'"
+_LONGEST_DETAIL = 300
 
 
-def client_error(exc: DirectoryError) -> Exception:
-    """The SCIM error for a directory refusal the client can act on; others pass through."""
+def client_error(exc: DirectoryError, mapping: ResourceMapping | None = None) -> Exception:
+    """The SCIM error for a directory refusal the client can act on; others pass through. A refusal of
+    the values sent is a 400 naming the attribute (its SCIM path, from ``mapping``, when the directory's
+    message names the LDAP attribute or the value was the entry's name)."""
     if isinstance(exc, ConstraintViolation) and _NOT_UNIQUE.search(exc.reason):
         # slapd's unique overlay ("non-unique attributes found with ..."), with ldap.uniqueness: directory
         return Uniqueness(f"the directory refused a duplicate: {exc.reason}")
-    if isinstance(exc, ConstraintViolation):
-        return InvalidValue(f"the directory refused the change: {exc.reason}")
     if isinstance(exc, InsufficientAccess | NotAllowed):
         return Forbidden(f"the directory refused the operation: {exc.reason}")
+    refusal = _refusal(exc.reason)
+    unclassified = type(exc) is DirectoryError and refusal is not None and refusal[0] in _UNCLASSIFIED
+    if isinstance(exc, ConstraintViolation) or unclassified:
+        return InvalidValue(_refused(exc.reason, refusal, mapping))
     return exc
+
+
+def _refusal(reason: str) -> tuple[str, str] | None:
+    """(result, the directory's message) of a refusal of values, as the adapter words it, or None."""
+    found = list(_RESULT.finditer(reason))  # the last: a DN before it may hold anything
+    if not found:
+        return None
+    rest = reason[found[-1].end() :].strip()
+    return found[-1].group(1), rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest
+
+
+def _refused(reason: str, refusal: tuple[str, str] | None, mapping: ResourceMapping | None) -> str:
+    """The detail of a 400 for a refused value: which attribute, and the directory's words for why,
+    without the DN (which repeats the value, up to thousands of characters)."""
+    if refusal is None:
+        return _clipped(f"the directory refused the change: {reason}")
+    result, message = refusal
+    named = _NAMED.search(message)
+    attribute = next((group for group in named.groups() if group), None) if named else None
+    if attribute is None and mapping is not None:
+        attribute = _unnamed(result, message, mapping)
+    where = f" to {_scim_name(attribute, mapping)}" if attribute else ""
+    why = f"{result} ({_QUOTED_DN.sub(_ELIDED, message)})" if message else result
+    return _clipped(f"the directory refused the change{where}: {why}")
+
+
+def _unnamed(result: str, message: str, mapping: ResourceMapping) -> str | None:
+    """The LDAP attribute a refusal whose message names none is about: the entry's name, when the DN
+    was refused; the password, when the message is about one (AD's password policy)."""
+    if result in ("invalidDNSyntax", "namingViolation", "notAllowedOnRDN"):
+        return mapping.rdn_attribute
+    if "password" in message.lower():
+        kinds = ("ldap_password", "ad_password")
+        return next((rule.ldap for rule in mapping.rules if rule.converter.kind in kinds), None)
+    return None
+
+
+def _scim_name(attribute: str, mapping: ResourceMapping | None) -> str:
+    """``title`` as ``title (title)``: the SCIM path the map stores in the LDAP ``attribute``, and it."""
+    if mapping is not None:
+        naming = mapping.naming
+        if naming is not None and naming.attribute.lower() == attribute.lower():
+            parts = [part for template in naming.templates for part in template.parts]
+            sources = dict.fromkeys(part.text for part in parts if not isinstance(part, str))
+            return f"{attribute} (derived from {' or '.join(sources)})"
+        for rule in mapping.rules:
+            if rule.ldap.lower() == attribute.lower():
+                return f"{rule.target.text} ({rule.ldap})"
+    return attribute
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= _LONGEST_DETAIL else text[: _LONGEST_DETAIL - 1] + "…"
 
 
 __all__ = [
@@ -725,6 +860,7 @@ __all__ = [
     "Sweep",
     "UserView",
     "add_named",
+    "check_rdn",
     "client_error",
     "expected_version",
     "free_name",

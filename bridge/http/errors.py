@@ -13,17 +13,15 @@ import falcon
 
 from bridge.directory.errors import (
     Changed,
-    ConstraintViolation,
     DirectoryError,
     DirectoryUnavailable,
     EntryAlreadyExists,
-    InsufficientAccess,
     NoSuchEntry,
-    NotAllowed,
 )
 from bridge.logs import request_id
 from bridge.scim.errors import ScimError, Unauthorized, Unsupported
 from bridge.scim.schemas import ERROR
+from bridge.service import client_error
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +55,11 @@ def handle_scim(req: falcon.Request, resp: falcon.Response, exc: ScimError, para
         resp.set_header("WWW-Authenticate", f'Bearer realm="scim"{error}')
 
 
+# What the services leave untranslated; a refusal of the values sent or of the bind DN's rights goes
+# through the services' one translation, client_error, here too.
 _DIRECTORY: list[tuple[type[DirectoryError], int, str | None]] = [
     (NoSuchEntry, 404, None),
     (EntryAlreadyExists, 409, "uniqueness"),
-    (ConstraintViolation, 400, "invalidValue"),
-    (InsufficientAccess, 403, None),
-    (NotAllowed, 403, None),
     (Changed, 412, None),  # the service turns it into its own 412; this is the safety net
 ]
 
@@ -72,6 +69,10 @@ def handle_directory(req: falcon.Request, resp: falcon.Response, exc: DirectoryE
         logger.error("directory unavailable: %s", exc.reason)
         _respond(resp, 503, "the directory is not reachable right now; retry later")
         resp.set_header("Retry-After", str(RETRY_AFTER))
+        return
+    refused = client_error(exc)
+    if refused is not exc and isinstance(refused, ScimError):
+        handle_scim(req, resp, refused, params)
         return
     for kind, status, scim_type in _DIRECTORY:
         if isinstance(exc, kind):

@@ -156,8 +156,11 @@ class BearerAuth:
     """Require ``Authorization: Bearer <token>`` whose SHA-256 is one of ``token_hashes``.
 
     Only hashes are held, and every stored hash is compared in constant time, so neither the config
-    nor the timing of a refusal tells an attacker anything about a token. A client address with too
-    many failures (``limit``) is refused with 429 until its window has passed, whatever it sends.
+    nor the timing of a refusal tells an attacker anything about a token. The token is checked before
+    the failure limit, and a valid one always passes: anyone can send wrong tokens from an address the
+    real client shares (Entra's egress, a proxy not in ``trusted_proxies``), and that must never keep
+    the real client out. Only a request without a valid token is counted, and from a client address
+    with too many failures (``limit``) it is refused with 429 until its window has passed.
     """
 
     def __init__(
@@ -170,21 +173,26 @@ class BearerAuth:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.path != self._prefix and not req.path.startswith(f"{self._prefix}/"):
             return  # paths outside the base (also /scim/v2x) get their 404 from the router
-        client = getattr(req.context, "client", req.remote_addr or "")
-        self._limit.check(client)
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            self._limit.failed(client)
+        sent = scheme.lower() == "bearer" and bool(token.strip())
+        if sent and self._valid(token.strip()):
+            return
+        client = getattr(req.context, "client", req.remote_addr or "")
+        self._limit.check(client)
+        self._limit.failed(client)
+        if not sent:
             raise Unauthorized("send the secret token as 'Authorization: Bearer <token>'")
-        presented = hashlib.sha256(token.strip().encode("utf-8")).digest()
+        logger.warning("refused a bearer token that is not valid", extra={"client": client})
+        raise Unauthorized("the bearer token is not valid", bearer_error="invalid_token")
+
+    def _valid(self, token: str) -> bool:
+        """Whether ``token`` hashes to a configured hash; every hash is compared, in constant time."""
+        presented = hashlib.sha256(token.encode("utf-8")).digest()
         matched = False
         for digest in self._digests:
             matched |= hmac.compare_digest(presented, digest)
-        if not matched:
-            self._limit.failed(client)
-            logger.warning("refused a bearer token that is not valid", extra={"client": client})
-            raise Unauthorized("the bearer token is not valid", bearer_error="invalid_token")
+        return matched
 
 
 class AccessLog:

@@ -95,8 +95,11 @@ def _apply(
 
 def _clears(operation: PatchOperation) -> bool:
     """Remove, and add or replace with null or "", all mean "clear": Microsoft's suite sets optional
-    attributes to "" and then null and expects them to read back empty [R2]."""
-    return operation.op == "remove" or operation.value in _EMPTY
+    attributes to "" and then null and expects them to read back empty [R2]. So does a replace with no
+    values (``[]``). An add of no values (``[]``, ``{}``) changes nothing (RFC 7644 3.5.2.1), and neither
+    does a replace of a complex attribute with ``{}`` (3.5.2.3: sub-attributes not given are kept)."""
+    value = operation.value
+    return operation.op == "remove" or value in (None, "") or (operation.op == "replace" and value == [])
 
 
 def _apply_whole(

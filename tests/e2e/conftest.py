@@ -78,14 +78,20 @@ def serve(
 
 
 def serve_with(
-    tmp_path: Path, ldap: dict[str, Any], password: str, map_path: Path, processes: int = 1
+    tmp_path: Path,
+    ldap: dict[str, Any],
+    password: str,
+    map_path: Path,
+    *,
+    processes: int = 1,
+    server: dict[str, Any] | None = None,
 ) -> Iterator[Bridge]:
-    """``serve`` with the config's ``ldap`` section (the bind password goes to a file beside the config)
-    and the attribute map ``map_path``, until the test is done."""
+    """``serve`` with the config's ``ldap`` section (the bind password goes to a file beside the config),
+    the attribute map ``map_path`` and more ``server`` keys, until the test is done."""
     port = find_free_port()
     (tmp_path / "bind-password").write_text(password + "\n")
     config = {
-        "server": {"host": "127.0.0.1", "port": port, "threads": 4, "processes": processes},
+        "server": {"host": "127.0.0.1", "port": port, "threads": 4, "processes": processes, **(server or {})},
         "auth": {"token_hashes": [TOKEN_HASH]},
         "ldap": {**ldap, "bind_password_file": "bind-password"},
         "map": str(map_path),

@@ -48,18 +48,41 @@ def test_an_address_past_its_failures_is_refused_with_429_until_the_window_passe
     clock = Clock()
     client = app_client(memory, maps, clock)
     assert [get(client, BAD, "198.51.100.7").status_code for _ in range(3)] == [401, 401, 401]
-    refused = get(client, GOOD, "198.51.100.7")  # even the right token, from there, for now
+    refused = get(client, BAD, "198.51.100.7")
     assert refused.status_code == 429, refused.text
     assert refused.json["schemas"] == [ERROR] and refused.json["status"] == "429"
     assert (
         refused.headers["retry-after"] == "61" and "too many failed authentications" in refused.json["detail"]
     )
-    assert get(client, GOOD, "198.51.100.8").status_code == 200  # other addresses are not affected
+    assert get(client, {"Authorization": ""}, "198.51.100.7").status_code == 429  # no token: a failure too
+    assert get(client, BAD, "198.51.100.8").status_code == 401  # other addresses are not affected
     clock.now += 30
-    assert get(client, GOOD, "198.51.100.7").headers["retry-after"] == "31"
+    assert get(client, BAD, "198.51.100.7").headers["retry-after"] == "31"
     clock.now += 31
-    assert get(client, GOOD, "198.51.100.7").status_code == 200  # the failures left the window
-    assert get(client, BAD, "198.51.100.7").status_code == 401
+    assert get(client, BAD, "198.51.100.7").status_code == 401  # the failures left the window
+
+
+def test_the_valid_token_passes_at_once_from_an_address_flooded_with_wrong_ones(
+    memory: InMemoryDirectory, maps: MapSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Entra shares its egress addresses: 1,000 wrong tokens from one address must not keep the real
+    client, at that address, out even for one request. The valid token is never counted either."""
+    clock = Clock()
+    client = app_client(memory, maps, clock)
+    address = "198.51.100.7"
+    with caplog.at_level(logging.WARNING, logger="bridge.http.middleware"):
+        statuses = [
+            get(client, {"Authorization": f"Bearer wrong-{n}"}, address).status_code for n in range(1000)
+        ]
+    assert statuses[:3] == [401, 401, 401] and set(statuses[3:]) == {429}
+    assert all("wrong-" not in record.getMessage() for record in caplog.records)  # no token in a log line
+    for _ in range(50):
+        answer = get(client, GOOD, address)
+        assert answer.status_code == 200, answer.text
+        assert "retry-after" not in answer.headers
+    assert get(client, BAD, address).status_code == 429  # the wrong ones are still throttled
+    clock.now += 61
+    assert [get(client, BAD, address).status_code for _ in range(4)] == [401, 401, 401, 429]
 
 
 def test_a_limit_of_zero_turns_it_off(memory: InMemoryDirectory, maps: MapSet) -> None:
@@ -78,8 +101,9 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_limited_and_logged(
     forwarded = {"X-Forwarded-For": "1.1.1.1, 203.0.113.9, 10.1.2.3"}
     for _ in range(3):
         assert get(client, BAD, **forwarded).status_code == 401
-    assert get(client, GOOD, **forwarded).status_code == 429
-    assert get(client, GOOD, **{"X-Forwarded-For": "203.0.113.10"}).status_code == 200
+    assert get(client, BAD, **forwarded).status_code == 429
+    assert get(client, GOOD, **forwarded).status_code == 200
+    assert get(client, BAD, **{"X-Forwarded-For": "203.0.113.10"}).status_code == 401
     with caplog.at_level(logging.INFO, logger="bridge.access"):
         get(client, GOOD, **{"X-Forwarded-For": "203.0.113.10"})
     assert [r.client for r in caplog.records if r.name == "bridge.access"] == ["203.0.113.10"]  # type: ignore[attr-defined]
@@ -91,7 +115,7 @@ def test_an_untrusted_peer_cannot_choose_its_address_by_forwarding_headers(
     client = app_client(memory, maps, Clock(), trusted_proxies=("10.0.0.0/8",))
     for n in range(3):
         assert get(client, BAD, "192.0.2.1", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code == 401
-    assert get(client, GOOD, "192.0.2.1", **{"X-Forwarded-For": "203.0.113.99"}).status_code == 429
+    assert get(client, BAD, "192.0.2.1", **{"X-Forwarded-For": "203.0.113.99"}).status_code == 429
 
 
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:

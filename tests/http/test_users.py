@@ -18,7 +18,7 @@ import falcon.testing
 import pytest
 
 from bridge.app import create_app
-from bridge.directory.errors import ConstraintViolation, DirectoryUnavailable
+from bridge.directory.errors import ConstraintViolation, DirectoryError, DirectoryUnavailable
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import PPOLICY_LOCK, ResourceMap
 from bridge.scim.schemas import CORE_USER, ENTERPRISE_USER, ERROR, LIST_RESPONSE, PATCH_OP
@@ -1276,6 +1276,27 @@ FAILURES = [
         "invalidValue",
         "the directory refused the change: attribute 'mail' is not allowed by the schema",
         id="constraint-violation-is-400-with-the-reason",
+    ),
+    pytest.param(
+        DirectoryError(f"add uid=u@contoso.com,{USER_BASE}: invalidDNSyntax (invalid new RDN)"),
+        400,
+        "invalidValue",
+        "the directory refused the change to userName (uid): invalidDNSyntax (invalid new RDN)",
+        id="a-name-the-directory-cannot-take-is-400-naming-the-attribute",
+    ),
+    pytest.param(
+        DirectoryError(f"add uid=u@contoso.com,{USER_BASE}: adminLimitExceeded"),
+        400,
+        "invalidValue",
+        "the directory refused the change: adminLimitExceeded",
+        id="a-value-over-an-administrative-limit-is-400",
+    ),
+    pytest.param(
+        DirectoryError(f"add uid=u@contoso.com,{USER_BASE}: other"),
+        500,
+        None,
+        "internal error; the bridge's log has the details under request id req-x",
+        id="any-other-refusal-is-still-a-500",
     ),
 ]
 

@@ -151,7 +151,7 @@ UNKNOWN_KEYS = [
         {"ldap": {"port": 389}},
         "ldap.port: unknown key (known keys: urls, bind_dn, user_base, directory, bind_password_file, "
         "bind_password_credential, tls, ca_file, connect_timeout, operation_timeout, pool_size, group_base, "
-        "user_filter, uniqueness)",
+        "user_filter, uniqueness, probe_interval, probe_timeout)",
         id="nothing-close-lists-the-known-keys",
     ),
     pytest.param({"source": "x"}, "source: unknown key", id="internal-fields-are-not-keys"),
@@ -303,6 +303,15 @@ RULES = [
     pytest.param({"server": {"port": 70000}}, "server.port: must be between 1 and 65535", id="port-range"),
     pytest.param({"server": {"threads": 0}}, "server.threads: must be at least 1", id="threads"),
     pytest.param({"server": {"processes": 0}}, "server.processes: must be between 1 and 64", id="processes"),
+    pytest.param(
+        {"server": {"channel_timeout": 0}}, "server.channel_timeout: must be at least 1", id="channel-timeout"
+    ),
+    pytest.param(
+        {"server": {"read_timeout": 0}}, "server.read_timeout: must be at least 1", id="read-timeout"
+    ),
+    pytest.param(
+        {"server": {"connection_limit": 0}}, "server.connection_limit: must be at least 1", id="connections"
+    ),
     pytest.param(
         {"ldap": {"uniqueness": "overlay"}},
         "ldap.uniqueness: must be 'bridge' or 'directory', not 'overlay'",

@@ -300,13 +300,33 @@ def test_active_accepts_entras_strings_and_stores_a_boolean(value: Any, expected
     assert document["active"] is expected
 
 
-@pytest.mark.parametrize("empty", [None, "", [], {}])
+@pytest.mark.parametrize("empty", [None, "", []])
 def test_replacing_with_null_or_empty_clears_the_attribute(empty: Any) -> None:
     """Microsoft's Logic-App suite sets optional attributes to "" and then null and expects them to
     read back empty [R2]: "", null and remove all mean clear (Q24)."""
     assert patched(ALICE, {"op": "replace", "path": "displayName", "value": empty}) == changed(
         displayName=None
     )
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "add", "path": "emails", "value": []},
+        {"op": "add", "path": "name", "value": {}},
+        {"op": "replace", "path": "name", "value": {}},
+        {"op": "add", "value": {"emails": []}},
+    ],
+)
+def test_adding_no_values_changes_nothing(operation: dict[str, Any]) -> None:
+    """RFC 7644 3.5.2.1: an add appends its values, and none is nothing; 3.5.2.3: a replace of a complex
+    attribute sets the sub-attributes it names, and {} names none. Only null, "" and remove clear."""
+    assert patched(ALICE, operation) == ALICE
+
+
+def test_an_empty_object_where_a_string_belongs_is_refused() -> None:
+    with pytest.raises(InvalidValue, match="must be a string"):
+        patched(ALICE, {"op": "replace", "path": "displayName", "value": {}})
 
 
 def test_replacing_a_filtered_sub_attribute_with_empty_drops_the_element() -> None:
