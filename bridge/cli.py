@@ -179,10 +179,9 @@ def _serve_one(
 ) -> int:
     """One process serving on ``listen`` (host and port, or sockets bound by the parent of workers, with
     the ``shared`` table of remembered entries)."""
-    import waitress  # noqa: PLC0415 - only the server needs it
-
     from bridge import systemd  # noqa: PLC0415
     from bridge.app import build_app  # noqa: PLC0415
+    from bridge.http.connections import create_server  # noqa: PLC0415 - only the server needs waitress
     from bridge.logs import setup_logging  # noqa: PLC0415
 
     try:
@@ -201,7 +200,15 @@ def _serve_one(
         logger.info("reloaded %s", args.config)
         restart_only = [
             f"server.{name}"
-            for name in ("host", "port", "threads", "processes")
+            for name in (
+                "host",
+                "port",
+                "threads",
+                "processes",
+                "connection_limit",
+                "channel_timeout",
+                "read_timeout",
+            )
             if getattr(fresh.server, name) != getattr(server_settings, name)
         ]
         if restart_only:
@@ -209,9 +216,7 @@ def _serve_one(
 
     sockets: dict[int, object] = {}
     try:
-        server = waitress.create_server(
-            app, map=sockets, threads=server_settings.threads, ident=None, **listen
-        )
+        server = create_server(app, sockets, server_settings, **listen)
     except OSError as exc:
         app.close()
         print(
@@ -232,6 +237,12 @@ def _serve_one(
         app.close()
         logger.info("stopped")
     return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    from bridge.init.command import run  # noqa: PLC0415 - ldap3 only for the commands that need it
+
+    return run(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -421,6 +432,52 @@ def parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="manage bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     token_commands.add_parser("new", help="print a fresh token and its config line").set_defaults(run=_token)
+    init = commands.add_parser(
+        "init",
+        help="write a working config from the directory itself: map, bind password, token",
+        description="Ask for (or take as flags) the directory URL, bind DN, password and TLS settings, "
+        "probe the directory, and write the config, its attribute map and the bind password; print a "
+        "fresh token once and the next steps.",
+    )
+    init.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"config file to write (default {DEFAULT_CONFIG})"
+    )
+    init.add_argument(
+        "--force", action="store_true", help="replace a config (and map) that exists and is not the example"
+    )
+    init.add_argument(
+        "--non-interactive", action="store_true", help="ask nothing: fail on what the flags do not give"
+    )
+    init.add_argument(
+        "--url", action="append", help="directory URL, ldap:// or ldaps:// (repeat for failover)"
+    )
+    init.add_argument("--bind-dn", help="DN (or AD user principal name) the bridge binds as")
+    init.add_argument(
+        "--bind-password-file",
+        help="file whose first line is the bind password (- for standard input); else it is asked",
+    )
+    init.add_argument(
+        "--tls", choices=("starttls", "ldaps", "none"), help="default: ldaps for ldaps:// URLs, else starttls"
+    )
+    init.add_argument("--ca-file", help="PEM file of the CA that signed the directory's certificate")
+    init.add_argument(
+        "--directory",
+        choices=("auto", "openldap", "active_directory"),
+        default="auto",
+        help="the kind of directory (default auto: from its root DSE)",
+    )
+    init.add_argument("--user-base", help="DN of the users' base (default: the best one found)")
+    init.add_argument("--group-base", help="DN of the groups' base (default: the best one found)")
+    init.add_argument("--no-groups", action="store_true", help="serve no groups")
+    init.add_argument("--port", type=int, default=8080, help="server.port, on 127.0.0.1 (default 8080)")
+    init.add_argument("--public-url", help="server.public_url, the Tenant URL behind the reverse proxy")
+    init.add_argument(
+        "--password-store",
+        choices=("credential", "file"),
+        help=f"bind_password_credential (default for {DEFAULT_CONFIG}, which the unit reads) or "
+        "bind_password_file (default elsewhere)",
+    )
+    init.set_defaults(run=_init)
     demo = commands.add_parser("demo", help="run the bridge against a throwaway local OpenLDAP")
     demo.add_argument("--port", type=int, default=8080, help="bridge port on 127.0.0.1 (default 8080)")
     demo.add_argument("--ldap-port", type=int, default=None, help="slapd port (default: a free one)")

@@ -8,7 +8,9 @@ differed) or skipped (with why).
 
 What it checks is the contract with Entra: every answer and how many directory writes each step
 makes. The flows' checks of directory attributes assume the shipped map, so they run only when the map
-stores users as ``inetOrgPerson`` named by ``uid`` (flows that seed admin-made entries likewise). Writes
+stores users as ``inetOrgPerson`` named by ``uid`` (flows that seed admin-made entries likewise); where
+such a map keeps externalId, its auxiliary class or the disable lock elsewhere (as the map ``init``
+derives for a directory without scim-bridge.schema or ppolicy does), those checks look there. Writes
 are counted from the bridge's own audit records.
 The deprovisioning policy is the default one (disable on unassign, delete on DELETE), because the
 flows expect it; the configured policy does not change how Entra talks.
@@ -33,7 +35,7 @@ from bridge.app import create_app, open_directory
 from bridge.config import DeprovisioningConfig, Settings, load_maps
 from bridge.directory.base import MATCH_ALL, Directory
 from bridge.directory.errors import DirectoryError, NoSuchEntry
-from bridge.mapping.model import MapSet
+from bridge.mapping.model import MapSet, ResourceMap
 from bridge.selftest import Flow, FlowFailed, flows, replay
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
@@ -204,7 +206,10 @@ def _run_flow(
         return "SKIP", "it seeds inetOrgPerson uid= entries, and this map stores users otherwise"
     if "/Groups" in json.dumps(flow.data["steps"]) and maps.group is None:
         return "SKIP", "the map serves no groups"
-    steps = flow.data["steps"] if default_shape else [_without_entry_checks(s) for s in flow.data["steps"]]
+    if default_shape:
+        steps = [_as_configured(step, maps.user) for step in flow.data["steps"]]
+    else:
+        steps = [_without_entry_checks(step) for step in flow.data["steps"]]
     runnable = Flow(flow.name, flow.description, flow.source, {**flow.data, "steps": steps})
 
     def seed(parent: str, rdn: tuple[str, str], attributes: Mapping[str, Any]) -> None:
@@ -226,3 +231,53 @@ def _run_flow(
 
 def _without_entry_checks(step: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in step.items() if key != "ldap"}
+
+
+# The flows' entry checks were recorded with the shipped OpenLDAP map, which keeps externalId in
+# scimExternalId, adds the auxiliary class scimBridgeObject and disables with ppolicy's lock. A map of the
+# same shape that keeps these elsewhere (such as the one `init` derives for a directory without
+# scim-bridge.schema or the ppolicy overlay) is checked where it keeps them.
+_SHIPPED_EXTERNAL_ID = "scimexternalid"
+_SHIPPED_CLASS = "scimBridgeObject"
+_SHIPPED_LOCK = "pwdaccountlockedtime"
+
+
+def _as_configured(step: Mapping[str, Any], user: ResourceMap) -> dict[str, Any]:
+    """``step`` with its entry checks of the shipped map's externalId attribute, auxiliary class and
+    disable lock moved to where ``user`` keeps them (a check of what ``user`` does not keep is dropped)."""
+    if not step.get("ldap"):
+        return dict(step)
+    external = next((r.ldap for r in user.rules if r.target.attribute.name == "externalId"), None)
+    active = user.active
+    moved = active is not None and active.method == "attribute"
+    checks = []
+    for check in step["ldap"]:
+        has: dict[str, Any] = {}
+        lacks: list[str] = []
+        for name, values in check.get("has", {}).items():
+            if name.lower() == _SHIPPED_EXTERNAL_ID:
+                if external is not None:
+                    has[external] = values
+            elif name.lower() == "objectclass":
+                has[name] = [
+                    c for v in values for c in (user.auxiliary_classes if v == _SHIPPED_CLASS else (v,))
+                ]
+            elif name.lower() == _SHIPPED_LOCK and moved:
+                assert active is not None
+                has[active.attribute] = [active.disabled_value]
+            else:
+                has[name] = values
+        for name in check.get("lacks", []):
+            if name.lower() == _SHIPPED_EXTERNAL_ID and external is not None:
+                lacks.append(external)
+            elif name.lower() == _SHIPPED_LOCK and moved:
+                assert active is not None
+                if active.enabled_value is None:
+                    lacks.append(active.attribute)
+                else:
+                    has[active.attribute] = [active.enabled_value]
+            elif name.lower() != _SHIPPED_EXTERNAL_ID:
+                lacks.append(name)
+        kept = {key: value for key, value in check.items() if key not in ("has", "lacks")}
+        checks.append({**kept, **({"has": has} if has else {}), **({"lacks": lacks} if lacks else {})})
+    return {**step, "ldap": checks}

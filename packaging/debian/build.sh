@@ -107,12 +107,13 @@ fi
 
 # 3. The rest of the tree.
 install -d "$root/usr/bin" "$root/lib/systemd/system" "$root/usr/share/$name/schema" \
-  "$root/usr/share/doc/$name/examples"
+  "$root/usr/share/$name/maps" "$root/usr/share/doc/$name/examples"
 ln -s "$prefix/bin/$name" "$root/usr/bin/$name"
 install -d -m 0750 "$root/etc/$name" "$root/etc/$name/maps"
 install -m 0640 "$src/config/bridge.example.yaml" "$root/etc/$name/bridge.yaml"
 install -m 0640 "$src"/config/maps/*.yaml "$root/etc/$name/maps/"
 install -m 0644 "$src"/config/schema/* "$root/usr/share/$name/schema/"
+install -m 0644 "$src"/config/maps/*.yaml "$root/usr/share/$name/maps/" # the shipped maps, which init copies
 install -m 0644 "$src"/systemd/*.service "$src"/systemd/*.timer "$root/lib/systemd/system/"
 install -m 0644 "$src/README.md" "$src/packaging/debian/copyright" "$root/usr/share/doc/$name/"
 install -m 0644 "$src/config/bridge.example.yaml" "$root/usr/share/doc/$name/examples/"

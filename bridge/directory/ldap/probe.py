@@ -91,7 +91,7 @@ def probe(settings: Settings, maps: MapSet, pool: ConnectionPool, flavor: Flavor
             missing = True
             yield Finding("problem", f"{key} {base} does not exist, or the bind DN cannot see it")
     if not missing:
-        yield from _write_check(run, ldap.user_base, flavor)
+        yield from write_check(run, ldap.user_base, flavor)
         if ldap.uniqueness == "directory" and flavor.name == "openldap":
             yield from _uniqueness_check(run, ldap.user_base, maps.user.rdn.ldap)
     if flavor.name == "openldap":
@@ -106,9 +106,11 @@ def probe(settings: Settings, maps: MapSet, pool: ConnectionPool, flavor: Flavor
         )
 
 
-def _write_check(
+def write_check(
     run: Callable[[Callable[[Connection], object]], object], base: str, flavor: Flavor
 ) -> Iterator[Finding]:
+    """Whether the bind DN may add and delete entries under ``base``: a probe entry is added and deleted
+    (``check-config --probe``, and ``init`` before it writes a configuration)."""
     name = f"scim-ldap-bridge-probe-{secrets.token_hex(4)}"
     dn = make_dn(("cn", name), base)
     object_class = "container" if flavor.name == "active_directory" else "organizationalRole"
@@ -274,4 +276,4 @@ def _openldap_checks(
             yield Finding("warning", f"{name} has no equality index: lookups by it read every entry")
 
 
-__all__ = ["Finding", "probe"]
+__all__ = ["Finding", "probe", "write_check"]
