@@ -1,5 +1,4 @@
-"""The ``scim-ldap-bridge`` command: serve | check-config | dump-config | token new | preview | sweep
-| report | breaker | selftest | demo | version.
+"""scim-ldap-bridge: provision users and groups from Entra ID, Okta or any SCIM 2.0 client into LDAP.
 
 Exit codes: 0 success; 1 an operational error (printed as one line), a failed selftest flow, a
 previewed request the bridge would refuse, a sweep stopped by the circuit breaker, or ``breaker status``
@@ -10,6 +9,7 @@ with its YAML path).
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import logging
@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bridge import __version__
+from bridge import __version__, yamlfile
 from bridge.config import ConfigError, Settings, load_maps, load_settings
 from bridge.mapping.load import MapError
 from bridge.mapping.model import MapSet
@@ -72,13 +72,39 @@ def _settings(path: str) -> Settings:
 
 
 def _configuration(path: str) -> tuple[Settings, MapSet]:
-    """The settings at ``path`` and their attribute map, or their problems printed and exit code 2."""
-    settings = _settings(path)
+    """The settings at ``path`` and their attribute map, or their problems printed and exit code 2: the
+    map's too when the settings have some, so that one run names everything to fix."""
     try:
-        return settings, load_maps(settings.map_path)
+        settings = load_settings(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        _print_map_problems(_named_map(path))
+        raise _Stop(EXIT_CONFIG) from exc
+    if _print_map_problems(settings.map_path):
+        raise _Stop(EXIT_CONFIG)
+    return settings, load_maps(settings.map_path)
+
+
+def _named_map(path: str) -> Path | None:
+    """The map file a configuration names, found without the rest of it being valid."""
+    try:
+        data = yamlfile.read(path).data
+    except yamlfile.YamlError:
+        return None
+    name = data.get("map") if isinstance(data, dict) else None
+    return (Path(path).resolve().parent / name) if isinstance(name, str) else None
+
+
+def _print_map_problems(map_path: Path | None) -> bool:
+    """Print the problems of the map at ``map_path`` (none when there is no such file); True if any."""
+    if map_path is None or not map_path.is_file():
+        return False
+    try:
+        load_maps(map_path)
     except MapError as exc:
         print(str(exc), file=sys.stderr)
-        raise _Stop(EXIT_CONFIG) from exc
+        return True
+    return False
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -101,7 +127,15 @@ def _probe(settings: Settings, maps: MapSet) -> int:
     from bridge.directory.ldap.flavors import FLAVORS  # noqa: PLC0415
     from bridge.directory.ldap.probe import probe  # noqa: PLC0415
 
-    opened = open_directory(settings)
+    credential = settings.ldap.bind_password_credential
+    if credential and not os.environ.get("CREDENTIALS_DIRECTORY"):
+        # From a shell, read the file the unit loads as the credential (beside the configuration).
+        os.environ["CREDENTIALS_DIRECTORY"] = str(Path(settings.source).parent)
+    try:
+        opened = open_directory(settings)
+    except ConfigError as exc:  # the bind password cannot be read: said the way check-config says it
+        print(f"problem: {'; '.join(exc.problems)} ({exc.source})")
+        return EXIT_FAILED
     problems = 0
     try:
         opened.directory.ping()
@@ -114,6 +148,19 @@ def _probe(settings: Settings, maps: MapSet) -> int:
     finally:
         opened.close()
     return EXIT_FAILED if problems else EXIT_OK
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """One line for a port the server cannot take, with what to do about it."""
+    if exc.errno == errno.EADDRINUSE:
+        hint = f"another process holds it (see which: ss -ltnp 'sport = :{port}'); stop it or set server.port"
+    elif exc.errno == errno.EACCES:
+        hint = "ports below 1024 need root or CAP_NET_BIND_SERVICE; keep a high port behind the reverse proxy"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        hint = "no interface of this machine has that address; check server.host"
+    else:
+        hint = exc.strerror or str(exc)
+    return f"scim-ldap-bridge: cannot listen on {host}:{port}: {hint}"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -146,7 +193,7 @@ def _serve(args: argparse.Namespace) -> int:
         listener.listen(1024)
         listener.setblocking(False)
     except OSError as exc:
-        print(f"scim-ldap-bridge: cannot listen on {server.host}:{server.port}: {exc}", file=sys.stderr)
+        print(_cannot_listen(server.host, server.port, exc), file=sys.stderr)
         return EXIT_FAILED
     where = f"http://{server.host}:{listener.getsockname()[1]}{server.base_path}"
     shared = SharedEntries()  # before the fork: every worker maps the same memory
@@ -219,10 +266,7 @@ def _serve_one(
         server = create_server(app, sockets, server_settings, **listen)
     except OSError as exc:
         app.close()
-        print(
-            f"scim-ldap-bridge: cannot listen on {server_settings.host}:{server_settings.port}: {exc}",
-            file=sys.stderr,
-        )
+        print(_cannot_listen(server_settings.host, server_settings.port, exc), file=sys.stderr)
         return EXIT_FAILED
     service = systemd.Service(server, sockets, reload=reload, environ=environ)
     signal.signal(signal.SIGTERM, service.request_stop)
@@ -409,6 +453,10 @@ def _version(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _config_argument(command: argparse.ArgumentParser, what: str = "the configuration file") -> None:
+    command.add_argument("--config", default=DEFAULT_CONFIG, help=f"{what} (default {DEFAULT_CONFIG})")
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     top = argparse.ArgumentParser(
@@ -416,10 +464,10 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the SCIM server")
-    serve.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    _config_argument(serve)
     serve.set_defaults(run=_serve)
     check = commands.add_parser("check-config", help="validate the config and its attribute map")
-    check.add_argument("--config", default=DEFAULT_CONFIG)
+    _config_argument(check)
     check.add_argument(
         "--probe",
         action="store_true",
@@ -427,7 +475,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_check_config)
     dump = commands.add_parser("dump-config", help="print the effective configuration, defaults included")
-    dump.add_argument("--config", default=DEFAULT_CONFIG)
+    _config_argument(dump)
     dump.set_defaults(run=_dump_config)
     token = commands.add_parser("token", help="manage bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -491,7 +539,7 @@ def parser() -> argparse.ArgumentParser:
     selftest = commands.add_parser(
         "selftest", help="replay Entra's flows against this configuration in a sandbox OU, then remove it"
     )
-    selftest.add_argument("--config", default=DEFAULT_CONFIG)
+    _config_argument(selftest)
     selftest.add_argument(
         "--base", required=True, help="DN under which the sandbox OU is created and removed"
     )
@@ -499,7 +547,7 @@ def parser() -> argparse.ArgumentParser:
     preview = commands.add_parser(
         "preview", help="show the directory operations a SCIM request would perform, without writing"
     )
-    preview.add_argument("--config", default=DEFAULT_CONFIG)
+    _config_argument(preview)
     preview.add_argument("method", help="GET, POST, PUT, PATCH or DELETE")
     preview.add_argument("path", help="e.g. /Users/<id> or 'Users?filter=userName eq \"x\"'")
     preview.add_argument("--body", help="a file holding the JSON body, or - for standard input")
@@ -507,11 +555,11 @@ def parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser(
         "sweep", help="delete users disabled longer ago than deprovisioning.delete_after_days"
     )
-    sweep.add_argument("--config", default=DEFAULT_CONFIG)
+    _config_argument(sweep)
     sweep.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
     sweep.set_defaults(run=_sweep)
     report = commands.add_parser("report", help="summarise provisioning activity from the audit log")
-    report.add_argument("--config", default=DEFAULT_CONFIG, help="for logging.audit_file")
+    _config_argument(report, "the configuration file, for logging.audit_file")
     report.add_argument(
         "--file",
         help="an audit log file, or - for standard input (default: logging.audit_file, else the journal)",
@@ -522,13 +570,17 @@ def parser() -> argparse.ArgumentParser:
         "--op", help="only events of this kind: create, update, rename, disable, enable, delete, members"
     )
     report.add_argument("--details", action="store_true", help="list every event, not only the counts")
-    report.add_argument("--unit", default="scim-ldap-bridge", help="the systemd unit whose journal is read")
+    report.add_argument(
+        "--unit",
+        default="scim-ldap-bridge",
+        help="the systemd unit whose journal is read (default scim-ldap-bridge)",
+    )
     report.set_defaults(run=_report)
     breaker = commands.add_parser("breaker", help="show or release the deprovisioning circuit breaker")
     breaker_commands = breaker.add_subparsers(dest="breaker_command", required=True)
     for name, text in (("status", "say whether it is tripped (exit 1 if so)"), ("release", "release it")):
         command = breaker_commands.add_parser(name, help=text)
-        command.add_argument("--config", default=DEFAULT_CONFIG)
+        _config_argument(command)
         command.set_defaults(run=_breaker)
     commands.add_parser("version", help="print the version").set_defaults(run=_version)
     return top

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import ipaddress
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -18,8 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from bridge import yamlfile
 from bridge.directory.filterparse import LdapFilterSyntaxError, parse_ldap_filter
 from bridge.mapping.load import MapError, parse_maps
 from bridge.mapping.model import MapSet, ResourceMap
@@ -368,6 +368,9 @@ def _load_dataclass(cls: Any, data: Any, path: str, problems: list[str]) -> Any:
     return cls(**values)
 
 
+PLACEHOLDER_HASH = "sha256:" + "0" * 64  # the example configuration's: no token has it
+
+
 def _check_auth(auth: AuthConfig, problems: list[str]) -> None:
     hashes = auth.token_hashes or ()
     for i, token_hash in enumerate(hashes):
@@ -380,6 +383,11 @@ def _check_auth(auth: AuthConfig, problems: list[str]) -> None:
             problems.append(
                 f"auth.token_hashes[{i}]: must be 'sha256:' and 64 lower-case hex digits; "
                 "make one with `scim-ldap-bridge token new`"
+            )
+        elif token_hash == PLACEHOLDER_HASH:
+            problems.append(
+                f"auth.token_hashes[{i}]: the example's placeholder, which no token matches; "
+                "make a real one with `scim-ldap-bridge token new` (or run `scim-ldap-bridge init`)"
             )
     if auth.token_hashes is not None and not hashes:
         problems.append("auth.token_hashes: at least one token hash is needed (`scim-ldap-bridge token new`)")
@@ -415,8 +423,12 @@ def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
         )
     if (ldap.bind_password_file is None) == (ldap.bind_password_credential is None):
         problems.append("ldap: set exactly one of bind_password_file and bind_password_credential")
-    if ldap.bind_password_file is not None and not (base_dir / ldap.bind_password_file).is_file():
-        problems.append(f"ldap.bind_password_file: no such file: {base_dir / ldap.bind_password_file}")
+    elif ldap.bind_password_file is not None:
+        _check_secret_file(base_dir / ldap.bind_password_file, "ldap.bind_password_file", problems)
+    elif ldap.bind_password_credential is not None:
+        _check_credential(ldap.bind_password_credential, base_dir, problems)
+    for key in ("user_base", "group_base"):  # not bind_dn: AD also binds as user@domain
+        _check_dn(getattr(ldap, key), f"ldap.{key}", problems)
     if ldap.ca_file is not None and not (base_dir / ldap.ca_file).is_file():
         problems.append(f"ldap.ca_file: no such file: {base_dir / ldap.ca_file}")
     _check_filter(ldap.user_filter, "ldap.user_filter", problems)
@@ -424,6 +436,51 @@ def _check_ldap(ldap: LdapConfig, base_dir: Path, problems: list[str]) -> None:
         number = getattr(ldap, name)
         if number is not None and number <= 0:
             problems.append(f"ldap.{name}: must be more than 0")
+
+
+def _check_secret_file(path: Path, key: str, problems: list[str]) -> None:
+    """The bind password's file must be there, readable by this user, and hold a first line."""
+    if not path.is_file():
+        problems.append(f"{key}: no such file: {path}")
+    elif not os.access(path, os.R_OK):
+        problems.append(f"{key}: {path} cannot be read by this user (the one the bridge runs as)")
+    elif not path.read_text(encoding="utf-8", errors="replace").partition("\n")[0]:
+        problems.append(f"{key}: {path} is empty; its first line is the bind password")
+
+
+def _check_credential(name: str, base_dir: Path, problems: list[str]) -> None:
+    """Under systemd the credential is in $CREDENTIALS_DIRECTORY; from a shell, check-config looks for the
+    file the unit loads it from (``LoadCredential=bind-password:/etc/scim-ldap-bridge/bind-password``:
+    beside the configuration, under the credential's name), which is root's alone."""
+    key = "ldap.bind_password_credential"
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        _check_secret_file(Path(directory) / name, key, problems)
+    elif not (base_dir / name).is_file():
+        problems.append(
+            f"{key}: no credential {name!r}: the unit loads it from {base_dir / name} "
+            f"(LoadCredential={name}:{base_dir / name}), which does not exist"
+        )
+
+
+_ATTRIBUTE_TYPE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)$")
+_UNESCAPED_COMMA = re.compile(r"(?<!\\),")
+
+
+def _check_dn(dn: str | None, key: str, problems: list[str]) -> None:
+    """A DN must be whole (RFC 4514): ``attribute=value`` parts separated by commas, such as
+    ``ou=people,dc=example,dc=org``; a relative name such as ``people`` names nothing."""
+    if dn is None:
+        return
+    parts = _UNESCAPED_COMMA.split(dn)
+    for part in parts:
+        attribute, equals, value = part.partition("=")
+        if not equals or not _ATTRIBUTE_TYPE.match(attribute.strip()) or not value.strip():
+            problems.append(
+                f"{key}: {dn!r} is not a DN: write it whole, as attribute=value parts separated by commas, "
+                "e.g. ou=people,dc=example,dc=org"
+            )
+            return
 
 
 def _check_server(server: ServerConfig, problems: list[str]) -> None:
@@ -448,6 +505,7 @@ def _check_server(server: ServerConfig, problems: list[str]) -> None:
 
 
 def _check_deprovisioning(deprovisioning: DeprovisioningConfig, problems: list[str]) -> None:
+    _check_dn(deprovisioning.disabled_base, "deprovisioning.disabled_base", problems)
     days = deprovisioning.delete_after_days
     if days is not None and days < 0:
         problems.append("deprovisioning.delete_after_days: must be 0 or more days")
@@ -455,6 +513,7 @@ def _check_deprovisioning(deprovisioning: DeprovisioningConfig, problems: list[s
 
 def _check_safety(safety: SafetyConfig, problems: list[str]) -> None:
     _check_filter(safety.protected_filter, "safety.protected_filter", problems)
+    _check_dn(safety.breaker_base, "safety.breaker_base", problems)
     if safety.deprovision_limit is not None and safety.deprovision_limit < 0:
         problems.append("safety.deprovision_limit: must be 0 (off) or more")
     if safety.deprovision_window is not None and safety.deprovision_window < 1:
@@ -507,17 +566,16 @@ def parse_settings(data: Any, source: str) -> Settings:
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read and validate the YAML config at ``path``."""
+    """Read and validate the YAML config at ``path``; each problem names the line of its key."""
     source = str(Path(path).resolve())
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+        parsed = yamlfile.read(path)
+    except yamlfile.YamlError as exc:
+        raise ConfigError(str(path), [str(exc)]) from exc
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
-    return parse_settings(data if data is not None else {}, source)
+        return parse_settings(parsed.data if parsed.data is not None else {}, source)
+    except ConfigError as exc:
+        raise ConfigError(exc.source, [parsed.where(problem) for problem in exc.problems]) from None
 
 
 def read_bind_password(ldap: LdapConfig, base_dir: Path, environ: Mapping[str, str] = os.environ) -> Secret:
@@ -540,15 +598,17 @@ def read_bind_password(ldap: LdapConfig, base_dir: Path, environ: Mapping[str, s
 
 
 def load_maps(path: str | os.PathLike[str]) -> MapSet:
-    """Read and compile the attribute-map file at ``path``; MapError lists its problems."""
+    """Read and compile the attribute-map file at ``path``; MapError lists its problems, each with the
+    line of its key."""
     source = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MapError(source, [f"cannot read: {exc.strerror}"]) from exc
-    except yaml.YAMLError as exc:
-        raise MapError(source, [f"not valid YAML: {exc}"]) from exc
-    return parse_maps(data, source)
+        parsed = yamlfile.read(path)
+    except yamlfile.YamlError as exc:
+        raise MapError(source, [str(exc)]) from exc
+    try:
+        return parse_maps(parsed.data, source)
+    except MapError as exc:
+        raise MapError(source, [parsed.where(problem) for problem in exc.problems]) from None
 
 
 def load_user_map(path: str | os.PathLike[str]) -> ResourceMap:

@@ -9,6 +9,7 @@ SCIM on 127.0.0.1, and prints what an admin pastes into Entra and what a script 
 
 from __future__ import annotations
 
+import errno
 import shlex
 import shutil
 import signal
@@ -27,8 +28,8 @@ from bridge.app import build_app, open_directory
 from bridge.cli import new_token
 from bridge.config import LoggingConfig, load_settings
 from bridge.logs import setup_logging
-from bridge.testing.samba import Samba
-from bridge.testing.slapd import Slapd, default_schema_path
+from bridge.testing.samba import Samba, SambaError
+from bridge.testing.slapd import Slapd, SlapdError, default_schema_path
 
 REPO = Path(__file__).resolve().parents[1]
 MAPS = REPO / "config" / "maps"
@@ -102,7 +103,7 @@ def _active_directory(workdir: Path) -> DemoDirectory:
 def _write_config(path: Path, demo: DemoDirectory, port: int, token_hash: str) -> None:
     config = {
         "server": {"host": "127.0.0.1", "port": port, "threads": 4},
-        "auth": {"token_hashes": [token_hash or "sha256:" + "0" * 64]},
+        "auth": {"token_hashes": [token_hash]},
         "ldap": {
             **demo.ldap,
             "bind_dn": demo.bind_dn,
@@ -125,6 +126,14 @@ def _example_user(user_name: str) -> str:
     )
 
 
+def _os_problem(exc: OSError, port: int) -> str:
+    """One line for what the machine refused the demo: its port taken, or no permission."""
+    if exc.errno == errno.EADDRINUSE:
+        holder = f"see which: ss -ltnp 'sport = :{port}'"
+        return f"port {port} is in use by another process ({holder}): make demo PORT=<another>"
+    return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+
+
 def run_demo(
     port: int = 8080, ldap_port: int | None = None, directory: Literal["openldap", "ad"] = "openldap"
 ) -> int:
@@ -138,7 +147,7 @@ def run_demo(
         (workdir / "bind-password").write_text(demo.password + "\n", encoding="utf-8")
         config_path = workdir / "bridge.yaml"
         if demo.make_bases_under:
-            _write_config(config_path, demo, port, "")
+            _write_config(config_path, demo, port, token_hash)
             opened = open_directory(load_settings(config_path))
             try:
                 ou = {"objectClass": ("organizationalUnit",)}
@@ -182,6 +191,15 @@ def run_demo(
         finally:
             server.close()
         return 0
+    except (
+        SambaError,
+        SlapdError,
+    ) as exc:  # the throwaway directory did not start: said in full, no traceback
+        print(f"scim-ldap-bridge demo: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as exc:
+        print(f"scim-ldap-bridge demo: {_os_problem(exc, port)}", file=sys.stderr, flush=True)
+        return 1
     finally:
         if close is not None:
             close()

@@ -518,9 +518,7 @@ def _report(
         wrap = f"systemd-run -P -p LoadCredential={CREDENTIAL}:{shlex.quote(str(where.password))} "
     print()
     print("Next steps:")
-    print(
-        f"  1. Check it against the directory:  {wrap}scim-ldap-bridge check-config --config {config} --probe"
-    )
+    print(f"  1. Check it against the directory:  scim-ldap-bridge check-config --config {config} --probe")
     if unit:
         print("  2. Start the bridge:  systemctl enable --now scim-ldap-bridge")
     else:

@@ -78,7 +78,8 @@ class MapError(Exception):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s):\n{lines}")
 
 
 def resolve_target(text: str, schema: ResourceSchema) -> Target:
@@ -91,14 +92,24 @@ def resolve_target(text: str, schema: ResourceSchema) -> Target:
         raise ValueError(f"unknown schema URN {path.uri!r}")
     attribute = schema.attribute(path.uri, path.attr)
     if attribute is None:
-        raise ValueError(f"{path.attr!r} is not an attribute of {path.uri or schema.core_urn}")
+        canonical = schema.urn(path.uri) if path.uri else schema.core_urn
+        pool = (
+            schema.attributes if canonical == schema.core_urn else schema.extensions.get(canonical or "", ())
+        )
+        raise ValueError(
+            f"{path.attr!r} is not an attribute of {path.uri or schema.core_urn}"
+            + _did_you_mean(path.attr, [a.name for a in pool])
+        )
     urn = schema.urn(path.uri) if path.uri else None
     urn = None if urn == schema.core_urn else urn
     sub = None
     if path.sub is not None:
         sub = attribute.sub(path.sub)
         if sub is None:
-            raise ValueError(f"{attribute.name} has no sub-attribute {path.sub!r}")
+            names = [a.name for a in attribute.sub_attributes]
+            raise ValueError(
+                f"{attribute.name} has no sub-attribute {path.sub!r}" + _did_you_mean(path.sub, names)
+            )
     if attribute.multi_valued:
         match path.filter:
             case Compare(p, "eq", str(element_type)) if p.attr.lower() == "type" and p.sub is None:
@@ -115,6 +126,13 @@ def resolve_target(text: str, schema: ResourceSchema) -> Target:
         example = f"{attribute.name}.{attribute.sub_attributes[0].name}"
         raise ValueError(f"{attribute.name} is complex: name a sub-attribute, e.g. {example}")
     return Target(urn, attribute, None, sub)
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    """`` (did you mean 'title'?)`` for a name close to one of ``known``, else nothing."""
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
 
 
 def _template(text: str, schema: ResourceSchema) -> Template:

@@ -275,7 +275,7 @@ class Samba:
             raise SambaError(
                 f"cannot start a Samba DC: {', '.join(busy)} already in use{holders}\nIts ports are "
                 "fixed, so only one DC fits on the loopback: stop the other DC or LDAP server first "
-                "(a samba left by a killed test run: Samba(<its cwd>).stop())"
+                "(for example `systemctl stop slapd samba-ad-dc`, or `kill` the process named above)"
             )
         template = self._ensure_template()
         self._wipe(template)

@@ -366,8 +366,10 @@ def test_the_credential_is_named_as_the_unit_loads_it_and_only_its_owner_reads_i
     wrap = (
         f"systemd-run -P -p LoadCredential=bind-password:{config.parent / 'bind-password'} scim-ldap-bridge"
     )
-    assert f"{wrap} check-config --config {config} --probe" in done.stdout
-    code, lines = probe(config, CREDENTIALS_DIRECTORY=str(config.parent))
+    assert f"{wrap} selftest --config {config}" in done.stdout
+    # check-config from a shell finds the credential where the unit loads it from, beside the config
+    assert f"  scim-ldap-bridge check-config --config {config} --probe" in done.stdout
+    code, lines = probe(config)
     assert code == 0, lines
 
 

@@ -56,7 +56,7 @@ def test_a_directory_without_ppolicy_sssvlv_or_the_schema_is_told_what_to_load(
     with server as info, make_subtree(info) as subtree:
         (tmp_path / "bind-password").write_text(info.password + "\n")
         config = {
-            "auth": {"token_hashes": ["sha256:" + "0" * 64]},
+            "auth": {"token_hashes": ["sha256:" + "1" * 64]},
             "ldap": {
                 "urls": [info.url],
                 "tls": "none",

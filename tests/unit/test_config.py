@@ -14,6 +14,7 @@ import yaml
 
 from bridge.cli import EXIT_CONFIG, EXIT_OK, main
 from bridge.config import (
+    PLACEHOLDER_HASH,
     ConfigError,
     DeprovisioningConfig,
     LoggingConfig,
@@ -27,7 +28,7 @@ from bridge.config import (
 from tests.conftest import OPENLDAP_MAP, REPO
 
 EXAMPLE = REPO / "config" / "bridge.example.yaml"
-VALID_HASH = "sha256:" + "0" * 64
+VALID_HASH = "sha256:" + "0123456789abcdef" * 4
 
 
 @pytest.fixture
@@ -74,13 +75,16 @@ def problems(data: Any, folder: Path) -> list[str]:
 # --- what parses ---------------------------------------------------------------------------------
 
 
-def test_the_example_config_parses(folder: Path) -> None:
-    """config/bridge.example.yaml is a working starting point: with its map and password file in
-    place (and a CA file, which the example names by an absolute path), it loads."""
+def test_the_example_config_parses(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/bridge.example.yaml is a working starting point: with its map, a real token hash and its
+    password file in place (and a CA file, which the example names by an absolute path), it loads."""
     data = yaml.safe_load(EXAMPLE.read_text())
     assert (EXAMPLE.parent / data["map"]).is_file(), "the example names a map that ships"
+    assert data["auth"]["token_hashes"] == [PLACEHOLDER_HASH]
+    data["auth"]["token_hashes"] = [VALID_HASH]
     data["map"] = str(OPENLDAP_MAP)
-    data["ldap"]["bind_password_file"] = str(folder / "bind-password")
+    assert data["ldap"]["bind_password_credential"] == "bind-password"  # the unit's LoadCredential name
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(folder))
     data["ldap"]["ca_file"] = str(folder / "ca.pem")
     path = folder / "bridge.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -117,10 +121,10 @@ def test_a_single_value_where_a_list_belongs_is_a_list_of_one(folder: Path) -> N
 
 def test_a_systemd_credential_replaces_the_password_file(folder: Path) -> None:
     """bind_password_credential (LoadCredential=) is the alternative to a file (DESIGN 6.8)."""
-    data = edited(ldap={"bind_password_credential": "ldap-bind-password"})
+    data = edited(ldap={"bind_password_credential": "bind-password"})
     del data["ldap"]["bind_password_file"]
     settings = parse_settings(data, str(folder / "bridge.yaml"))
-    assert settings.ldap.bind_password_credential == "ldap-bind-password"
+    assert settings.ldap.bind_password_credential == "bind-password"
 
 
 @pytest.mark.parametrize(
@@ -318,6 +322,31 @@ RULES = [
         id="uniqueness",
     ),
     pytest.param({"map": "maps/missing.yaml"}, "map: no such file: ", id="missing-map"),
+    pytest.param(
+        {"auth": {"token_hashes": [PLACEHOLDER_HASH]}},
+        "auth.token_hashes[0]: the example's placeholder, which no token matches",
+        id="placeholder-hash",
+    ),
+    pytest.param(
+        {"ldap": {"user_base": "people"}},
+        "ldap.user_base: 'people' is not a DN: write it whole",
+        id="relative-base",
+    ),
+    pytest.param(
+        {"ldap": {"group_base": "ou=groups,,dc=example"}},
+        "ldap.group_base: 'ou=groups,,dc=example' is not a DN",
+        id="empty-rdn",
+    ),
+    pytest.param(
+        {"deprovisioning": {"disabled_base": "disabled"}},
+        "deprovisioning.disabled_base: 'disabled' is not a DN",
+        id="relative-disabled-base",
+    ),
+    pytest.param(
+        {"ldap": {"bind_password_file": None, "bind_password_credential": "bind-password-missing"}},
+        "ldap.bind_password_credential: no credential 'bind-password-missing': the unit loads it from ",
+        id="credential-not-beside-the-config",
+    ),
 ]
 
 
@@ -427,8 +456,8 @@ def test_the_bind_password_comes_from_the_systemd_credentials_directory(folder: 
     """LoadCredential= puts the file in $CREDENTIALS_DIRECTORY (DESIGN 6.8)."""
     credentials = tmp_path / "credentials"
     credentials.mkdir()
-    (credentials / "ldap-bind-password").write_text("from-systemd\n")
-    data = edited(ldap={"bind_password_credential": "ldap-bind-password", "bind_password_file": None})
+    (credentials / "bind-password").write_text("from-systemd\n")
+    data = edited(ldap={"bind_password_credential": "bind-password", "bind_password_file": None})
     settings = parse_settings(data, str(folder / "bridge.yaml"))
     secret = read_bind_password(settings.ldap, folder, {"CREDENTIALS_DIRECTORY": str(credentials)})
     assert secret.reveal() == "from-systemd"
@@ -505,3 +534,48 @@ def test_settings_cannot_change_after_validation(folder: Path) -> None:
     settings: Settings = parse_settings(minimal(), str(folder / "bridge.yaml"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.ldap.tls = "none"  # type: ignore[misc]
+
+
+def test_a_dn_with_escaped_commas_and_an_oid_is_whole(folder: Path) -> None:
+    data = edited(ldap={"user_base": r"ou=R\, D,2.5.4.11=x,dc=example,dc=org"})
+    assert parse_settings(data, str(folder / "bridge.yaml")).ldap.user_base.startswith("ou=R")
+
+
+def test_an_empty_or_unreadable_password_file_is_a_problem(folder: Path) -> None:
+    (folder / "bind-password").write_text("\n")
+    assert any("is empty; its first line is the bind password" in p for p in problems(minimal(), folder))
+
+
+def test_a_credential_is_read_where_systemd_puts_it(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the unit (ExecStartPre runs check-config too), $CREDENTIALS_DIRECTORY holds the credential."""
+    data = edited(ldap={"bind_password_file": None, "bind_password_credential": "bind-password"})
+    assert parse_settings(data, str(folder / "bridge.yaml")).ldap.bind_password_credential == "bind-password"
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(folder / "maps"))
+    assert any("ldap.bind_password_credential: no such file" in p for p in problems(data, folder))
+
+
+def test_each_problem_names_the_line_of_its_key(folder: Path) -> None:
+    """An admin fixes a file by its lines: every problem of a key that is in the file says which."""
+    path = folder / "bridge.yaml"
+    data = edited(ldap={"user_base": "people", "pool_size": 0}, server={"prot": 1})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    lines = path.read_text().splitlines()
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    found = caught.value.problems
+    for key, problem in (
+        ("user_base", "ldap.user_base:"),
+        ("pool_size", "ldap.pool_size:"),
+        ("prot", "server.prot:"),
+    ):
+        number = next(i for i, line in enumerate(lines, 1) if line.strip().startswith(f"{key}:"))
+        assert f"line {number}: {problem}" in "\n".join(found), found
+    assert "did you mean 'port'" in "\n".join(found)
+
+
+def test_a_yaml_error_names_the_file(folder: Path) -> None:
+    path = folder / "bridge.yaml"
+    path.write_text("auth:\n  token_hashes: [\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(path) in caught.value.problems[0] and "<unicode string>" not in str(caught.value)
