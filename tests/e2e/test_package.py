@@ -216,7 +216,8 @@ def test_dpkg_installs_it_it_serves_as_its_user_an_upgrade_keeps_the_config_and_
 
     # The shipped example cannot run as it is (the service is not enabled for that reason)...
     example = run(*AS_SERVICE_USER, COMMAND, "check-config", "--config", CONF / "bridge.yaml")
-    assert example.returncode == 2 and "ldap.bind_password_file: no such file" in example.stderr
+    assert example.returncode == 2 and "the example's placeholder" in example.stderr
+    assert "no credential 'bind-password'" in example.stderr
     # ...until the admin edits it: here, for the test slapd, over StartTLS with its CA.
     shutil.copy(str(slapd.ca_file), CONF / "ldap-ca.pem")
     (CONF / "bind-password").write_text(slapd.password + "\n")
@@ -248,6 +249,7 @@ def test_dpkg_installs_it_it_serves_as_its_user_an_upgrade_keeps_the_config_and_
                 *AS_SERVICE_USER,
                 "env",
                 f"NOTIFY_SOCKET={address}",
+                f"CREDENTIALS_DIRECTORY={CONF}",  # where the unit's LoadCredential= would put its copy
                 COMMAND,
                 "serve",
                 "--config",
