@@ -3,9 +3,8 @@ checked in the directory through an LDAPS connection of the test's own, and with
 
 from __future__ import annotations
 
-import ssl
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,93 +12,16 @@ import ldap3
 import pytest
 import yaml
 
-from bridge.app import create_app
-from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings, load_maps
+from bridge.config import LdapConfig, Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.ldap.flavors import ACTIVE_DIRECTORY
 from bridge.testing.samba import SambaInfo
-from tests.conftest import REPO, SCIM, TOKEN_HASH, ScimClient
+from tests.conftest import SCIM, TOKEN_HASH, ScimClient
+from tests.integration.conftest import AD_MAP, AdInspector
 from tests.samba_fixtures import AdSubtree
 
 pytestmark = pytest.mark.samba
-AD_MAP = REPO / "config" / "maps" / "active-directory.yaml"
-
-
-class AdInspector:
-    """An LDAPS connection of its own, to see what the bridge wrote, and to try real binds."""
-
-    def __init__(self, info: SambaInfo, subtree: AdSubtree) -> None:
-        self.info, self.subtree = info, subtree
-        self.tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=info.ca_file)
-        server = ldap3.Server(info.ldaps_url, use_ssl=True, tls=self.tls)
-        self.conn = ldap3.Connection(
-            server, info.bind_dn, info.password, auto_bind=True, auto_referrals=False
-        )
-
-    def find(self, ldap_filter: str) -> tuple[str, dict[str, list[str]]]:
-        self.conn.search(self.subtree.base, ldap_filter, ldap3.SUBTREE, attributes=["*"])
-        entries = [e for e in self.conn.response if e["type"] == "searchResEntry"]
-        assert len(entries) == 1, entries
-        raw = entries[0]["raw_attributes"]
-        return entries[0]["dn"], {
-            k.lower(): [v.decode("utf-8", "replace") for v in vals] for k, vals in raw.items()
-        }
-
-    def by_id(self, entry_id: str) -> tuple[str, dict[str, list[str]]]:
-        guid = "".join(f"\\{b:02x}" for b in uuid.UUID(entry_id).bytes_le)
-        return self.find(f"(objectGUID={guid})")
-
-    def can_bind(self, upn: str, password: str) -> bool:
-        server = ldap3.Server(self.info.ldaps_url, use_ssl=True, tls=self.tls)
-        conn = ldap3.Connection(server, upn, password)
-        try:
-            return bool(conn.bind())
-        finally:
-            conn.unbind()
-
-
-@pytest.fixture
-def ad(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[AdInspector]:
-    inspector = AdInspector(samba, ad_subtree)
-    yield inspector
-    inspector.conn.unbind()
-
-
-@pytest.fixture
-def ad_client(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[Callable[..., ScimClient]]:
-    pools: list[ConnectionPool] = []
-
-    def build(map_path: Path = AD_MAP, **deprovisioning: Any) -> ScimClient:
-        disabled = ad_subtree.disabled_base if deprovisioning.pop("disabled_base", False) else None
-        settings = Settings(
-            auth=AuthConfig((TOKEN_HASH,)),
-            ldap=LdapConfig(
-                urls=(samba.ldaps_url,),
-                bind_dn=samba.bind_dn,
-                user_base=ad_subtree.user_base,
-                group_base=ad_subtree.group_base,
-                tls="ldaps",
-                ca_file=samba.ca_file,
-                directory="active_directory",
-            ),
-            map=str(map_path),
-            deprovisioning=DeprovisioningConfig(**deprovisioning, disabled_base=disabled),
-        )
-        pool = ConnectionPool(settings.ldap, Secret(samba.password))
-        pools.append(pool)
-        app = create_app(
-            settings,
-            LdapDirectory(pool, ACTIVE_DIRECTORY),
-            load_maps(map_path),
-            id_filter=ACTIVE_DIRECTORY.id_filter,
-            dn_attribute=ACTIVE_DIRECTORY.dn_attribute,
-        )
-        return ScimClient(app)
-
-    yield build
-    for pool in pools:
-        pool.close()
 
 
 def entra_user(upn: str, **more: Any) -> dict[str, Any]:

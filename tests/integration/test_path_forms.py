@@ -14,7 +14,7 @@ import pytest
 
 from bridge.directory.memory import InMemoryDirectory
 from tests.conftest import SCIM, ScimClient
-from tests.integration.test_active_directory import AdInspector, ad, ad_client  # noqa: F401 - fixtures
+from tests.integration.conftest import AdInspector
 from tests.slapd_fixtures import Inspector
 
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

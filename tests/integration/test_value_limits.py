@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,20 +20,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bridge.app import create_app
-from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings, load_maps
-from bridge.directory.ldap.adapter import LdapDirectory
-from bridge.directory.ldap.connection import ConnectionPool
-from bridge.directory.ldap.flavors import ACTIVE_DIRECTORY
+from bridge.config import load_maps
 from bridge.mapping.model import MapSet, Rule
 from bridge.scim.schemas import ERROR, PATCH_OP
 from bridge.service import RDN_INDEX_BYTES, rdn_index_bytes
-from bridge.testing.samba import SambaInfo
-from tests.conftest import OPENLDAP_MAP, REPO, SCIM, TOKEN_HASH, ScimClient
-from tests.samba_fixtures import AdSubtree
+from tests.conftest import OPENLDAP_MAP, SCIM, ScimClient
+from tests.integration.conftest import AD_MAP
 from tests.slapd_fixtures import Inspector
-
-AD_MAP = REPO / "config" / "maps" / "active-directory.yaml"
 
 
 def profile(examples: int) -> Any:
@@ -64,32 +57,8 @@ def slapd_target(ldap_client: Callable[..., ScimClient], maps: MapSet) -> Target
 
 
 @pytest.fixture
-def samba_target(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[Target]:
-    settings_ = Settings(
-        auth=AuthConfig((TOKEN_HASH,)),
-        ldap=LdapConfig(
-            urls=(samba.ldaps_url,),
-            bind_dn=samba.bind_dn,
-            user_base=ad_subtree.user_base,
-            group_base=ad_subtree.group_base,
-            tls="ldaps",
-            ca_file=samba.ca_file,
-            directory="active_directory",
-        ),
-        map=str(AD_MAP),
-        deprovisioning=DeprovisioningConfig(),
-    )
-    pool = ConnectionPool(settings_.ldap, Secret(samba.password))
-    maps = load_maps(AD_MAP)
-    app = create_app(
-        settings_,
-        LdapDirectory(pool, ACTIVE_DIRECTORY),
-        maps,
-        id_filter=ACTIVE_DIRECTORY.id_filter,
-        dn_attribute=ACTIVE_DIRECTORY.dn_attribute,
-    )
-    yield Target(ScimClient(app), maps, lambda n: f"u{n}@example.test")
-    pool.close()
+def samba_target(ad_client: Callable[..., ScimClient]) -> Target:
+    return Target(ad_client(), load_maps(AD_MAP), lambda n: f"u{n}@example.test")
 
 
 # --- what is written ----------------------------------------------------------------------------------
