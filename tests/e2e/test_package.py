@@ -1,21 +1,22 @@
 """The Debian package (issue #8, point 1): built from this working tree by packaging/debian/build.sh (what
 ``make deb`` runs), installed with dpkg, run from its own venv as its own user against the session slapd,
-upgraded with the admin's configuration kept, and purged. It needs root (as CI has), and it purges the
-package at the end whatever happened."""
+upgraded with the admin's configuration kept, and purged.
+
+All of that happens in a throwaway root (tests/throwaway_root.py; issue #17, point 6): this machine's own
+``/`` under a copy-on-write overlay in a mount namespace of its own, dropped at the end. The machine's
+/etc, /opt, /usr and dpkg database are never written, and the test passes whether or not the machine has
+the package: the root starts by purging its copy of whatever the machine has. A test checks that the
+machine's dpkg status of the package, its files and its user are the same after as before. It needs root
+(as CI has) for the mounts and for dpkg."""
 
 from __future__ import annotations
 
-import fcntl
-import grp
+import hashlib
 import os
-import pwd
 import shutil
 import signal
 import socket
-import stat
 import subprocess
-import tempfile
-import time
 import tomllib
 import urllib.request
 import uuid
@@ -29,6 +30,7 @@ from bridge import __version__
 from bridge.testing.slapd import SlapdInfo, find_free_port
 from tests.conftest import REPO, TOKEN, TOKEN_HASH
 from tests.slapd_fixtures import Subtree
+from tests.throwaway_root import ENV, ThrowawayRoot, throwaway_root
 
 PACKAGE = "scim-ldap-bridge"
 CONF = Path("/etc/scim-ldap-bridge")
@@ -36,51 +38,113 @@ VENV = Path("/opt/scim-ldap-bridge")
 COMMAND = Path("/usr/bin/scim-ldap-bridge")
 UNITS = Path("/lib/systemd/system")
 UNIT_NAMES = ("scim-ldap-bridge.service", "scim-ldap-bridge-sweep.service", "scim-ldap-bridge-sweep.timer")
+LOGS = Path("/var/log/scim-ldap-bridge")  # systemd's LogsDirectory=
+LOGROTATE = Path("/etc/logrotate.d/scim-ldap-bridge")
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-# The installed command must run on its venv alone: nothing of this checkout on its path.
+# What runs on this machine (the build, dpkg-deb): nothing of this checkout on its path.
 CLEAN_ENV = {
     key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
 }
 AS_SERVICE_USER = ["setpriv", f"--reuid={PACKAGE}", f"--regid={PACKAGE}", "--clear-groups", "--"]
 
 
-def run(*argv: str | Path, timeout: float = 300, **options: object) -> subprocess.CompletedProcess[str]:
+def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+    """A command on this machine, which only reads it: dpkg-deb on the test's own files, dpkg-query."""
     return subprocess.run(
         [str(arg) for arg in argv],
         capture_output=True,
         text=True,
         check=False,
-        timeout=timeout,
+        timeout=300,
         cwd="/",
-        env={**CLEAN_ENV, "DEBIAN_FRONTEND": "noninteractive"},
-        stdin=subprocess.DEVNULL,  # a conffile question from dpkg would fail the test, not hang it
-        **options,  # type: ignore[arg-type]
+        env=CLEAN_ENV,
+        stdin=subprocess.DEVNULL,
     )
 
 
-def dpkg(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """dpkg, waiting for its lock while another apt or dpkg holds it (a test run next to this one)."""
-    deadline = time.monotonic() + 300
-    while True:
-        done = run("dpkg", *args)
-        if "locked by another process" not in done.stderr or time.monotonic() > deadline:
-            return done
-        time.sleep(2)
-
-
-def package_status() -> str:
-    """dpkg's status of the package: installed, config-files, ... or '' when dpkg does not know it."""
-    query = run("dpkg-query", "--show", "--showformat=${db:Status-Status}", PACKAGE)
+def package_status(root: ThrowawayRoot) -> str:
+    """The root's dpkg status of the package: installed, config-files, ... or '' when dpkg knows none."""
+    query = root.run("dpkg-query", "--show", "--showformat=${db:Status-Status}", PACKAGE)
     return query.stdout.strip() if query.returncode == 0 else ""
 
 
-def owner_and_mode(path: Path) -> tuple[str, str, str]:
-    info = path.lstat()
-    return (
-        pwd.getpwuid(info.st_uid).pw_name,
-        grp.getgrgid(info.st_gid).gr_name,
-        oct(stat.S_IMODE(info.st_mode)),
-    )
+def getent(root: ThrowawayRoot, database: str, key: str) -> list[str]:
+    """The root's entry (not this machine's: Python's pwd and grp read its /etc), or [] when it has none."""
+    found = root.run("getent", database, key)
+    assert found.returncode in (0, 2), found.stderr
+    return found.stdout.strip().split(":") if found.returncode == 0 else []
+
+
+def owner_and_mode(root: ThrowawayRoot, path: Path) -> tuple[str, str, str]:
+    """Owner, group and mode of a file of the root (not followed if a symlink), named by the root."""
+    done = root.run("stat", "--format=%U %G %a", path)
+    assert done.returncode == 0, done.stderr
+    owner, group, mode = done.stdout.split()
+    return owner, group, oct(int(mode, 8))
+
+
+def without_the_package(root: ThrowawayRoot) -> None:
+    """Purge the root's copy of the package, if this machine has one: the test starts from none."""
+    if package_status(root) not in ("", "not-installed"):
+        purge = root.run("dpkg", "--purge", PACKAGE)
+        assert purge.returncode == 0, purge.stdout + purge.stderr
+    assert package_status(root) in ("", "not-installed")
+    assert not getent(root, "passwd", PACKAGE) and not getent(root, "group", PACKAGE)
+    assert not (root / CONF).exists() and not (root / VENV).exists()
+
+
+# What this machine has of the package, which the tests must leave as they found it.
+HOST_TREES = (
+    CONF,
+    VENV,
+    COMMAND,
+    *(UNITS / unit for unit in UNIT_NAMES),
+    LOGROTATE,
+    Path("/usr/share/scim-ldap-bridge"),
+    Path("/usr/share/doc/scim-ldap-bridge"),
+)
+
+
+def files_under(path: Path) -> list[tuple[str, int, int, int, int, int]] | None:
+    """Every file under path (path included, symlinks not followed): name, mode, owner, size, mtime."""
+    if not os.path.lexists(path):
+        return None
+    names = [str(path)]
+    if path.is_dir() and not path.is_symlink():
+        for folder, dirs, files in os.walk(path):
+            names += [os.path.join(folder, name) for name in dirs + files]
+    found = []
+    for name in sorted(names):
+        info = os.lstat(name)
+        found.append((name, info.st_mode, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns))
+    return found
+
+
+def digest(path: str) -> str | None:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if os.path.exists(path) else None
+
+
+def host_state() -> dict[str, object]:
+    """This machine's dpkg record of the package, its files, its units' state, its user and group."""
+
+    def host(*argv: str) -> tuple[int, str]:
+        done = run(*argv)
+        return done.returncode, done.stdout
+
+    info = Path("/var/lib/dpkg/info")
+    return {
+        "dpkg": host("dpkg-query", "--status", PACKAGE),
+        "dpkg info": {f.name: f.read_bytes() for f in sorted(info.glob(f"{PACKAGE}.*"))},
+        "files": {str(path): files_under(path) for path in HOST_TREES},
+        "logs": os.path.lexists(LOGS),
+        "unit state": sorted(str(p) for p in Path("/etc/systemd/system").rglob("scim-ldap-bridge*")),
+        "user": host("getent", "passwd", PACKAGE),
+        "group": host("getent", "group", PACKAGE),
+        "accounts": {
+            name: digest(name) for name in ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
+        },
+        "nonexistent": os.path.lexists("/nonexistent"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -142,23 +206,33 @@ def test_the_package_holds_the_venv_the_conffiles_the_schema_and_the_units(deb: 
 
 
 @pytest.fixture
-def purged_after() -> Iterator[None]:
-    """The package is not installed before the test, and is purged after it, whatever happens."""
-    assert os.geteuid() == 0, "installing a package needs root"
-    # Another test run on this machine installs the same package: one at a time.
-    with open(Path(tempfile.gettempdir()) / "scim-ldap-bridge-package-test.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        status = package_status()
-        assert status in ("", "not-installed"), (
-            f"{PACKAGE} is already on this machine ({status}); this test installs and purges its own: "
-            f"dpkg --purge {PACKAGE}"
-        )
-        try:
-            yield
-        finally:
-            if package_status() not in ("", "not-installed"):
-                purge = dpkg("--purge", PACKAGE)
-                assert purge.returncode == 0, purge.stdout + purge.stderr
+def root(tmp_path: Path) -> Iterator[ThrowawayRoot]:
+    """A throwaway root without the package, whether this machine has it or not; dropped after the test."""
+    with throwaway_root(tmp_path / "root") as root:
+        without_the_package(root)
+        yield root
+
+
+def test_the_package_test_leaves_this_machine_as_it_found_it(deb: Path, tmp_path: Path) -> None:
+    """The throwaway root starts as a copy of this machine (with the package if the machine has it), takes
+    an install that the machine does not see, and leaves nothing behind: no process, no mount."""
+    before = host_state()
+    host_has_it = (
+        run("dpkg-query", "--show", "--showformat=${db:Status-Status}", PACKAGE).stdout == "installed"
+    )
+    with throwaway_root(tmp_path / "root") as root:
+        assert (package_status(root) == "installed") == host_has_it
+        without_the_package(root)
+        installed = root.run("dpkg", "--install", root.copy_in(deb))
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        assert package_status(root) == "installed" and getent(root, "passwd", PACKAGE)
+        assert (root / CONF / "bridge.yaml").is_file() and (root / COMMAND).is_symlink()
+        assert host_state() == before  # while the root has it installed
+        assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
+        assert root.processes()  # the holder
+    assert host_state() == before
+    assert not root.processes()  # the namespace is gone, and its mounts with it
+    assert not list((tmp_path / "root").iterdir())
 
 
 def repack(deb: Path, folder: Path, version: str) -> Path:
@@ -186,46 +260,49 @@ def notify_socket() -> tuple[socket.socket, str]:
 
 
 def test_dpkg_installs_it_it_serves_as_its_user_an_upgrade_keeps_the_config_and_purge_removes_it(
-    deb: Path, slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path, purged_after: None
+    deb: Path, slapd: SlapdInfo, ldap_subtree: Subtree, tmp_path: Path, root: ThrowawayRoot
 ) -> None:
-    installed = dpkg("--install", deb)
+    before = host_state()
+    installed = root.run("dpkg", "--install", root.copy_in(deb))
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    assert package_status() == "installed"
+    assert package_status(root) == "installed"
 
     # The command, from the package's own venv.
-    version = run(COMMAND, "version")
+    version = root.run(COMMAND, "version")
     assert (version.returncode, version.stdout) == (0, f"scim-ldap-bridge {__version__}\n"), version.stderr
-    assert os.readlink(COMMAND) == str(VENV / "bin" / PACKAGE)
-    where = run(VENV / "bin" / "python", "-c", "import bridge; print(bridge.__file__)").stdout.strip()
+    assert os.readlink(root / COMMAND) == str(VENV / "bin" / PACKAGE)
+    where = root.run(VENV / "bin" / "python", "-c", "import bridge; print(bridge.__file__)").stdout.strip()
     assert where.startswith(f"{VENV}/lib/python3.") and where.endswith("/site-packages/bridge/__init__.py")
 
     # The system user and group, and who may read the configuration.
-    user = pwd.getpwnam(PACKAGE)
-    assert user.pw_uid < 1000 and user.pw_gid == grp.getgrnam(PACKAGE).gr_gid
-    assert user.pw_shell == "/usr/sbin/nologin" and user.pw_dir == "/nonexistent"
-    assert not Path("/nonexistent").exists()
-    assert owner_and_mode(CONF) == ("root", PACKAGE, "0o750")
-    assert owner_and_mode(CONF / "maps") == ("root", PACKAGE, "0o750")
+    user = getent(root, "passwd", PACKAGE)  # name, password, uid, gid, gecos, home, shell
+    group = getent(root, "group", PACKAGE)
+    assert int(user[2]) < 1000 and user[3] == group[2]
+    assert user[6] == "/usr/sbin/nologin" and user[5] == "/nonexistent"
+    assert not (root / "/nonexistent").exists()
+    assert owner_and_mode(root, CONF) == ("root", PACKAGE, "0o750")
+    assert owner_and_mode(root, CONF / "maps") == ("root", PACKAGE, "0o750")
     for conffile in ("bridge.yaml", "maps/openldap.yaml", "maps/active-directory.yaml"):
-        assert owner_and_mode(CONF / conffile) == ("root", PACKAGE, "0o640"), conffile
+        assert owner_and_mode(root, CONF / conffile) == ("root", PACKAGE, "0o640"), conffile
 
     # The units are installed, valid as installed, and not enabled.
-    verify = run("systemd-analyze", "verify", *(UNITS / unit for unit in UNIT_NAMES))
+    verify = root.run("systemd-analyze", "verify", *(UNITS / unit for unit in UNIT_NAMES))
     assert verify.returncode == 0, verify.stderr
-    assert not list(Path("/etc/systemd/system").glob("*.wants/scim-ldap-bridge*"))
+    assert not list((root / "/etc/systemd/system").glob("*.wants/scim-ldap-bridge*"))
 
     # The shipped example cannot run as it is (the service is not enabled for that reason)...
-    example = run(*AS_SERVICE_USER, COMMAND, "check-config", "--config", CONF / "bridge.yaml")
+    example = root.run(*AS_SERVICE_USER, COMMAND, "check-config", "--config", CONF / "bridge.yaml")
     assert example.returncode == 2 and "the example's placeholder" in example.stderr
     assert "no credential 'bind-password'" in example.stderr
     # ...until the admin edits it: here, for the test slapd, over StartTLS with its CA.
-    shutil.copy(str(slapd.ca_file), CONF / "ldap-ca.pem")
-    (CONF / "bind-password").write_text(slapd.password + "\n")
+    conf = root / CONF  # the root's configuration, written from outside
+    shutil.copy(str(slapd.ca_file), conf / "ldap-ca.pem")
+    (conf / "bind-password").write_text(slapd.password + "\n")
     for secret in ("ldap-ca.pem", "bind-password"):
-        os.chown(CONF / secret, 0, grp.getgrnam(PACKAGE).gr_gid)
-        (CONF / secret).chmod(0o640)
+        os.chown(conf / secret, 0, int(group[2]))
+        (conf / secret).chmod(0o640)
     port = find_free_port()
-    config = yaml.safe_load((CONF / "bridge.yaml").read_text())
+    config = yaml.safe_load((conf / "bridge.yaml").read_text())
     config["server"]["port"] = port
     config["auth"]["token_hashes"] = [TOKEN_HASH]
     config["ldap"].update(
@@ -236,16 +313,18 @@ def test_dpkg_installs_it_it_serves_as_its_user_an_upgrade_keeps_the_config_and_
         group_base=ldap_subtree.group_base,
     )
     edited = yaml.safe_dump(config)
-    (CONF / "bridge.yaml").write_text(edited)
-    checked = run(*AS_SERVICE_USER, COMMAND, "check-config", "--config", CONF / "bridge.yaml")
+    (conf / "bridge.yaml").write_text(edited)
+    checked = root.run(*AS_SERVICE_USER, COMMAND, "check-config", "--config", CONF / "bridge.yaml")
     assert checked.returncode == 0, checked.stderr
     assert "configuration is valid" in checked.stdout
 
     # It serves as its user, says READY to a service manager, reaches slapd, and stops on SIGTERM.
     notify, address = notify_socket()
     with notify:
+        # nsenter execs the command (no fork): the signals below reach the bridge. The network is this
+        # machine's, so are slapd and the abstract notify socket.
         server = subprocess.Popen(
-            [
+            root.command(
                 *AS_SERVICE_USER,
                 "env",
                 f"NOTIFY_SOCKET={address}",
@@ -254,12 +333,12 @@ def test_dpkg_installs_it_it_serves_as_its_user_an_upgrade_keeps_the_config_and_
                 "serve",
                 "--config",
                 CONF / "bridge.yaml",
-            ],
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             cwd="/",
-            env=CLEAN_ENV,
+            env=ENV,
         )
         try:
             assert notify.recv(4096).startswith(b"READY=1\n")
@@ -279,27 +358,30 @@ def test_dpkg_installs_it_it_serves_as_its_user_an_upgrade_keeps_the_config_and_
 
     # An upgrade keeps the admin's bridge.yaml, takes the new default of the map nobody edited, and
     # gives it back to the group.
-    upgraded = dpkg("--install", repack(deb, tmp_path, f"{VERSION}+next1"))
+    upgraded = root.run("dpkg", "--install", root.copy_in(repack(deb, tmp_path, f"{VERSION}+next1")))
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
-    assert run("dpkg-query", "--show", "--showformat=${Version}", PACKAGE).stdout == f"{VERSION}+next1"
-    assert (CONF / "bridge.yaml").read_text() == edited
-    assert not list(CONF.rglob("*.dpkg-*"))
-    assert (CONF / "maps" / "active-directory.yaml").read_text().endswith("# changed in the next release\n")
-    assert owner_and_mode(CONF / "maps" / "active-directory.yaml") == ("root", PACKAGE, "0o640")
-    assert (CONF / "bind-password").exists()
+    assert root.run("dpkg-query", "--show", "--showformat=${Version}", PACKAGE).stdout == f"{VERSION}+next1"
+    assert (conf / "bridge.yaml").read_text() == edited
+    assert not list(conf.rglob("*.dpkg-*"))
+    assert (conf / "maps" / "active-directory.yaml").read_text().endswith("# changed in the next release\n")
+    assert owner_and_mode(root, CONF / "maps" / "active-directory.yaml") == ("root", PACKAGE, "0o640")
+    assert (conf / "bind-password").exists()
 
     # Purge: the configuration (the admin's files too), the audit files, the venv, the units and the user
     # are gone.
-    logs = Path("/var/log/scim-ldap-bridge")  # systemd's LogsDirectory=, made here as systemd would
+    logs = root / LOGS  # made here as systemd would
     logs.mkdir(mode=0o750, exist_ok=True)
     (logs / "audit.jsonl").write_text("{}\n")
-    purged = dpkg("--purge", PACKAGE)
+    purged = root.run("dpkg", "--purge", PACKAGE)
     assert purged.returncode == 0, purged.stdout + purged.stderr
-    assert package_status() in ("", "not-installed")
-    for path in (CONF, VENV, COMMAND, logs, Path("/etc/logrotate.d/scim-ldap-bridge")):
-        assert not os.path.lexists(path), path
+    assert package_status(root) in ("", "not-installed")
+    for path in (CONF, VENV, COMMAND, LOGS, LOGROTATE):
+        assert not os.path.lexists(root / path), path
     for path in (UNITS / unit for unit in UNIT_NAMES):
-        assert not os.path.lexists(path), path
-    assert not list(Path("/etc/systemd/system").rglob("scim-ldap-bridge*"))
-    assert run("getent", "passwd", PACKAGE).returncode == 2
-    assert run("getent", "group", PACKAGE).returncode == 2
+        assert not os.path.lexists(root / path), path
+    assert not list((root / "/etc/systemd/system").rglob("scim-ldap-bridge*"))
+    assert root.run("getent", "passwd", PACKAGE).returncode == 2
+    assert root.run("getent", "group", PACKAGE).returncode == 2
+
+    # None of it happened on this machine.
+    assert host_state() == before
