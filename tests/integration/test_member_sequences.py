@@ -10,8 +10,15 @@ from typing import Any
 
 import pytest
 
+from bridge.app import create_app
+from bridge.config import Secret
+from bridge.directory.ldap.adapter import LdapDirectory
+from bridge.directory.ldap.connection import ConnectionPool
+from bridge.mapping.model import MapSet
+from bridge.testing.slapd import Slapd, SlapdInfo, default_schema_path
 from tests.conftest import SCIM, ScimClient
-from tests.slapd_fixtures import Inspector
+from tests.integration.conftest import subtree_settings
+from tests.slapd_fixtures import Inspector, make_subtree
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -108,3 +115,34 @@ def test_memberof_follows_every_member_change_on_slapd(ldap_client: Any, inspect
     rename = client.patch_user(cyd, {"op": "replace", "path": "userName", "value": "cyd2"})
     assert rename.status_code == 200
     assert _members(client, group) == set()  # a stale memberOf would have put cyd back on the rename
+
+
+@pytest.fixture(scope="module")
+def memberof_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdInfo]:
+    """A slapd with memberof and without refint, which would mend memberOf later, in the background."""
+    with Slapd(
+        tmp_path_factory.mktemp("memberof"), extra_schema=[default_schema_path()], refint=False
+    ) as info:
+        yield info
+
+
+def test_memberof_follows_a_renamed_group_on_slapd(memberof_only: SlapdInfo, maps: MapSet) -> None:
+    """The same overlay rewrites the members' memberOf when a group is renamed, under the rename's
+    assertion too: the rename of a remembered group is checked by a read instead."""
+    with make_subtree(memberof_only) as subtree:
+        settings = subtree_settings(memberof_only, subtree)
+        pool = ConnectionPool(settings.ldap, Secret(memberof_only.password))
+        inspector = Inspector(memberof_only, subtree)
+        try:
+            client = ScimClient(create_app(settings, LdapDirectory(pool), maps))
+            ann = _user(client, "ann")
+            group = _group(client, "Staff", [ann])  # remembered: the rename is the PATCH's first write
+            assert (
+                _patch(client, group, {"op": "replace", "path": "displayName", "value": "Staff Old"}) == 204
+            )
+            ((_, entry),) = inspector.find(f"(entryUUID={ann})")
+            ((group_dn, _),) = inspector.find(f"(entryUUID={group})")
+            assert [value.lower() for value in entry.get("memberof", [])] == [group_dn.lower()]
+        finally:
+            inspector.conn.unbind()
+            pool.close()

@@ -444,7 +444,7 @@ class LdapDirectory:
                 new_rdn,
                 delete_old_dn=True,
                 new_superior=None if same_parent else parent,
-                controls=self._guard(conn, dn, expect) or None,
+                controls=self._guard(conn, dn, expect, asserted=self._flavor.asserts_moves) or None,
             )
             raise_for_result(conn.result, f"rename {dn}")
             return normalize_dn(f"{new_rdn},{parent}")

@@ -32,6 +32,7 @@ class Flavor:
     sort_key: str | None = None
     # Attributes (lower case) whose writes are checked by a read just before, never by an assertion.
     unasserted: frozenset[str] = frozenset()
+    asserts_moves: bool = True  # False: a rename or move is checked by a read just before, not asserted
 
     def valid_id(self, entry_id: str) -> bool:
         """True when ``entry_id`` is well-formed for this server (a malformed id can match nothing)."""
@@ -63,6 +64,9 @@ OPENLDAP = Flavor(
     # group write's assertion along and fail it on the member entry, silently: a member added or
     # removed under an assertion keeps or lacks memberOf for good (measured with slapd 2.5).
     unasserted=frozenset({"member", "uniquemember"}),
+    # The same overlay rewrites the members' memberOf when a group is renamed, under the rename's
+    # assertion too: a group renamed under one leaves its members naming the old DN.
+    asserts_moves=False,
 )
 ACTIVE_DIRECTORY = Flavor(
     name="active_directory",
