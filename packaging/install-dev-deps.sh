@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what a fresh Debian machine lacks to run the demo and the tests: slapd and ldap-utils
-# from Debian's packages (without starting the system's own slapd service), then a virtualenv with
+# Install what a fresh Debian machine lacks to run the demo and the tests: slapd, ldap-utils and
+# haproxy (the load balancer in front of two bridges in the replicated tests) from Debian's packages
+# (without starting the system's own slapd or haproxy service), then a virtualenv with
 # the bridge and its development tools. Idempotent: quick when everything is there already.
 #   packaging/install-dev-deps.sh [VENV=.venv]
 set -euo pipefail
@@ -11,12 +12,13 @@ need_apt=()
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need_apt+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need_apt+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo -E)
   echo "installing Debian packages: ${need_apt[*]}" >&2
-  # A policy-rc.d that refuses keeps apt from starting a system slapd on port 389.
+  # A policy-rc.d that refuses keeps apt from starting a system slapd on port 389 (or haproxy).
   policy=/usr/sbin/policy-rc.d
   made_policy=0
   if [ ! -e "$policy" ]; then

@@ -17,7 +17,7 @@ from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.load import parse_maps, parse_user_map
 from bridge.mapping.model import MapSet, ResourceMap
 
-pytest_plugins = ["tests.slapd_fixtures", "tests.samba_fixtures"]
+pytest_plugins = ["tests.slapd_fixtures", "tests.samba_fixtures", "tests.replicated_fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 OPENLDAP_MAP = REPO / "config" / "maps" / "openldap.yaml"

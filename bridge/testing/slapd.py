@@ -12,6 +12,9 @@ Needs the Debian packages ``slapd`` and ``ldap-utils`` (and ``openssl`` for ldap
 skips: a missing binary raises :class:`SlapdError`. Only the process named in the pid file,
 and only if its command line mentions the workdir, is ever signalled.
 
+With ``replication`` it is one provider of a multi-provider pair (syncprov, syncrepl refreshAndPersist to
+each peer, its own serverID); :mod:`bridge.testing.replicated` starts such a pair.
+
 ``python -m bridge.testing.slapd [--port N] [--ldaps-port N] DIR`` runs one until SIGTERM/SIGINT.
 """
 
@@ -29,6 +32,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +41,15 @@ from urllib.parse import quote
 
 from bridge.testing import serve_until_stopped
 
-__all__ = ["Slapd", "SlapdError", "SlapdInfo", "default_schema_path", "find_free_port", "main"]
+__all__ = [
+    "Replication",
+    "Slapd",
+    "SlapdError",
+    "SlapdInfo",
+    "default_schema_path",
+    "find_free_port",
+    "main",
+]
 
 SUFFIX = "dc=example,dc=org"
 _SCHEMA_DIR = "/etc/ldap/schema"
@@ -110,6 +122,24 @@ ppolicy_use_lockout
 """
 
 
+# Replication: the provider's own changes are offered by syncprov (checkpointing contextCSN often, so a
+# restart resumes close to where it stopped); each peer's are pulled and kept pulled (refreshAndPersist),
+# retried every second forever, so a peer that comes back is caught up within about a second.
+_SYNCREPL = """\
+syncrepl rid={rid:03d} provider={peer} bindmethod=simple binddn="cn=admin,{suffix}" credentials={password}
+  searchbase="{suffix}" type=refreshAndPersist retry="1 +" timeout=1 network-timeout=1
+"""
+_SYNCPROV = """\
+overlay syncprov
+syncprov-checkpoint 100 1
+
+"""
+# The base entries of replicated providers are loaded into each with the same entryUUID and entryCSN, so
+# that they start identical (separate loads would give the same DNs different ids, which syncrepl cannot
+# reconcile) and the first refresh has nothing to do.
+_BASE_CSN = "20000101000000.000000Z#000000#000#000000"
+
+
 class SlapdError(RuntimeError):
     """slapd could not be prepared, started or found; the message carries slapd's own output."""
 
@@ -128,6 +158,14 @@ class SlapdInfo:
     group_base: str
     workdir: str
     ldapi_url: str  # %-encoded; root binding with SASL EXTERNAL here may manage cn=config
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """This slapd as one provider of a multi-provider set: its serverID and the other providers' URLs."""
+
+    server_id: int  # 1-4095, distinct for each provider
+    peers: tuple[str, ...]  # "ldap://127.0.0.1:PORT" of each other provider
 
 
 def find_free_port(host: str = "127.0.0.1") -> int:
@@ -182,6 +220,15 @@ def _run(argv: Sequence[str], what: str, stdin: str | None = None) -> None:
         raise SlapdError(f"{what} failed (exit {res.returncode}):\n{res.stderr}{res.stdout}".rstrip())
 
 
+def _with_fixed_ids(ldif: str) -> str:
+    """``ldif`` with an entryUUID derived from each DN and the one base entryCSN (see ``_BASE_CSN``)."""
+    entries = []
+    for entry in ldif.strip().split("\n\n"):
+        dn = entry.split("\n", 1)[0].removeprefix("dn: ")
+        entries.append(f"{entry}\nentryUUID: {uuid.uuid5(uuid.NAMESPACE_X500, dn)}\nentryCSN: {_BASE_CSN}\n")
+    return "\n".join(entries)
+
+
 def _answers(probe: list[str], deadline: float) -> bool:
     try:  # a stuck (e.g. paused) slapd accepts the connection and never answers: time out
         timeout = max(0.2, deadline - time.monotonic())
@@ -213,6 +260,7 @@ class Slapd:
         monitor: bool = False,
         dynlist: bool = False,
         unique: bool = False,
+        replication: Replication | None = None,
     ) -> None:
         """Describe the server; nothing happens until :meth:`start`.
 
@@ -234,6 +282,7 @@ class Slapd:
         the tree, or a second groupOfNames (groupOfURLs, with dynlist) with the same cn: for
         ``ldap.uniqueness: directory``. (slapd checks only the attributes an add sends, not a value
         that is only in the DN.)
+        ``replication`` makes it a provider of a multi-provider set (fix ``port``: the peers name it).
         """
         self.workdir = Path(workdir).resolve()
         self._port, self._auto_port = port, port is None
@@ -249,6 +298,7 @@ class Slapd:
         self._monitor = monitor
         self._dynlist = dynlist
         self._unique = unique
+        self._replication = replication
         self._info: SlapdInfo | None = None
 
     @property
@@ -371,7 +421,9 @@ class Slapd:
         (w / "slapd.conf").write_text(self._conf(tls))
         (w / "base.ldif").write_text(self._base_ldif())
         conf = str(w / "slapd.conf")
-        _run([_tool("slapadd"), "-f", conf, "-b", SUFFIX, "-l", str(w / "base.ldif"), "-q"], "slapadd")
+        slapadd = [_tool("slapadd"), "-f", conf, "-b", SUFFIX, "-l", str(w / "base.ldif"), "-q"]
+        # -w: a replicated provider starts with the contextCSN of its base entries, as its peers do
+        _run([*slapadd, "-w"] if self._replication else slapadd, "slapadd")
         # slaptest must come after slapadd: it opens the mdb read-only and fails on an empty dir
         _run([_tool("slaptest"), "-Q", "-f", conf, "-F", str(w / "slapd.d")], "slaptest")
 
@@ -452,7 +504,15 @@ class Slapd:
         member_of = any("name 'scimmemberof'" in p.read_text().lower() for p in self._schemas)
         indexes += "index scimExternalId,scimUserName eq,sub\n" if scim else ""
         indexes += "index scimMemberOf eq\n" if member_of else ""
-        overlays = _MEMBEROF if self._memberof else ""
+        overlays, replication = _MEMBEROF if self._memberof else "", ""
+        if self._replication:
+            on["syncprov"] = True
+            overlays = _SYNCPROV + overlays
+            replication = "".join(
+                _SYNCREPL.format(rid=rid, peer=peer, suffix=SUFFIX, password=self._password)
+                for rid, peer in enumerate(self._replication.peers, start=1)
+            )
+            replication += "multiprovider on\n"
         if self._refint:
             overlays += "overlay refint\nrefint_attributes member manager owner"
             overlays += " memberOf" if self._memberof else ""
@@ -468,14 +528,15 @@ class Slapd:
             includes="".join(f'include "{p}"\n' for p in [*std, *self._schemas]),
             modules="".join(f"moduleload {name}\n" for name, yes in on.items() if yes)
             + "".join(f"moduleload {name}\n" for name in self._modules)
-            + (f"password-hash {self._password_hash}\n" if self._password_hash else ""),
+            + (f"password-hash {self._password_hash}\n" if self._password_hash else "")
+            + (f"serverID {self._replication.server_id}\n" if self._replication else ""),
             w=self.workdir,
             tls=tls,
             config_pw=_ssha(self._password),
             data_pw=_ssha(self._password),
             suffix=SUFFIX,
             peer=f"gidNumber={os.getgid()}+uidNumber={os.getuid()},cn=peercred,cn=external,cn=auth",
-            indexes=indexes,
+            indexes=indexes + replication,
             overlays=overlays,
             monitor=_MONITOR.format(suffix=SUFFIX) if self._monitor else "",
         )
@@ -501,7 +562,7 @@ class Slapd:
                 "cn: default\npwdAttribute: userPassword\npwdLockout: TRUE\npwdMaxFailure: 0\n"
                 "pwdLockoutDuration: 0\npwdAllowUserChange: TRUE\npwdMustChange: FALSE\npwdCheckQuality: 0\n"
             )
-        return text
+        return _with_fixed_ids(text) if self._replication else text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

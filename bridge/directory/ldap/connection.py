@@ -374,6 +374,31 @@ class ConnectionPool:
         except _Broken as exc:
             raise DirectoryUnavailable(exc.reason, exc.why) from exc
 
+    def on_each_server(self, work: Callable[[Connection], T]) -> list[tuple[str, T | None]]:
+        """Each server's URL of ``ldap.urls``, in order, with ``work`` done on a connection of its own (None
+        when it cannot be reached): for ``check-config --probe``, which looks at every server, not only the
+        one in use."""
+        results: list[tuple[str, T | None]] = []
+        for state in self._states:
+            try:
+                conn = dial(
+                    state.server(),
+                    self._config,
+                    self._password,
+                    open_timeout=self._config.connect_timeout,
+                    operation_timeout=self._config.operation_timeout,
+                )
+            except DirectoryUnavailable:
+                results.append((state.url, None))
+                continue
+            try:
+                results.append((state.url, work(conn)))
+            except LDAPException:
+                results.append((state.url, None))
+            finally:
+                close_quietly(conn)
+        return results
+
     def close(self) -> None:
         """Stop the probes and unbind every idle connection."""
         self._closed = True

@@ -36,8 +36,8 @@ def _exists(conn: Connection, dn: str) -> bool:
     return bool(conn.result.get("result") == 0)
 
 
-def _root(conn: Connection) -> dict[str, list[str]]:
-    conn.search("", "(objectClass=*)", BASE, attributes=["supportedControl"])
+def _root(conn: Connection, attribute: str = "supportedControl") -> dict[str, list[str]]:
+    conn.search("", "(objectClass=*)", BASE, attributes=[attribute])
     entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
     attributes = entries[0]["attributes"] if entries else {}
     return {
@@ -96,6 +96,8 @@ def probe(settings: Settings, maps: MapSet, pool: ConnectionPool, flavor: Flavor
             yield from _uniqueness_check(run, ldap.user_base, maps.user.rdn.ldap)
     if flavor.name == "openldap":
         yield from _openldap_checks(run, settings, maps, controls)
+    if flavor.name == "openldap" and len(ldap.urls) > 1:
+        yield from _replication_check(pool, ldap.user_base)
     if {SORT_REQUEST, VLV_REQUEST} <= controls:
         yield Finding("ok", "server-side sorting and virtual list view: long lists are cut by the directory")
     else:
@@ -103,6 +105,36 @@ def probe(settings: Settings, maps: MapSet, pool: ConnectionPool, flavor: Flavor
             "warning",
             "no server-side sorting and virtual list view (OpenLDAP: the sssvlv overlay): a page of a list "
             "longer than 500 entries costs the bridge the whole list",
+        )
+
+
+def _has_context_csn(base: str) -> Callable[[Connection], bool]:
+    """Whether a server keeps a contextCSN on the naming context holding ``base``: syncprov's, so it takes
+    part in replication."""
+
+    def read(conn: Connection) -> bool:
+        contexts = _root(conn, "namingContexts").get("namingContexts", [])
+        suffix = next((c for c in contexts if base.lower().endswith(c.lower())), None)
+        if suffix is None:
+            return False
+        conn.search(suffix, "(objectClass=*)", BASE, attributes=["contextCSN"])
+        return any(item.get("attributes", {}).get("contextCSN") for item in conn.response or [])
+
+    return read
+
+
+def _replication_check(pool: ConnectionPool, base: str) -> Iterator[Finding]:
+    """Servers of ``ldap.urls`` that replicate: every instance must list them in the same order. Each
+    instance writes to and reads from the first that answers; two that list them in different orders would
+    each miss, as long as replication lags, what the other has just written (a 404 for a user just
+    created). Only this instance's configuration is seen here, so it is a reminder, not a comparison."""
+    replicating = [url for url, has in pool.on_each_server(_has_context_csn(base)) if has]
+    if len(replicating) > 1:
+        yield Finding(
+            "warning",
+            f"{', '.join(replicating)} replicate (a contextCSN on each): list ldap.urls in the same order "
+            "on every instance of the bridge, so that all write to and read from the same server and each "
+            "sees the others' writes at once",
         )
 
 
