@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ldap3
-
 from bridge.testing import serve_until_stopped
 from bridge.testing.slapd import (
     Replication,
@@ -54,15 +52,12 @@ class PairInfo:
 
 def context_csn(info: SlapdInfo) -> frozenset[str]:
     """The suffix's ``contextCSN`` values on one provider (one per serverID that ever wrote)."""
-    conn = ldap3.Connection(info.url, info.bind_dn, info.password, auto_bind=True, receive_timeout=5)
-    try:
-        conn.search(info.suffix, "(objectClass=*)", ldap3.BASE, attributes=["contextCSN"])
-        if not conn.response:
-            return frozenset()
-        raw = conn.response[0].get("raw_attributes", {}).get("contextCSN", [])
-        return frozenset(value.decode() for value in raw)
-    finally:
-        conn.unbind()
+    out = _as_admin(
+        "ldapsearch", info, "-LLL", "-s", "base", "-b", info.suffix, "(objectClass=*)", "contextCSN"
+    )
+    return frozenset(
+        line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("contextCSN:")
+    )
 
 
 class ReplicatedPair:
@@ -161,13 +156,9 @@ class ReplicatedPair:
         """Return once each provider has pulled a change of the other's. a started first, when b was not
         up yet, so its syncrepl waits for its retry (a second): better at the start than in a test."""
         for name, info in (("a", self.info.a), ("b", self.info.b)):
-            conn = ldap3.Connection(info.url, info.bind_dn, info.password, auto_bind=True, receive_timeout=5)
-            try:
-                change = {"description": [(ldap3.MODIFY_REPLACE, [f"replicated pair: a change on {name}"])]}
-                if not conn.modify(info.suffix, change):
-                    raise SlapdError(f"cannot write on provider {name}: {conn.result}")
-            finally:
-                conn.unbind()
+            change = f"dn: {info.suffix}\nchangetype: modify\nreplace: description\n"
+            change += f"description: replicated pair: a change on {name}\n"
+            _as_admin("ldapmodify", info, stdin=change)
         self.wait_converged()
 
     def _share_certificate(self) -> None:
@@ -176,6 +167,17 @@ class ReplicatedPair:
         target = self.b.workdir / "tls"
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(self.a.workdir / "tls", target)
+
+
+def _as_admin(name: str, info: SlapdInfo, *args: str, stdin: str | None = None) -> str:
+    """Run an OpenLDAP client bound as the provider's admin (the test slapd's own throwaway password,
+    so the argument list may hold it); its output, or SlapdError. The tools, not ldap3: only
+    ``bridge/directory/ldap`` imports ldap3."""
+    argv = [shutil.which(name) or name, "-x", "-H", info.url, "-D", info.bind_dn, "-w", info.password, *args]
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, timeout=10)
+    if done.returncode != 0:
+        raise SlapdError(f"{name} on {info.url} failed (exit {done.returncode}): {done.stderr.strip()}")
+    return done.stdout
 
 
 def _ldap_tool(name: str, ldapi: str, *args: str, stdin: str | None = None) -> str:
