@@ -14,7 +14,7 @@ from typing import Any
 
 import falcon
 
-from bridge.config import Settings, load_maps, read_bind_password
+from bridge.config import ConfigError, Settings, load_maps, read_bind_password
 from bridge.directory.audit import AuditedDirectory
 from bridge.directory.base import Directory, DirFilter, Eq
 from bridge.directory.errors import DirectoryUnavailable
@@ -23,10 +23,15 @@ from bridge.directory.metered import MeteredDirectory
 from bridge.groups import GroupService, Memberships
 from bridge.http import errors, media
 from bridge.http.middleware import AccessLog, BearerAuth, FailureLimit, RequestId
+from bridge.http.oauth_endpoint import TokenEndpoint
+from bridge.http.oauth_metrics import AuthMetrics
 from bridge.http.observe import Health, Metrics, MetricsEndpoint, Ready
 from bridge.http.resources import DiscoveryEndpoints, Groups, RootSearch, Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
 from bridge.mapping.model import MapSet, ResourceMap
+from bridge.oauth import TOKEN_PATH
+from bridge.oauth.keys import KeyFileError
+from bridge.oauth.setup import OAuth, build_oauth
 from bridge.recent import EntryCache, SharedEntries, local
 from bridge.safety import Safety
 from bridge.scim.discovery import Discovery
@@ -166,9 +171,11 @@ def create_app(
         )
     base = settings.server.base_path
     limit = FailureLimit(settings.auth.max_failures, settings.auth.failure_window, clock)
+    oauth = _oauth(settings, clock)
+    auth_metrics = AuthMetrics(metrics.registry)
     middleware: list[Any] = [
         RequestId(settings.server.trusted_proxies),
-        BearerAuth(settings.auth.token_hashes, base, limit),
+        BearerAuth(settings.auth.token_hashes, base, limit, jwts=oauth, failed=auth_metrics.failed),
         AccessLog(),
         metrics.middleware(),
     ]
@@ -204,6 +211,8 @@ def create_app(
         base_path=base,
         public_url=settings.server.public_url,
     )
+    if oauth.serves_tokens:  # outside the base path, so BearerAuth leaves it to its own client checks
+        app.add_route(TOKEN_PATH, TokenEndpoint(oauth, limit, auth_metrics))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(metered.ping))
     app.add_route("/metrics", MetricsEndpoint(metrics))
@@ -213,6 +222,15 @@ def create_app(
     app.add_route(f"{base}/Schemas", discovery, suffix="schemas")
     app.add_route(f"{base}/Schemas/{{urn}}", discovery, suffix="schema")
     return app
+
+
+def _oauth(settings: Settings, clock: Callable[[], float]) -> OAuth:
+    """The OAuth parts of ``auth.oauth``; a signing key that no longer loads (check-config loaded it) is
+    a configuration problem, as at check-config."""
+    try:
+        return build_oauth(settings.auth.oauth, Path(settings.source).parent, clock=clock)
+    except KeyFileError as exc:
+        raise ConfigError(settings.source or "auth.oauth", [f"auth.oauth.signing_keys: {exc}"]) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,75 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _token_client(args: argparse.Namespace) -> int:
+    """A fresh OAuth client: an identifier, a secret (printed once) and the config lines with its hash."""
+    from bridge.oauth.clients import CLIENT_ID, hash_secret, new_client_id, new_secret  # noqa: PLC0415
+
+    client_id = args.id or new_client_id()
+    if not CLIENT_ID.match(client_id):
+        print(
+            f"scim-ldap-bridge: --id {client_id!r}: use up to 64 letters, digits and . _ ~ -", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    secret = new_secret()
+    print(f"Client identifier: {client_id}")
+    print(f"Client secret: {secret}")
+    print(
+        "Paste both into Entra (Authentication Method 'OAuth2 client credentials grant'); the secret is "
+        "shown only this once."
+    )
+    print("Add this client under auth.oauth.clients in the bridge's config:")
+    print(f"  - id: {client_id}")
+    print("    secret_hashes:")
+    print(f'      - "{hash_secret(secret)}"')
+    print(
+        "The token endpoint also needs a key under auth.oauth.signing_keys: `scim-ldap-bridge token key new`."
+    )
+    return EXIT_OK
+
+
+def _token_secret(args: argparse.Namespace) -> int:
+    """A fresh secret for an OAuth client (rotation), printed once, and its hash."""
+    from bridge.oauth.clients import hash_secret, new_secret  # noqa: PLC0415
+
+    secret = new_secret()
+    print(f"Client secret: {secret}")
+    print("It is shown only this once. Add this line under the client's secret_hashes, beside the old one")
+    print("until Entra has the new secret:")
+    print(f'  - "{hash_secret(secret)}"')
+    return EXIT_OK
+
+
+def _token_key(args: argparse.Namespace) -> int:
+    """Write a fresh key that signs access tokens, readable by the service, and print its config line."""
+    from bridge.init.write import service_gid  # noqa: PLC0415
+    from bridge.oauth.keys import load_signing_key, new_key_pem  # noqa: PLC0415
+
+    path = Path(args.path)
+    gid = service_gid()
+    mode = 0o600 if gid is None else 0o640
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        print(f"scim-ldap-bridge: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    with os.fdopen(descriptor, "wb") as out:
+        if gid is not None:
+            os.fchown(out.fileno(), -1, gid)
+        os.fchmod(out.fileno(), mode)  # whatever the umask
+        out.write(new_key_pem(args.type))
+    key = load_signing_key(path)
+    kind = "an Ed25519" if args.type == "ed25519" else "a 3072-bit RSA"
+    owner = "group scim-ldap-bridge, mode 0640" if gid is not None else "mode 0600"
+    print(f"Wrote {path}: {kind} key ({owner}); it signs with {key.algorithm}, key id {key.kid}")
+    print(
+        "List it under auth.oauth.signing_keys in the bridge's config (the first signs, every one verifies);"
+    )
+    print("every instance of the bridge needs the same file:")
+    print(f'  - "{path.resolve()}"')
+    return EXIT_OK
+
+
 class _Stop(Exception):
     """Ends a command with an exit code; what went wrong has been printed."""
 
@@ -477,9 +546,33 @@ def parser() -> argparse.ArgumentParser:
     dump = commands.add_parser("dump-config", help="print the effective configuration, defaults included")
     _config_argument(dump)
     dump.set_defaults(run=_dump_config)
-    token = commands.add_parser("token", help="manage bearer tokens")
+    token = commands.add_parser(
+        "token", help="make bearer tokens, OAuth clients, client secrets and signing keys"
+    )
     token_commands = token.add_subparsers(dest="token_command", required=True)
     token_commands.add_parser("new", help="print a fresh token and its config line").set_defaults(run=_token)
+    client = token_commands.add_parser("client", help="OAuth clients of the token endpoint")
+    client_new = client.add_subparsers(dest="client_command", required=True).add_parser(
+        "new", help="print a fresh client identifier and secret (once) and the client's config lines"
+    )
+    client_new.add_argument("--id", help="the client identifier (default: entra- and 8 random hex digits)")
+    client_new.set_defaults(run=_token_client)
+    secret = token_commands.add_parser("secret", help="OAuth client secrets")
+    secret.add_subparsers(dest="secret_command", required=True).add_parser(
+        "new", help="print a fresh client secret (once) and its hash, to rotate a client's secret"
+    ).set_defaults(run=_token_secret)
+    key = token_commands.add_parser("key", help="keys that sign OAuth access tokens")
+    key_new = key.add_subparsers(dest="key_command", required=True).add_parser(
+        "new", help="write a fresh signing key to a new file and print its config line"
+    )
+    key_new.add_argument("path", help="the PEM file to write; it must not exist")
+    key_new.add_argument(
+        "--type",
+        choices=("ed25519", "rsa"),
+        default="ed25519",
+        help="ed25519 (signs with EdDSA) or rsa (3072 bits, RS256) (default ed25519)",
+    )
+    key_new.set_defaults(run=_token_key)
     init = commands.add_parser(
         "init",
         help="write a working config from the directory itself: map, bind password, token",

@@ -118,10 +118,96 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FederationConfig:
+    issuer: str = doc(
+        "The iss of the client's assertions, compared exactly: Entra's 'Issuer (iss)', "
+        "https://login.microsoftonline.com/<tenant id>/v2.0."
+    )
+    subject: str = doc(
+        "Their sub, compared exactly: Entra's 'Subject (sub)' (the provisioning service's workload identity)."
+    )
+    audience: str = doc(
+        "Their aud: Entra's 'Audience (aud)', e.g. api://<app id> (a trailing /.default is ignored too)."
+    )
+    discovery_url: str | None = doc(
+        "The OpenID discovery document whose jwks_uri lists the issuer's signing keys (HTTPS). Unset: "
+        "the issuer's own, <issuer>/.well-known/openid-configuration.",
+        None,
+    )
+    jwks_file: str | None = doc(
+        "A JWKS file with the issuer's keys instead, relative to this file (air-gapped sites).", None
+    )
+    require_jti: bool = doc(
+        "Refuse assertions without a jti. Either way an assertion's jti is accepted once while it is "
+        "valid, per instance. Entra's assertions carry none, so keep false for Entra.",
+        False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClientConfig:
+    id: str = doc(
+        "The client identifier (Entra's 'Client identifier'): letters, digits and . _ ~ -, up to 64."
+    )
+    secret_hashes: tuple[str, ...] = doc(
+        "SHA-256 hashes of its secrets, as 'sha256:<64 hex digits>' (from `scim-ldap-bridge token "
+        "client new` or `token secret new`). List several to rotate without downtime.",
+        (),
+    )
+    federation: FederationConfig | None = doc(
+        "Authenticate this client with RFC 7523 assertions its identity provider signs (Entra's workload "
+        "identity federation), with or without secrets.",
+        None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EntraTokensConfig:
+    tenant_id: str = doc("The Entra tenant (directory) ID, a GUID.")
+    audience: str = doc(
+        "The aud the tokens must carry: for every non-gallery app, 8adf8e6e-67b2-4cf2-a259-e3dc5476c621.",
+        "8adf8e6e-67b2-4cf2-a259-e3dc5476c621",
+    )
+    discovery_url: str | None = doc(
+        "The OpenID discovery document whose jwks_uri lists the tenant's keys (HTTPS). Unset: "
+        "https://sts.windows.net/<tenant_id>/.well-known/openid-configuration.",
+        None,
+    )
+    jwks_file: str | None = doc("A JWKS file with the tenant's keys instead, relative to this file.", None)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthConfig:
+    signing_keys: tuple[str, ...] = doc(
+        "PEM files of the keys that sign access tokens (Ed25519 or RSA; `scim-ldap-bridge token key new`), "
+        "relative to this file. The first signs, all verify: every instance needs the same files. "
+        "Empty: no token endpoint.",
+        (),
+    )
+    issuer: str = doc(
+        "The iss of the access tokens the bridge issues, checked on every call.", "scim-ldap-bridge"
+    )
+    audience: str = doc("Their aud, checked on every call.", "scim-ldap-bridge/scim")
+    token_lifetime: int = doc(
+        "Seconds an access token is valid: 3600 to 21600 (Entra's window, 60 minutes to 6 hours).", 3600
+    )
+    clients: tuple[OAuthClientConfig, ...] = doc(
+        "The clients that may ask POST /oauth/token for an access token (client credentials grant).", ()
+    )
+    entra_tokens: EntraTokensConfig | None = doc(
+        "Accept on SCIM calls the bearer JWTs Entra issues itself when its Secret Token field is blank "
+        "(Microsoft: for testing only).",
+        None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class AuthConfig:
     token_hashes: tuple[str, ...] = doc(
         "SHA-256 hashes of the accepted bearer tokens, as 'sha256:<64 hex digits>' (from "
-        "`scim-ldap-bridge token new`). List several to rotate tokens without downtime."
+        "`scim-ldap-bridge token new`). List several to rotate tokens without downtime. May be empty "
+        "when oauth lets clients in.",
+        (),
     )
     max_failures: int = doc(
         "Failed authentications (no token, or a token that is not valid) one client address may make "
@@ -131,6 +217,10 @@ class AuthConfig:
         20,
     )
     failure_window: int = doc("The window of max_failures, in seconds.", 60)
+    oauth: OAuthConfig = doc(
+        "OAuth 2.0: the token endpoint's clients and signing keys, federation, Entra's own tokens.",
+        OAuthConfig(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +461,8 @@ def _load_dataclass(cls: Any, data: Any, path: str, problems: list[str]) -> Any:
 PLACEHOLDER_HASH = "sha256:" + "0" * 64  # the example configuration's: no token has it
 
 
-def _check_auth(auth: AuthConfig, problems: list[str]) -> None:
-    hashes = auth.token_hashes or ()
+def _check_hashes(hashes: tuple[str, ...], key: str, command: str, problems: list[str]) -> None:
+    """Each hash must be ``sha256:`` and 64 lower-case hex digits, and not the example's placeholder."""
     for i, token_hash in enumerate(hashes):
         digest = str(token_hash).removeprefix("sha256:")
         if (
@@ -381,16 +471,134 @@ def _check_auth(auth: AuthConfig, problems: list[str]) -> None:
             or any(c not in "0123456789abcdef" for c in digest)
         ):
             problems.append(
-                f"auth.token_hashes[{i}]: must be 'sha256:' and 64 lower-case hex digits; "
-                "make one with `scim-ldap-bridge token new`"
+                f"{key}[{i}]: must be 'sha256:' and 64 lower-case hex digits; "
+                f"make one with `scim-ldap-bridge {command}`"
             )
         elif token_hash == PLACEHOLDER_HASH:
             problems.append(
-                f"auth.token_hashes[{i}]: the example's placeholder, which no token matches; "
-                "make a real one with `scim-ldap-bridge token new` (or run `scim-ldap-bridge init`)"
+                f"{key}[{i}]: the example's placeholder, which no token matches; "
+                f"make a real one with `scim-ldap-bridge {command}` (or run `scim-ldap-bridge init`)"
             )
-    if auth.token_hashes is not None and not hashes:
-        problems.append("auth.token_hashes: at least one token hash is needed (`scim-ldap-bridge token new`)")
+
+
+def _check_auth(auth: AuthConfig, base_dir: Path, problems: list[str]) -> None:
+    hashes = auth.token_hashes or ()
+    _check_hashes(hashes, "auth.token_hashes", "token new", problems)
+    oauth = auth.oauth
+    if oauth is not None:
+        _check_oauth(oauth, base_dir, problems)
+    other_ways = oauth is not None and bool(oauth.clients or oauth.entra_tokens)
+    if auth.token_hashes is not None and not hashes and not other_ways:
+        problems.append(
+            "auth.token_hashes: at least one token hash is needed (`scim-ldap-bridge token new`), "
+            "unless auth.oauth lets clients in (clients or entra_tokens)"
+        )
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _check_oauth(oauth: OAuthConfig, base_dir: Path, problems: list[str]) -> None:
+    """The signing keys load, clients are well-formed and unique, each way to a provider's keys works."""
+    if not (oauth.signing_keys or oauth.clients or oauth.entra_tokens):
+        return  # not configured: nothing to check, and no cryptography to import
+    from bridge.oauth import keys  # noqa: PLC0415 - cryptography only where OAuth is configured
+    from bridge.oauth.clients import CLIENT_ID  # noqa: PLC0415
+    from bridge.oauth.tokens import MAX_LIFETIME, MIN_LIFETIME  # noqa: PLC0415
+
+    kids: dict[str, int] = {}
+    for i, name in enumerate(oauth.signing_keys or ()):
+        if name is None:
+            continue
+        try:
+            kid = keys.load_signing_key(base_dir / name).kid
+        except keys.KeyFileError as exc:
+            problems.append(f"auth.oauth.signing_keys[{i}]: {exc}")
+            continue
+        if kid in kids:
+            problems.append(f"auth.oauth.signing_keys[{i}]: the same key as signing_keys[{kids[kid]}]")
+        kids.setdefault(kid, i)
+    lifetime = oauth.token_lifetime
+    if lifetime is not None and not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
+        problems.append(
+            f"auth.oauth.token_lifetime: must be between {MIN_LIFETIME} and {MAX_LIFETIME} seconds "
+            "(Entra's window: 60 minutes to 6 hours)"
+        )
+    for key in ("issuer", "audience"):
+        if getattr(oauth, key) == "":
+            problems.append(f"auth.oauth.{key}: must not be empty")
+    if oauth.clients and not oauth.signing_keys:
+        problems.append(
+            "auth.oauth.clients: the token endpoint needs a key to sign access tokens: "
+            "`scim-ldap-bridge token key new <file>`, then list the file under auth.oauth.signing_keys"
+        )
+    seen: set[str] = set()
+    for i, client in enumerate(oauth.clients or ()):
+        if client is None:
+            continue
+        where = f"auth.oauth.clients[{i}]"
+        if client.id is not None:
+            if not CLIENT_ID.match(client.id):
+                problems.append(f"{where}.id: {client.id!r}: use up to 64 letters, digits and . _ ~ -")
+            elif client.id in seen:
+                problems.append(f"{where}.id: {client.id!r} is listed twice")
+            seen.add(client.id)
+        _check_hashes(client.secret_hashes or (), f"{where}.secret_hashes", "token secret new", problems)
+        federation = client.federation
+        if not client.secret_hashes and federation is None:
+            problems.append(
+                f"{where}: give it secret_hashes (`scim-ldap-bridge token secret new`), a federation, or both"
+            )
+        if federation is not None:
+            from bridge.oauth.jwks import discovery_url_for  # noqa: PLC0415
+
+            for key in ("issuer", "subject", "audience"):
+                if getattr(federation, key) == "":
+                    problems.append(f"{where}.federation.{key}: must not be empty")
+            derived = discovery_url_for(federation.issuer) if federation.issuer else None
+            _check_key_source(federation, derived, f"{where}.federation", base_dir, problems)
+    entra = oauth.entra_tokens
+    if entra is not None:
+        from bridge.oauth.entra import entra_issuer  # noqa: PLC0415
+        from bridge.oauth.jwks import discovery_url_for  # noqa: PLC0415
+
+        tenant: str | None = entra.tenant_id
+        if tenant is not None and not _GUID.match(tenant):
+            problems.append(
+                f"auth.oauth.entra_tokens.tenant_id: {tenant!r} is not a GUID; use the Directory (tenant) ID "
+                "from Entra's overview page"
+            )
+            tenant = None
+        derived = discovery_url_for(entra_issuer(tenant)) if tenant else None
+        _check_key_source(entra, derived, "auth.oauth.entra_tokens", base_dir, problems)
+
+
+def _check_key_source(
+    source: FederationConfig | EntraTokensConfig,
+    derived: str | None,
+    key: str,
+    base_dir: Path,
+    problems: list[str],
+) -> None:
+    """A provider's keys come from a JWKS file that holds usable keys, or from an HTTPS discovery document
+    (plain HTTP only from a loopback address)."""
+    from bridge.oauth import jwks  # noqa: PLC0415
+
+    if source.jwks_file is not None and source.discovery_url is not None:
+        problems.append(f"{key}: set at most one of discovery_url and jwks_file")
+    elif source.jwks_file is not None:
+        try:
+            jwks.from_file(base_dir / source.jwks_file)()
+        except jwks.FetchError as exc:
+            problems.append(f"{key}.jwks_file: {exc}")
+    elif source.discovery_url is not None:
+        problem = jwks.url_problem(source.discovery_url)
+        if problem:
+            problems.append(f"{key}.discovery_url: {problem}")
+    elif derived is not None:
+        problem = jwks.url_problem(derived)
+        if problem:
+            problems.append(f"{key}: the keys' discovery document {problem}; set discovery_url or jwks_file")
 
 
 def _check_filter(text: str | None, key: str, problems: list[str]) -> None:
@@ -523,7 +731,7 @@ def _check_safety(safety: SafetyConfig, problems: list[str]) -> None:
 def _check(settings: Settings, base_dir: Path, problems: list[str]) -> None:
     """Rules that span keys or look at the machine; every value may be None (already reported)."""
     if settings.auth is not None:
-        _check_auth(settings.auth, problems)
+        _check_auth(settings.auth, base_dir, problems)
     if settings.ldap is not None:
         _check_ldap(settings.ldap, base_dir, problems)
     if settings.server is not None:

@@ -12,13 +12,17 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 
 from bridge import unmapped
 from bridge.logs import request_id
-from bridge.scim.errors import TooManyRequests, Unauthorized
+from bridge.oauth.errors import KeysUnavailable, Refused
+from bridge.scim.errors import TooManyRequests, Unauthorized, Unavailable
+
+if TYPE_CHECKING:
+    from bridge.oauth.setup import OAuth
 
 access = logging.getLogger("bridge.access")
 logger = logging.getLogger(__name__)
@@ -153,38 +157,71 @@ class FailureLimit:
 
 
 class BearerAuth:
-    """Require ``Authorization: Bearer <token>`` whose SHA-256 is one of ``token_hashes``.
+    """Require ``Authorization: Bearer <token>``: a token whose SHA-256 is one of ``token_hashes``, or,
+    with ``jwts``, a JWT it accepts (the bridge's own access tokens, Entra's own tokens).
 
     Only hashes are held, and every stored hash is compared in constant time, so neither the config
     nor the timing of a refusal tells an attacker anything about a token. The token is checked before
     the failure limit, and a valid one always passes: anyone can send wrong tokens from an address the
     real client shares (Entra's egress, a proxy not in ``trusted_proxies``), and that must never keep
     the real client out. Only a request without a valid token is counted, and from a client address
-    with too many failures (``limit``) it is refused with 429 until its window has passed.
+    with too many failures (``limit``) it is refused with 429 until its window has passed. Each refusal
+    is counted by ``failed`` with its reason, and logged with the reason and at most the key id and
+    ``jti`` of a JWT, never the token. When the keys a JWT needs cannot be fetched, the answer is 503,
+    uncounted.
     """
 
     def __init__(
-        self, token_hashes: Sequence[str], protected_prefix: str, limit: FailureLimit | None = None
+        self,
+        token_hashes: Sequence[str],
+        protected_prefix: str,
+        limit: FailureLimit | None = None,
+        *,
+        jwts: OAuth | None = None,
+        failed: Callable[[str, str], None] | None = None,
     ) -> None:
         self._digests = [bytes.fromhex(h.removeprefix("sha256:")) for h in token_hashes]
         self._prefix = protected_prefix
         self._limit = limit or FailureLimit(0, 1)
+        self._jwts = jwts if jwts is not None and jwts.verifies_jwts else None
+        self._failed = failed or (lambda endpoint, reason: None)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.path != self._prefix and not req.path.startswith(f"{self._prefix}/"):
             return  # paths outside the base (also /scim/v2x) get their 404 from the router
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.strip().partition(" ")
-        sent = scheme.lower() == "bearer" and bool(token.strip())
-        if sent and self._valid(token.strip()):
+        token = token.strip()
+        sent = scheme.lower() == "bearer" and bool(token)
+        if sent and self._valid(token):
             return
+        refused = None
+        if sent and self._jwts is not None and token.count(".") == 2:
+            try:
+                req.context.principal = self._jwts.verify_bearer(token)
+                return
+            except Refused as exc:
+                refused = exc
+            except KeysUnavailable as exc:
+                logger.error("cannot check a bearer JWT: %s", exc)
+                raise Unavailable(
+                    "the identity provider's signing keys cannot be had now; retry later"
+                ) from None
         client = getattr(req.context, "client", req.remote_addr or "")
+        reason = refused.reason if refused else ("invalid_token" if sent else "missing")
+        self._failed("scim", reason)
         self._limit.check(client)
         self._limit.failed(client)
         if not sent:
             raise Unauthorized("send the secret token as 'Authorization: Bearer <token>'")
-        logger.warning("refused a bearer token that is not valid", extra={"client": client})
-        raise Unauthorized("the bearer token is not valid", bearer_error="invalid_token")
+        extra: dict[str, Any] = {"client": client, "reason": reason}
+        if refused is not None:
+            extra.update(kid=refused.kid, jti=refused.jti)
+        logger.warning("refused a bearer token that is not valid (%s)", reason, extra=extra)
+        detail = (
+            f"the bearer token is not valid: {refused.detail}" if refused else "the bearer token is not valid"
+        )
+        raise Unauthorized(detail, bearer_error="invalid_token")
 
     def _valid(self, token: str) -> bool:
         """Whether ``token`` hashes to a configured hash; every hash is compared, in constant time."""

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -49,6 +50,7 @@ from bridge.init.discover import (
 from bridge.init.maps import MapPlan
 from bridge.init.write import CREDENTIAL, PASSWORD_FILE, UNIT_CONFIG, Layout, service_gid
 from bridge.mapping.load import MapError
+from bridge.oauth import TOKEN_PATH
 
 EXIT_OK = 0
 # On AD, what the bridge never modifies, disables or deletes: the domain's critical system objects
@@ -482,6 +484,16 @@ def _verify(config: Path) -> None:
         raise InitError(f"{exc.source} does not load: {problems}", "a flag given may be wrong") from exc
 
 
+def token_endpoint(tenant_url: str, base_path: str = "/scim/v2") -> str:
+    """The token endpoint beside the Tenant URL: its path in place of the SCIM base path (a proxy that
+    forwards paths unchanged serves both), else at the root of the Tenant URL's origin."""
+    trimmed = tenant_url.rstrip("/")
+    if trimmed.endswith(base_path):
+        return trimmed.removesuffix(base_path) + TOKEN_PATH
+    parts = urlsplit(trimmed)
+    return f"{parts.scheme}://{parts.netloc}{TOKEN_PATH}"
+
+
 def _report(
     where: Layout,
     written: Sequence[Path],
@@ -538,4 +550,8 @@ def _report(
         "     Okta: SCIM connector base URL = the Tenant URL, unique identifier field userName, "
         "Authentication Mode HTTP Header with the Secret Token, then Test Connector Configuration "
         "(docs/okta.md)."
+    )
+    print(
+        f"     No long-lived secret instead: OAuth client credentials or federation, Token endpoint "
+        f"{token_endpoint(args.public_url or local)} (`scim-ldap-bridge token client new`; docs/entra.md)."
     )

@@ -4,7 +4,9 @@ It binds with the configured connection and map, creates ``ou=scim-bridge-selfte
 base named on the command line (with ``ou=people`` and ``ou=groups`` inside), serves the app in-process
 on that sandbox with a token of its own, replays every recorded flow through WSGI, and deletes the
 sandbox again, whatever happened. Each flow is reported as passed, failed (with the step and what
-differed) or skipped (with why).
+differed) or skipped (with why). With ``auth.oauth.signing_keys`` configured, the token is instead an
+access token from the token endpoint (``POST /oauth/token``, client credentials of a client of its own),
+so the configured signing key, the endpoint and the token checks are exercised too.
 
 What it checks is the contract with Entra: every answer and how many directory writes each step
 makes. The flows' checks of directory attributes assume the shipped map, so they run only when the map
@@ -18,6 +20,7 @@ flows expect it; the configured policy does not change how Entra talks.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import io
@@ -32,10 +35,11 @@ from typing import IO, Any
 from urllib.parse import unquote
 
 from bridge.app import create_app, open_directory
-from bridge.config import DeprovisioningConfig, Settings, load_maps
+from bridge.config import DeprovisioningConfig, OAuthClientConfig, Settings, load_maps
 from bridge.directory.base import MATCH_ALL, Directory
 from bridge.directory.errors import DirectoryError, NoSuchEntry
 from bridge.mapping.model import MapSet, ResourceMap
+from bridge.oauth import TOKEN_PATH
 from bridge.selftest import Flow, FlowFailed, flows, replay
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
@@ -147,9 +151,14 @@ def run(
         }
         print(f"Sandbox: {sandbox}", file=out)
         token = secrets.token_urlsafe(24)
+        oauth = settings.auth.oauth
+        client = (f"selftest-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(32))
+        if oauth.signing_keys:  # the flows then run on an access token from the token endpoint
+            own = OAuthClientConfig(client[0], (_hash(client[1]),))
+            oauth = dataclasses.replace(oauth, clients=(*oauth.clients, own))
         sandboxed = dataclasses.replace(
             settings,
-            auth=dataclasses.replace(settings.auth, token_hashes=(_hash(token),)),
+            auth=dataclasses.replace(settings.auth, token_hashes=(_hash(token),), oauth=oauth),
             ldap=dataclasses.replace(
                 settings.ldap, user_base=names["user_base"], group_base=names["group_base"], user_filter=None
             ),
@@ -158,6 +167,12 @@ def run(
         app = create_app(
             sandboxed, directory, maps, id_filter=opened.id_filter, dn_attribute=opened.dn_attribute
         )
+        if oauth.signing_keys:
+            token = _access_token(app, *client)
+            print(
+                f"PASS oauth: {TOKEN_PATH} issued an access token to {client[0]}; the flows use it", file=out
+            )
+            tally["PASS"] += 1
         call = wsgi_caller(app, token, settings.server.base_path)
         with AuditCounter().listening() as counter:
             for flow in flows():
@@ -169,6 +184,9 @@ def run(
     except DirectoryError as exc:
         print(f"FAIL the sandbox: {exc.reason}", file=out)
         tally["FAIL"] += 1
+    except FlowFailed as exc:
+        print(f"FAIL oauth: {exc}", file=out)
+        tally["FAIL"] += 1
     finally:
         if sandbox is not None:
             try:
@@ -179,6 +197,39 @@ def run(
         opened.close()
     print(f"{tally['PASS']} passed, {tally['FAIL']} failed, {tally['SKIP']} skipped", file=out)
     return 0 if tally["FAIL"] == 0 else 1
+
+
+def _access_token(app: WsgiApp, client_id: str, secret: str) -> str:
+    """An access token from the app's token endpoint, as Entra asks for one (client credentials in a
+    Basic header); FlowFailed when it answers anything else."""
+    body = b"grant_type=client_credentials"
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": TOKEN_PATH,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "selftest.invalid",
+        "SERVER_PORT": "443",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "selftest.invalid",
+        "HTTP_AUTHORIZATION": f"Basic {basic}",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "https",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    status: list[str] = []
+    payload = b"".join(app(environ, lambda s, headers, exc_info=None: status.append(s)))
+    answer = json.loads(payload) if payload else {}
+    if not status[0].startswith("200 ") or not isinstance(answer.get("access_token"), str):
+        raise FlowFailed(f"{TOKEN_PATH} answered {status[0]}: {answer.get('error_description', answer)}")
+    return str(answer["access_token"])
 
 
 def _hash(token: str) -> str:

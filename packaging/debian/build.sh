@@ -123,7 +123,11 @@ arch=all
 depends="python$pyver, adduser | passwd"
 if [ -n "$(find "$venv" -name '*.so' -print -quit)" ]; then
   arch="$(dpkg --print-architecture)"
-  depends="$depends, libc6 (>= 2.17)" # the manylinux2014 wheels' floor
+  # The newest glibc any compiled wheel in the venv was built for (manylinux_2_34 for cryptography's,
+  # manylinux2014 = 2.17 for the older tag), as dpkg must know it.
+  glibc="$(grep -rhoE 'manylinux(_[0-9]+_[0-9]+|2014)' "$venv"/lib/python*/site-packages/*.dist-info/WHEEL \
+    | sed -E 's/manylinux2014/2.17/; s/manylinux_([0-9]+)_([0-9]+)/\1.\2/' | sort -V | tail -n 1)"
+  depends="$depends, libc6 (>= ${glibc:-2.17})"
 fi
 
 install -d "$root/DEBIAN"

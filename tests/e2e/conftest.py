@@ -85,14 +85,15 @@ def serve_with(
     *,
     processes: int = 1,
     server: dict[str, Any] | None = None,
+    auth: dict[str, Any] | None = None,
 ) -> Iterator[Bridge]:
     """``serve`` with the config's ``ldap`` section (the bind password goes to a file beside the config),
-    the attribute map ``map_path`` and more ``server`` keys, until the test is done."""
+    the attribute map ``map_path`` and more ``server`` and ``auth`` keys, until the test is done."""
     port = find_free_port()
     (tmp_path / "bind-password").write_text(password + "\n")
     config = {
         "server": {"host": "127.0.0.1", "port": port, "threads": 4, "processes": processes, **(server or {})},
-        "auth": {"token_hashes": [TOKEN_HASH]},
+        "auth": {"token_hashes": [TOKEN_HASH], **(auth or {})},
         "ldap": {**ldap, "bind_password_file": "bind-password"},
         "map": str(map_path),
         "deprovisioning": {"on_deactivate": "disable", "on_delete": "delete"},
