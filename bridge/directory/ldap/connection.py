@@ -217,6 +217,16 @@ class ConnectionPool:
         self._watch.start()
         self._watch.ready()
 
+    def _dial(self, state: ServerState) -> Connection:
+        """A new connection to ``state``'s server, bound as the bridge, within the configured timeouts."""
+        return dial(
+            state.server(),
+            self._config,
+            self._password,
+            open_timeout=self._config.connect_timeout,
+            operation_timeout=self._config.operation_timeout,
+        )
+
     def _open(self) -> _Pooled:
         """A new bound connection to the first server, in order, that answers; servers the probe holds
         down are skipped, and when no server is left this fails at once."""
@@ -227,13 +237,7 @@ class ConnectionPool:
         for state in tried:
             rank = self._states.index(state)
             try:
-                conn = dial(
-                    state.server(),
-                    self._config,
-                    self._password,
-                    open_timeout=self._config.connect_timeout,
-                    operation_timeout=self._config.operation_timeout,
-                )
+                conn = self._dial(state)
             except DirectoryUnavailable as exc:
                 state.failed(exc.why, exc.reason)
                 failure = exc
@@ -381,13 +385,7 @@ class ConnectionPool:
         results: list[tuple[str, T | None]] = []
         for state in self._states:
             try:
-                conn = dial(
-                    state.server(),
-                    self._config,
-                    self._password,
-                    open_timeout=self._config.connect_timeout,
-                    operation_timeout=self._config.operation_timeout,
-                )
+                conn = self._dial(state)
             except DirectoryUnavailable:
                 results.append((state.url, None))
                 continue
