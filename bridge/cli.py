@@ -196,10 +196,6 @@ def _probe(settings: Settings, maps: MapSet) -> int:
     from bridge.directory.ldap.flavors import FLAVORS  # noqa: PLC0415
     from bridge.directory.ldap.probe import probe  # noqa: PLC0415
 
-    credential = settings.ldap.bind_password_credential
-    if credential and not os.environ.get("CREDENTIALS_DIRECTORY"):
-        # From a shell, read the file the unit loads as the credential (beside the configuration).
-        os.environ["CREDENTIALS_DIRECTORY"] = str(Path(settings.source).parent)
     try:
         opened = open_directory(settings)
     except ConfigError as exc:  # the bind password cannot be read: said the way check-config says it

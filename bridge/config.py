@@ -1,8 +1,8 @@
 """Configuration: frozen dataclasses, loaded from one YAML file and validated once at start.
 
-Every key is documented in its field's ``doc`` (the README's reference table is checked against these
-by a test). :func:`load_settings` reports every problem at once, each with its YAML path and a hint;
-unknown keys are errors, with a "did you mean", so a typo never passes silently.
+Every key is documented in its field's ``doc`` (docs/configuration.md's reference table is checked
+against these by a test). :func:`load_settings` reports every problem at once, each with its YAML path
+and a hint; unknown keys are errors, with a "did you mean", so a typo never passes silently.
 """
 
 from __future__ import annotations
@@ -787,14 +787,11 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
 
 
 def read_bind_password(ldap: LdapConfig, base_dir: Path, environ: Mapping[str, str] = os.environ) -> Secret:
-    """The bind password from its file or systemd credential (first line, newline stripped)."""
+    """The bind password from its file or systemd credential (first line, newline stripped). Outside
+    systemd (no ``$CREDENTIALS_DIRECTORY``: a command an admin runs from a root shell), a credential is
+    read from the file the unit loads it from, beside the configuration under its name."""
     if ldap.bind_password_credential is not None:
-        directory = environ.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            raise ConfigError(
-                "ldap.bind_password_credential",
-                ["$CREDENTIALS_DIRECTORY is not set: start the bridge from systemd with LoadCredential="],
-            )
+        directory = environ.get("CREDENTIALS_DIRECTORY") or str(base_dir)
         path = Path(directory) / ldap.bind_password_credential
     else:
         path = base_dir / typing.cast(str, ldap.bind_password_file)

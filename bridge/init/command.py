@@ -405,7 +405,7 @@ def _notes(found: Discovery, plan: MapPlan) -> None:
         print(
             "warning: no password policy with pwdLockout: TRUE is visible to the bind DN: a disabled "
             "account's lock (pwdAccountLockedTime) refuses binds only where such a policy applies "
-            "(README: Disable methods)"
+            "(docs/deprovisioning.md: Disable methods)"
         )
     if plan.changes:
         print(f"Map: maps/{plan.name}, derived from the shipped {plan.source.name}:")
@@ -469,7 +469,7 @@ def _config_text(
     ]
     if kind == "active_directory":
         lines.append("safety.protected_filter keeps the bridge off AD's critical and administrative objects.")
-    lines.append("Every key is described in the README's configuration reference.")
+    lines.append("Every key is described in the configuration reference, docs/configuration.md.")
     wrapped = [part for line in lines for part in textwrap.wrap(line, 100, break_on_hyphens=False)]
     header = "".join(f"# {line}\n" for line in wrapped) + "\n"
     return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110)
@@ -525,9 +525,6 @@ def _report(
             "warning: there is no group scim-ldap-bridge (the Debian package creates it with the "
             "service's user): the unit, which runs as that user, could not read the configuration"
         )
-    wrap = ""
-    if where.store == "credential":
-        wrap = f"systemd-run -P -p LoadCredential={CREDENTIAL}:{shlex.quote(str(where.password))} "
     print()
     print("Next steps:")
     print(f"  1. Check it against the directory:  scim-ldap-bridge check-config --config {config} --probe")
@@ -539,7 +536,7 @@ def _report(
             f"(the systemd unit reads {UNIT_CONFIG})"
         )
     print(
-        f"  3. Replay Entra's flows in a sandbox OU that it removes again:  {wrap}scim-ldap-bridge selftest "
+        f"  3. Replay Entra's flows in a sandbox OU that it removes again:  scim-ldap-bridge selftest "
         f"--config {config} --base {shlex.quote(user_base)}"
     )
     print(

@@ -6,7 +6,7 @@ What the shipped OpenLDAP map needs beyond inetOrgPerson and groupOfNames, and w
 
 - **scim-bridge.schema** (``scimBridgeObject``, ``scimExternalId``, ``scimCostCenter``, ``scimDivision``,
   ``scimDisabledAt``). Without it: no auxiliary class; a user's ``externalId`` in ``employeeType`` and a
-  group's in ``businessCategory`` (attributes inetOrgPerson and groupOfNames have, which the README and the
+  group's in ``businessCategory`` (attributes inetOrgPerson and groupOfNames have, which docs/ and the
   map file name for this); no ``costCenter`` and ``division`` rows; no ``active.since``, so
   ``deprovisioning.delete_after_days`` (``sweep``) cannot be used.
 - **The ppolicy overlay**, for the default disable method (``pwdAccountLockedTime``). Without it: the
@@ -114,7 +114,8 @@ def _derive_openldap(found: Discovery, data: dict[str, Any]) -> list[str]:
             raise InitError(
                 "the directory offers no way to disable accounts that init knows: no ppolicy overlay, and "
                 "no shadowAccount class (the nis schema)",
-                "load the ppolicy overlay with a policy that has pwdLockout: TRUE (README: Disable methods)",
+                "load the ppolicy overlay with a policy that has pwdLockout: TRUE "
+                "(docs/deprovisioning.md: Disable methods)",
             )
         since = user.get("active", {}).get("since")
         user["active"] = {"method": "attribute", "attribute": "shadowExpire", "disabled_value": "1"}
@@ -163,7 +164,7 @@ def _header(source: Path, changes: list[str]) -> str:
             change, 100, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False
         )
     lines += [
-        "Once the directory has what is missing (README: The directory), run init again, or point",
+        "Once the directory has what is missing (docs/install.md: The directory), run init again, or point",
         f"`map:` at the shipped {source.name}.",
     ]
     return "".join(f"# {line}\n" if line else "#\n" for line in lines)

@@ -49,7 +49,7 @@ venv="$root$prefix"
 mkdir -p "$src" "$root"
 
 # 1. The sources, as they are in the checkout (committed or not).
-parts=(pyproject.toml README.md bridge config systemd packaging/debian)
+parts=(pyproject.toml README.md docs bridge config systemd packaging/debian)
 if git -C "$here" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git -C "$here" ls-files -z --cached --others --exclude-standard -- "${parts[@]}" \
     | (cd "$here" && xargs -0 -r sh -c 'for f; do if [ -e "$f" ]; then printf "%s\0" "$f"; fi; done' sh) \
@@ -107,7 +107,7 @@ fi
 
 # 3. The rest of the tree.
 install -d "$root/usr/bin" "$root/lib/systemd/system" "$root/usr/share/$name/schema" \
-  "$root/usr/share/$name/maps" "$root/usr/share/doc/$name/examples"
+  "$root/usr/share/$name/maps" "$root/usr/share/doc/$name/examples" "$root/usr/share/doc/$name/docs"
 ln -s "$prefix/bin/$name" "$root/usr/bin/$name"
 install -d -m 0750 "$root/etc/$name" "$root/etc/$name/maps"
 install -m 0640 "$src/config/bridge.example.yaml" "$root/etc/$name/bridge.yaml"
@@ -116,6 +116,7 @@ install -m 0644 "$src"/config/schema/* "$root/usr/share/$name/schema/"
 install -m 0644 "$src"/config/maps/*.yaml "$root/usr/share/$name/maps/" # the shipped maps, which init copies
 install -m 0644 "$src"/systemd/*.service "$src"/systemd/*.timer "$root/lib/systemd/system/"
 install -m 0644 "$src/README.md" "$src/packaging/debian/copyright" "$root/usr/share/doc/$name/"
+install -m 0644 "$src"/docs/*.md "$root/usr/share/doc/$name/docs/" # the pages README.md links to
 install -m 0644 "$src/config/bridge.example.yaml" "$root/usr/share/doc/$name/examples/"
 install -D -m 0644 "$src/packaging/debian/logrotate" "$root/etc/logrotate.d/$name"
 

@@ -1,6 +1,6 @@
 """The third-party checker scim2-tester (python-scim) against the real server on a real slapd, over
 Users and Groups (issues #6 and #15): with the shipped map, every check passes but those whose only cause
-is a manager id that no entry holds (README, "Conformance"); with the manager row taken out of the map,
+is a manager id that no entry holds (docs/scim.md, "Conformance"); with the manager row taken out of the map,
 every check passes."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tests.slapd_fixtures import Subtree
 PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # The checker fills manager.value with random ids; the bridge refuses an id that names no user (RFC 7643
-# 4.3: manager.value is the manager's id) instead of writing a DN that points nowhere. The README lists
+# 4.3: manager.value is the manager's id) instead of writing a DN that points nowhere. docs/scim.md lists
 # exactly these checks.
 DANGLING = re.compile(r"manager\.value: no user has the id [0-9a-f-]{36}$")
 REFUSED_FOR_A_DANGLING_MANAGER = {
@@ -60,7 +60,7 @@ def test_scim2_tester_fails_only_where_it_sends_a_manager_no_user_has(bridge: Br
     assert not other, "\n".join(described(other))
     assert {r.resource_type for r in failed} <= {"User"}
     passed = [r for r in results if r.status in PASSED]
-    assert len(failed) <= 9 and len(passed) >= 76  # README: 76 of 85 in scim2-tester 0.5.2
+    assert len(failed) <= 9 and len(passed) >= 76  # docs/scim.md: 76 of 85 in scim2-tester 0.5.2
     assert {r.resource_type for r in passed} >= {"User", "Group"}
     assert {"query_all_schemas", "query_all_resource_types"} <= {r.title for r in passed}
 

@@ -2,7 +2,7 @@
 selftest, with no file edited by hand. ``init --non-interactive`` writes everything; then the next steps
 it prints are run as printed (``check-config --probe``, ``serve``, ``selftest``), and Entra's Test
 Connection is sent to the served Tenant URL with the Secret Token it printed. Against a fresh slapd
-prepared as the README says (the bridge's schema, ppolicy), a bare one (neither: init derives the map),
+prepared as docs/install.md says (the bridge's schema, ppolicy), a bare one (neither: init derives the map),
 and Samba AD."""
 
 from __future__ import annotations
@@ -115,8 +115,8 @@ def first_run(tmp_path: Path, url: str, bind_dn: str, password: str, *flags: str
 
 @pytest.fixture(params=["prepared", "bare"])
 def fresh_slapd(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
-    """A fresh slapd with TLS: ``prepared`` loads the bridge's schema and ppolicy (README: The directory),
-    ``bare`` neither."""
+    """A fresh slapd with TLS: ``prepared`` loads the bridge's schema and ppolicy (docs/install.md: The
+    directory), ``bare`` neither."""
     prepared = request.param == "prepared"
     server = Slapd(
         tmp_path_factory.mktemp("fresh"),

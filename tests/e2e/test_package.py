@@ -188,6 +188,7 @@ def test_the_package_holds_the_venv_the_conffiles_the_schema_and_the_units(deb: 
         "/usr/share/scim-ldap-bridge/schema/scim-bridge.ldif",
         "/usr/share/scim-ldap-bridge/schema/scim-bridge.schema",
         "/usr/share/doc/scim-ldap-bridge/README.md",
+        "/usr/share/doc/scim-ldap-bridge/docs/configuration.md",  # README.md's links resolve
         "/usr/share/doc/scim-ldap-bridge/copyright",
         "/opt/scim-ldap-bridge/bin/python",
     ):

@@ -813,7 +813,7 @@ def test_an_unexpected_exception_is_500_with_the_request_id_and_the_traceback_on
 def test_each_directory_refusal_has_its_documented_status(
     failing: tuple[FailingDirectory, ScimClient], failure: Exception, status: int, scim_type: str | None
 ) -> None:
-    """DESIGN 4 and the README's Errors table, reached here through the handler's own mapping (a
+    """DESIGN 4 and the Errors table of docs/operate.md, reached here through the handler's own mapping (a
     refusal the service did not translate on the way)."""
     directory, client = failing
     directory.failure = failure

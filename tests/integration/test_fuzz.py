@@ -1,5 +1,5 @@
 """Bad input, generated: filters, PATCH bodies, POST bodies and raw requests against the in-memory app and
-the real slapd app (issue #7, point 5). Whatever arrives, the answer is one of the statuses the README
+the real slapd app (issue #7, point 5). Whatever arrives, the answer is one of the statuses docs/operate.md
 names for it, never a 500; nothing outside the target changes; a created user lies directly under the
 user base with exactly the userName sent; and a hostile userName in a filter finds that user and no other.
 

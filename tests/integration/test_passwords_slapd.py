@@ -133,8 +133,8 @@ def test_cleartext_is_hashed_by_ppolicy_hash_cleartext_with_slapds_password_hash
 
 
 def test_without_pw_sha2_an_ssha512_password_cannot_bind(ldap_client: Client, inspector: Inspector) -> None:
-    """Why the README says to load pw-sha2 first: slapd does not know {SSHA512}, so ppolicy takes the
-    value for a cleartext password and hashes it again."""
+    """Why docs/attribute-map.md says to load pw-sha2 first: slapd does not know {SSHA512}, so ppolicy takes
+    the value for a cleartext password and hashes it again."""
     _, dn, stored = created(ldap_client(scheme_map("SSHA512")), inspector)
     assert not stored.startswith("{SSHA512}")
     assert not inspector.can_bind(dn, PASSWORD)
@@ -193,7 +193,7 @@ def test_with_pw_sha2_loaded_salted_sha2_passwords_bind(
 def test_cleartext_with_hash_cleartext_and_password_hash_argon2_stores_argon2(
     strong: Callable[[str], tuple[ScimClient, Inspector]],
 ) -> None:
-    """The README's way to a memory-hard hash with no dependency in the bridge: slapd hashes."""
+    """docs/attribute-map.md's way to a memory-hard hash with no dependency in the bridge: slapd hashes."""
     client, inspector = strong("cleartext")
     user_id, dn, stored = created(client, inspector)
     assert stored.startswith("{ARGON2}$argon2")

@@ -1,4 +1,4 @@
-"""The README's schema upgrade for cn=config: a directory that loaded scim-bridge's schema before
+"""docs/install.md's schema upgrade for cn=config: a directory that loaded scim-bridge's schema before
 ``scimMemberOf`` existed gains it, and the class's new MAY list, with one modify of the loaded entry."""
 
 from __future__ import annotations

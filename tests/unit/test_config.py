@@ -461,8 +461,10 @@ def test_the_bind_password_comes_from_the_systemd_credentials_directory(folder: 
     settings = parse_settings(data, str(folder / "bridge.yaml"))
     secret = read_bind_password(settings.ldap, folder, {"CREDENTIALS_DIRECTORY": str(credentials)})
     assert secret.reveal() == "from-systemd"
-    with pytest.raises(ConfigError, match="CREDENTIALS_DIRECTORY is not set"):
-        read_bind_password(settings.ldap, folder, {})
+    # From a shell: the file the unit loads the credential from, beside the configuration.
+    assert read_bind_password(settings.ldap, folder, {}).reveal() == "s3cret-bind"
+    with pytest.raises(ConfigError, match="cannot read the bind password"):
+        read_bind_password(settings.ldap, credentials / "elsewhere", {})
 
 
 def test_a_secret_is_redacted_in_a_settings_repr() -> None:

@@ -1,5 +1,5 @@
 """Every limit on bad input at its boundary: exactly at the limit is served, one over is refused with the
-status and scimType the README names (issue #7, point 5). Against the in-memory app; the same limits
+status and scimType docs/operate.md names (issue #7, point 5). Against the in-memory app; the same limits
 hold over slapd, where tests/integration/test_fuzz.py throws generated input at both."""
 
 from __future__ import annotations

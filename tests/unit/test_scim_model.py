@@ -1,5 +1,5 @@
 """The reference model of the model-based test (``bridge.testing.scim_model``): that it reads RFC 7644
-section 3.5.2 and the README as they are written, and that a disagreement with the bridge is reported
+section 3.5.2 and the docs as they are written, and that a disagreement with the bridge is reported
 with everything needed to find it again. The sequences themselves run in
 ``tests/http/test_model_sequences.py`` and ``tests/integration/test_model_sequences_slapd.py``."""
 
@@ -77,13 +77,13 @@ def patched(document: dict[str, Any], *operations: dict[str, Any]) -> dict[str, 
                 ENTERPRISE: {"department": "Ops", "employeeNumber": "1"},
             },
         ),
-        # README: emails[type eq "work"].value creates the element when missing.
+        # docs/scim.md: emails[type eq "work"].value creates the element when missing.
         (
             {"op": "add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 5"},
             {**ALICE, "phoneNumbers": [{"type": "mobile", "value": "+1 5"}]},
         ),
-        # README: a filtered replace that matches nothing creates the element the filter describes, merged
-        # with the value (the same tolerance as for attr[filter].sub), rather than 400 noTarget.
+        # docs/scim.md: a filtered replace that matches nothing creates the element the filter describes,
+        # merged with the value (the same tolerance as for attr[filter].sub), rather than 400 noTarget.
         (
             {"op": "replace", "path": 'phoneNumbers[type eq "mobile"]', "value": {"value": "+1 5"}},
             {**ALICE, "phoneNumbers": [{"type": "mobile", "value": "+1 5"}]},
@@ -98,7 +98,8 @@ def patched(document: dict[str, Any], *operations: dict[str, Any]) -> dict[str, 
                 ],
             },
         ),
-        # README: remove with a value removes only those values (case aside: emails.value is not caseExact).
+        # docs/scim.md: remove with a value removes only those values (case aside: emails.value is not
+        # caseExact).
         (
             {"op": "remove", "path": "emails", "value": [{"value": "ALICE@example.org"}]},
             {k: v for k, v in ALICE.items() if k != "emails"},
@@ -173,8 +174,8 @@ def test_the_stored_view_keeps_only_what_the_map_stores_and_fills_what_it_requir
     ],
 )
 def test_an_untyped_element_whose_type_is_taken_is_dropped_as_unmapped(emails: list[dict[str, Any]]) -> None:
-    # README: an email without a type is stored as the map's first type when that slot is free; else
-    # the map does not store it, and scim.unmapped: ignore (the default) leaves it out.
+    # docs/attribute-map.md: an email without a type is stored as the map's first type when that slot is
+    # free; else the map does not store it, and scim.unmapped: ignore (the default) leaves it out.
     view = STORED.user_view({"userName": "bob", "emails": emails}, active=True)
     assert view["emails"] == [{"type": "work", "value": "a@x.y"}]
 

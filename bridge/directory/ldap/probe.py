@@ -242,7 +242,7 @@ def _dynlist_check(
         yield Finding(
             "warning",
             f"no dynlist overlay expands {url_attribute}: the bridge works, but LDAP readers see no member "
-            "on its groups (README: Membership on the members)",
+            "on its groups (docs/groups.md: Membership on the members)",
         )
 
 

@@ -121,7 +121,7 @@ class Generator:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def _op(self, op: str) -> str:
-        """Entra capitalises ops (README): ``Add``, ``Replace``, ``Remove``."""
+        """Entra capitalises ops (docs/scim.md): ``Add``, ``Replace``, ``Remove``."""
         return op.capitalize() if self._chance(0.2) else op
 
     def _attr_case(self, name: str) -> str:
@@ -323,7 +323,7 @@ class Generator:
 
     def _op_typed_element(self, _: str) -> Op:
         """``phoneNumbers[type eq "mobile"]``: remove the element, or replace it whole; a replace that
-        matches no element creates the one the filter describes (README), so its value may leave out the
+        matches no element creates the one the filter describes (docs/scim.md), so its value may leave out the
         type then."""
         attr = self.rng.choice(tuple(TYPES))
         kind = self.rng.choice(TYPES[attr])
@@ -341,7 +341,7 @@ class Generator:
         if roll < 0.25:
             return {"op": self._op("replace"), "path": attr, "value": self._elements(attr)}
         if roll < 0.45:
-            # A second work email while one is there is refused (README: one value per type).
+            # A second work email while one is there is refused (docs/attribute-map.md: one value per type).
             kind = self.rng.choice(TYPES[attr])
             return {"op": self._op("add"), "path": attr, "value": [self._element(attr, kind)]}
         if roll < 0.6 and attr != "addresses":
@@ -406,7 +406,7 @@ class Generator:
         return {"op": self._op(self.rng.choice(("add", "replace"))), "value": value}
 
     def _op_active(self, _: str) -> Op:
-        """``active`` set in its documented spellings; or removed, null or "": refused (README)."""
+        """``active`` set in its documented spellings; or removed, null or "": refused (docs/scim.md)."""
         roll = self.rng.random()
         if roll < 0.12:
             return {"op": self._op("remove"), "path": self._attr_case("active")}

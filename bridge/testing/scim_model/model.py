@@ -4,7 +4,7 @@
 (:mod:`.stored`), and returns the :class:`Outcome`: the status, the body, which resources to read back
 afterwards, and the change to make to the model once the bridge has answered (with the new id, for a
 POST). A PATCH that removes a required attribute is ``400 mutability`` (RFC 7644 3.5.2.2), where
-``active`` and the map's rows with templates are required as the README says. The documented rules
+``active`` and the map's rows with templates are required as docs/scim.md says. The documented rules
 beyond the RFC: ``userName`` and a group's ``displayName`` are unique ignoring case (``409
 uniqueness``); a member id that names no user or group is ``400 invalidValue``; a PUT without
 ``active`` keeps it; a deleted user leaves every group, and a deleted group every group that held it.
@@ -144,7 +144,7 @@ class Model:
         document, active = _split_active(
             apply_patch({**current.document, "active": current.active}, body, USER)
         )
-        # An account is always enabled or disabled: active is required (README), like the rows it fills.
+        # An account is always enabled or disabled: active is required (docs/scim.md), like the rows it fills.
         cleared = (("active",) if active is None else ()) + self.stored.cleared_required(
             current.document, document
         )
@@ -203,7 +203,7 @@ class Model:
 
     def _patch_group(self, group_id: str, body: Any) -> Outcome:
         current = self.groups[group_id]
-        for operation in body["Operations"]:  # each add names members that exist (README, "Groups")
+        for operation in body["Operations"]:  # each add names members that exist (docs/groups.md)
             self._member_ids(group_id, _members_given(operation), current.members)
         before = {**current.document, "members": [{"value": m} for m in current.members]}
         document = apply_patch(before, body, GROUP)

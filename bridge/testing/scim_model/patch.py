@@ -1,4 +1,4 @@
-"""RFC 7644 section 3.5.2 (PATCH) over a plain dict, with the README's documented tolerances.
+"""RFC 7644 section 3.5.2 (PATCH) over a plain dict, with the documented tolerances of docs/scim.md.
 
 The RFC, as modelled:
 
@@ -19,12 +19,12 @@ The RFC, as modelled:
   emails, phone numbers and members when compared (their ``caseExact`` is false, RFC 7643 8.7.1).
 * The request is atomic: a failing operation leaves the resource as it was (3.5.2).
 
-The documented tolerances (README, "Everything Entra is known to send is accepted"): ops in any case;
+The documented tolerances (docs/scim.md, "Everything Entra is known to send is accepted"): ops in any case;
 ``"True"``/``"False"`` for booleans; ``""`` and ``null`` as a value mean "clear"; ``remove`` of a
 multi-valued attribute with a value removes only those values; an add or replace of ``attr[filter]`` or
 ``attr[filter].sub`` that matches no element creates the element the filter describes (merged with the
 value, whose sub-attributes win), where RFC 7644 3.5.2.3 says ``noTarget``. Clearing ``active`` leaves the
-document without it: :meth:`.model.Model.expect` refuses that (``400 mutability``, README: an account is
+document without it: :meth:`.model.Model.expect` refuses that (``400 mutability``, docs/scim.md: an account is
 always enabled or disabled).
 """
 
@@ -158,7 +158,7 @@ def _filtered(owner: dict[str, Any], attr: Attr, op: str, path: Path, value: Any
         elements = [e for i, e in enumerate(elements) if i not in matched]
     else:
         replacement = _elements(attr, value)[0]
-        if not matched:  # created, as for attr[filter].sub (README), not 400 noTarget (3.5.2.3)
+        if not matched:  # created, as for attr[filter].sub (docs/scim.md), not 400 noTarget (3.5.2.3)
             elements.append({left: right, **replacement})
         for i in matched:
             elements[i] = replacement if op == "replace" else {**elements[i], **replacement}

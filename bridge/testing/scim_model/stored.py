@@ -1,7 +1,7 @@
 """What an attribute map keeps of a SCIM resource: the view a GET should show after a write.
 
 Read from the map file itself (``config/maps/openldap.yaml``), not through the bridge's loader, so the
-model shares no code with what it checks. The README's rules for a map, modelled here:
+model shares no code with what it checks. The rules of docs/attribute-map.md for a map, modelled here:
 
 * only the rows' paths are kept; any other attribute, sub-attribute or element type is dropped
   (``scim.unmapped: ignore``), and so are ``primary`` flags;
@@ -113,9 +113,9 @@ class StoredMap:
 
     def cleared_required(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
         """The paths a PATCH leaves empty that the directory requires: ``userName`` and the rows the map
-        fills with a template (README: ``sn`` and ``cn`` are "required by person"). RFC 7644 3.5.2.2: "If
-        an attribute is removed or becomes unassigned and is defined as a required attribute ... the
-        server SHALL return ... a "scimType" error code of "mutability"."""
+        fills with a template (docs/attribute-map.md: ``sn`` and ``cn`` are "required by person"). RFC 7644
+        3.5.2.2: "If an attribute is removed or becomes unassigned and is defined as a required attribute
+        ... the server SHALL return ... a "scimType" error code of "mutability"."""
         now = self._kept(self.user_rows, after, strict=False)  # checked first: either refusal is right
         return tuple(
             row.text
@@ -174,11 +174,11 @@ def _typed_slots(
 ) -> dict[tuple[str | None, str, str], Any]:
     """For each (urn, attribute, type) the map stores, the one element of that type in ``document``.
 
-    An element without a type is of the map's first type for the attribute (README, "The attribute
-    map") when that slot is free: no element has that type, and no earlier element without a type took
-    it; else it is a value the map does not store, dropped (``scim.unmapped: ignore``). Two different
-    elements of one stored type cannot both be kept and are refused (unless not ``strict``: then the last
-    one counts).
+    An element without a type is of the map's first type for the attribute (docs/attribute-map.md, "The
+    attribute map") when that slot is free: no element has that type, and no earlier element without a
+    type took it; else it is a value the map does not store, dropped (``scim.unmapped: ignore``). Two
+    different elements of one stored type cannot both be kept and are refused (unless not ``strict``: then
+    the last one counts).
     """
     first: dict[tuple[str | None, str], str] = {}
     for row in rows:
