@@ -25,6 +25,7 @@ import atexit
 import base64
 import hashlib
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -168,10 +169,23 @@ class Replication:
     peers: tuple[str, ...]  # "ldap://127.0.0.1:PORT" of each other provider
 
 
+# Below Linux's ephemeral range (32768-60999 by default): a port from bind(0) is one the kernel also hands
+# to outgoing connections, and one of those (a bridge's own LDAP connections) can take it before the
+# server it was chosen for listens on it.
+_PORTS = range(20000, 32768)
+
+
 def find_free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port on ``host`` that nothing listens on right now."""
+    """Return a TCP port on ``host`` that nothing listens on right now, outside the ephemeral range."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
+    for port in random.sample(_PORTS, 64):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(family, socket.SOCK_STREAM) as s:  # a crowded range: let the kernel choose
         s.bind((host, 0))
         return int(s.getsockname()[1])
 

@@ -182,6 +182,7 @@ class ConnectionPool:
             ),
             config.probe_interval,
             config.probe_timeout,
+            base=config.user_base,
         )
         weakref.finalize(self, self._watch.stop)  # a pool dropped without close() stops its probes too
         for state in self._states:
@@ -229,8 +230,11 @@ class ConnectionPool:
 
     def _open(self) -> _Pooled:
         """A new bound connection to the first server, in order, that answers; servers the probe holds
-        down are skipped, and when no server is left this fails at once."""
-        tried = [state for state in self._states if state.tried_by_requests]
+        down are skipped, and when no server is left this fails at once. While one server answers, the
+        others are left to the probe, which puts one back once it has caught up with what that one took
+        meanwhile; when none answers, requests try those that merely refused a connection themselves."""
+        up = [state for state in self._states if state.problem is None]
+        tried = up or [state for state in self._states if state.tried_by_requests]
         if not tried:
             raise none_answers(self._states)
         failure: DirectoryUnavailable | None = None

@@ -36,8 +36,10 @@ UNREACHABLE = "unreachable"
 TIMEOUT = "timeout"
 BIND_REFUSED = "bind refused"
 BUSY = "busy"
-# Down in a way that costs a request a timeout (or a bad bind) to find again: left to the probe.
-_LEFT_TO_THE_PROBE = (TIMEOUT, BIND_REFUSED)
+CATCHING_UP = "catching up"  # back after an outage, but behind a replica that served meanwhile
+# Down in a way that costs a request a timeout (or a bad bind) to find again, or back but not yet
+# holding what another server took meanwhile: left to the probe.
+_LEFT_TO_THE_PROBE = (TIMEOUT, BIND_REFUSED, CATCHING_UP)
 # Bind results that say the credentials or the account are wrong (invalidCredentials, insufficientAccess,
 # unwillingToPerform: AD refusing a simple bind without TLS), not that the server is busy.
 _CREDENTIALS = (49, 50, 53)
@@ -61,6 +63,8 @@ class ServerState:
     problem: str | None = None  # why it is down (UNREACHABLE, TIMEOUT, BIND_REFUSED); None while it answers
     generation: int = 0  # bumped at each failure: connections opened before it are not trusted
     down_since: float = 0.0  # time.monotonic() of the failure that took it down
+    # The naming context's contextCSN as the probe last read it, by serverID: how far this replica is.
+    csn: dict[str, str] = field(default_factory=dict)
     # Told of each failure, with the reason: weak references to bound methods, so that a pool that is
     # dropped is not kept alive by the probe threads that hold its states.
     listeners: list[weakref.WeakMethod[Callable[[ServerState, str], None]]] = field(default_factory=list)
@@ -113,6 +117,32 @@ class ServerState:
                 self.url,
                 time.monotonic() - self.down_since,
             )
+
+    def catching_up(self, ahead: str) -> None:
+        """The server answers again but lacks changes that ``ahead`` (a URL) holds: requests stay on the
+        others until the probe finds it caught up, so that no instance reads from it what it missed, nor
+        writes there over what replication has yet to bring (a whole entry would win over the other)."""
+        with self._lock:
+            was, self.problem = self.problem, CATCHING_UP
+        if was != CATCHING_UP:
+            logger.warning("directory server %s answers again but is behind %s: catching up", self.url, ahead)
+
+
+def behind(mine: dict[str, str], theirs: dict[str, str]) -> bool:
+    """Whether a replica whose contextCSN is ``mine`` lacks a change that one at ``theirs`` holds: a CSN
+    (``20261206075501.123456Z#000000#001#000000``) of some serverID newer there. CSNs of one serverID
+    order as text."""
+    return any(csn > mine.get(sid, "") for sid, csn in theirs.items())
+
+
+def by_server_id(values: Sequence[str]) -> dict[str, str]:
+    """The newest CSN of each serverID among contextCSN ``values``."""
+    newest: dict[str, str] = {}
+    for value in values:
+        parts = value.split("#")
+        if len(parts) == 4 and value > newest.get(parts[2], ""):
+            newest[parts[2]] = value
+    return newest
 
 
 def none_answers(states: Sequence[ServerState]) -> DirectoryUnavailable:

@@ -25,6 +25,8 @@ from bridge.directory.ldap.servers import (
     BUSY,
     TIMEOUT,
     ServerState,
+    behind,
+    by_server_id,
     close_quietly,
     none_answers,
     why_failed,
@@ -38,10 +40,22 @@ Dial = Callable[[Server], Connection]
 class Probe:
     """The probe of one server: a connection of its own, and one check at a time."""
 
-    def __init__(self, state: ServerState, dial: Dial, timeout: float) -> None:
+    def __init__(
+        self,
+        state: ServerState,
+        dial: Dial,
+        timeout: float,
+        *,
+        base: str = "",
+        peers: Sequence[ServerState] = (),
+    ) -> None:
         self.state = state
         self._dial = dial
         self._timeout = timeout
+        self._base = base  # a DN in the naming context whose contextCSN tells how far a replica is
+        self._peers = [peer for peer in peers if peer is not state]
+        self.peer_probes: list[Probe] = []  # set by the Watch: to read the peers' progress afresh
+        self._suffix: str | None = None  # that naming context, once read from the root DSE
         self._conn: Connection | None = None
         self._lock = threading.Lock()
         self._started = 0.0  # time.monotonic() of the last check's start
@@ -63,19 +77,52 @@ class Probe:
     def _check(self) -> bool:
         try:
             if self._conn is None:
-                self._conn = self._dial(self.state.server(probe=True))  # the bind is the check
-            else:
-                self._conn.search("", "(objectClass=*)", BASE, attributes=["1.1"])
-                if self._conn.result.get("result") != 0:
-                    raise DirectoryUnavailable(f"root DSE read: {self._conn.result.get('description')}", BUSY)
+                self._conn = self._dial(self.state.server(probe=True))
+            csn = self._context_csn(self._conn)  # one read: the server answers, and how far it is
         except DirectoryUnavailable as exc:
             self._fail(exc.why, exc.reason)
             return False
         except LDAPException as exc:
             self._fail(why_failed(exc), f"the probe's read failed: {type(exc).__name__}: {exc}")
             return False
+        self.state.csn = csn
+        if self.state.problem is not None:
+            # Back after an outage: serve again only once it holds what the replicas that served meanwhile
+            # took (a new or changed entry would be missing here, and a write here would lose to theirs),
+            # as read now, not at their last check. A peer busy with its own check is not waited for long.
+            asked = time.monotonic()
+            for probe in self.peer_probes:
+                if probe.state.problem is None:
+                    probe.check(since=asked)
+            ahead = next((p for p in self._peers if p.problem is None and behind(csn, p.csn)), None)
+            if ahead is not None:
+                self.state.catching_up(ahead.url)
+                return False
         self.state.answered()
         return True
+
+    def _context_csn(self, conn: Connection) -> dict[str, str]:
+        """The contextCSN of the naming context holding the base, by serverID: empty where the server
+        keeps none (no replication, or Active Directory). Raises DirectoryUnavailable when it does not
+        answer a read."""
+        if self._suffix is None:
+            self._suffix = self._naming_context(conn)
+        conn.search(self._suffix or "", "(objectClass=*)", BASE, attributes=["contextCSN"])
+        if conn.result.get("result") != 0:
+            raise DirectoryUnavailable(f"the probe's read: {conn.result.get('description')}", BUSY)
+        found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        values = found[0]["attributes"].get("contextCSN", []) if found else []
+        return by_server_id([str(v) for v in (values if isinstance(values, list) else [values])])
+
+    def _naming_context(self, conn: Connection) -> str:
+        """The root DSE's naming context that holds the base ("" when none does: the root DSE is read)."""
+        conn.search("", "(objectClass=*)", BASE, attributes=["namingContexts"])
+        if conn.result.get("result") != 0:
+            raise DirectoryUnavailable(f"root DSE read: {conn.result.get('description')}", BUSY)
+        found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        contexts = found[0]["attributes"].get("namingContexts", []) if found else []
+        base = self._base.lower()
+        return next((str(c) for c in contexts if c and base.endswith(str(c).lower())), "")
 
     def _fail(self, why: str, detail: str) -> None:
         self.close()
@@ -90,8 +137,12 @@ class Probe:
 class Watch:
     """The probes of every server, each on a daemon thread of its own once :meth:`start` ran."""
 
-    def __init__(self, states: Sequence[ServerState], dial: Dial, interval: float, timeout: float) -> None:
-        self._probes = [Probe(state, dial, timeout) for state in states]
+    def __init__(
+        self, states: Sequence[ServerState], dial: Dial, interval: float, timeout: float, *, base: str = ""
+    ) -> None:
+        self._probes = [Probe(state, dial, timeout, base=base, peers=states) for state in states]
+        for probe in self._probes:
+            probe.peer_probes = [other for other in self._probes if other is not probe]
         self._interval = interval
         self._stop = threading.Event()
         self._started = False
