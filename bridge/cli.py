@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import errno
-import hashlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge import __version__, yamlfile
 from bridge.config import ConfigError, Settings, load_maps, load_settings
+from bridge.hashes import hash_secret, new_secret, new_token
 from bridge.mapping.load import MapError
 from bridge.mapping.model import MapSet
 
@@ -37,12 +36,6 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 DEFAULT_CONFIG = "/etc/scim-ldap-bridge/bridge.yaml"
 logger = logging.getLogger(__name__)
-
-
-def new_token() -> tuple[str, str]:
-    """A fresh random bearer token (256 bits) and the config line holding its hash."""
-    token = secrets.token_urlsafe(32)
-    return token, "sha256:" + hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -56,7 +49,7 @@ def _token(args: argparse.Namespace) -> int:
 
 def _token_client(args: argparse.Namespace) -> int:
     """A fresh OAuth client: an identifier, a secret (printed once) and the config lines with its hash."""
-    from bridge.oauth.clients import CLIENT_ID, hash_secret, new_client_id, new_secret  # noqa: PLC0415
+    from bridge.oauth.clients import CLIENT_ID, new_client_id  # noqa: PLC0415
 
     client_id = args.id or new_client_id()
     if not CLIENT_ID.match(client_id):
@@ -83,7 +76,6 @@ def _token_client(args: argparse.Namespace) -> int:
 
 def _token_secret(args: argparse.Namespace) -> int:
     """A fresh secret for an OAuth client (rotation), printed once, and its hash."""
-    from bridge.oauth.clients import hash_secret, new_secret  # noqa: PLC0415
 
     secret = new_secret()
     print(f"Client secret: {secret}")

@@ -25,8 +25,8 @@ import waitress
 import yaml
 
 from bridge.app import build_app, open_directory
-from bridge.cli import new_token
 from bridge.config import LoggingConfig, load_settings
+from bridge.hashes import new_token
 from bridge.logs import setup_logging
 from bridge.testing.samba import Samba, SambaError
 from bridge.testing.slapd import Slapd, SlapdError, default_schema_path

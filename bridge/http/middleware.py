@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import logging
 import re
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import falcon
 
 from bridge import unmapped
+from bridge.hashes import digests, matches
 from bridge.logs import request_id
 from bridge.oauth.errors import KeysUnavailable, Refused
 from bridge.scim.errors import TooManyRequests, Unauthorized, Unavailable
@@ -180,7 +179,7 @@ class BearerAuth:
         jwts: OAuth | None = None,
         failed: Callable[[str, str], None] | None = None,
     ) -> None:
-        self._digests = [bytes.fromhex(h.removeprefix("sha256:")) for h in token_hashes]
+        self._digests = digests(token_hashes)
         self._prefix = protected_prefix
         self._limit = limit or FailureLimit(0, 1)
         self._jwts = jwts if jwts is not None and jwts.verifies_jwts else None
@@ -225,11 +224,7 @@ class BearerAuth:
 
     def _valid(self, token: str) -> bool:
         """Whether ``token`` hashes to a configured hash; every hash is compared, in constant time."""
-        presented = hashlib.sha256(token.encode("utf-8")).digest()
-        matched = False
-        for digest in self._digests:
-            matched |= hmac.compare_digest(presented, digest)
-        return matched
+        return matches(token, self._digests)
 
 
 class AccessLog:

@@ -32,12 +32,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from bridge.cli import new_token
 from bridge.config import ConfigError, LdapConfig, Secret, load_maps, load_settings
 from bridge.directory.errors import DirectoryError, NoSuchEntry
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.ldap.render import normalize_dn
 from bridge.directory.ldap.survey import read_root
+from bridge.hashes import new_token
 from bridge.init import EXIT_USAGE, InitError, maps, write
 from bridge.init.discover import (
     Base,

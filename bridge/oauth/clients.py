@@ -1,42 +1,28 @@
 """OAuth clients and their secrets, of which the configuration keeps only SHA-256 hashes.
 
-The bridge makes every secret itself (``scim-ldap-bridge token client new`` and ``token secret new``):
-256 random bits. For such a secret one SHA-256 is as strong as any password hash: a slow KDF (bcrypt,
-scrypt, Argon2) exists to make guessing a *low-entropy* password expensive, and there is nothing to guess
-in 2^256 possibilities, so it would cost every token request time and add no strength. It is also what
-``auth.token_hashes`` already does for the long-lived tokens. A client has several hashes at once, so a
-secret is rotated without downtime: add the new hash, give Entra the new secret, remove the old hash.
-Every hash of the client is compared, in constant time.
+The bridge makes every secret itself (``scim-ldap-bridge token client new`` and ``token secret new``),
+256 random bits kept as a SHA-256 hash, as the long-lived tokens are (:mod:`bridge.hashes` says why that
+suffices). A client has several hashes at once, so a secret is rotated without downtime: add the new hash,
+give Entra the new secret, remove the old hash. Every hash of the client is compared, in constant time.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bridge.hashes import digests, matches
 from bridge.oauth.errors import Refused
 
-SECRET_BYTES = 32  # 256 bits
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")  # no ':', which separates the id in a Basic header
 _NO_DIGEST = hashlib.sha256(b"").digest()
 
 
-def new_secret() -> str:
-    """A fresh client secret: 256 random bits, URL-safe base64 (43 characters)."""
-    return secrets.token_urlsafe(SECRET_BYTES)
-
-
 def new_client_id(prefix: str = "entra") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def hash_secret(secret: str) -> str:
-    """The configuration's form of a secret: ``sha256:`` and 64 lower-case hex digits."""
-    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +35,7 @@ class ClientRegistry:
     """The configured clients; authenticates a client identifier and secret."""
 
     def __init__(self, clients: Iterable[tuple[str, Sequence[str]]]) -> None:
-        self._clients = {
-            client_id: Client(client_id, tuple(bytes.fromhex(h.removeprefix("sha256:")) for h in hashes))
-            for client_id, hashes in clients
-        }
+        self._clients = {client_id: Client(client_id, digests(hashes)) for client_id, hashes in clients}
 
     def __contains__(self, client_id: object) -> bool:
         return client_id in self._clients
@@ -65,12 +48,8 @@ class ClientRegistry:
     def authenticate(self, client_id: str, secret: str) -> str:
         """``client_id`` when ``secret`` hashes to one of its hashes; else Refused (``unknown_client`` or
         ``bad_secret``). An unknown client costs the same hash and comparison as a known one."""
-        presented = hashlib.sha256(secret.encode("utf-8")).digest()
         client = self._clients.get(client_id)
-        digests = client.digests if client is not None else (_NO_DIGEST,)
-        matched = False
-        for digest in digests:
-            matched |= hmac.compare_digest(presented, digest)
+        matched = matches(secret, client.digests if client is not None else (_NO_DIGEST,))
         if client is None:
             raise Refused("unknown_client", "no such client")
         if not client.digests:

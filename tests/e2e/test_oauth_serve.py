@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bridge.oauth.clients import hash_secret, new_secret
+from bridge.hashes import hash_secret, new_secret
 from bridge.testing.slapd import SlapdInfo
 from tests.conftest import OPENLDAP_MAP, TOKEN
 from tests.e2e.conftest import Bridge, serve_with

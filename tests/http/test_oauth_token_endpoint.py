@@ -20,8 +20,8 @@ import pytest
 from bridge.app import create_app
 from bridge.config import Settings
 from bridge.directory.memory import InMemoryDirectory
+from bridge.hashes import hash_secret, new_secret
 from bridge.mapping.model import MapSet
-from bridge.oauth.clients import hash_secret, new_secret
 from bridge.oauth.keys import load_signing_key
 from tests.conftest import SCIM, TOKEN
 from tests.oauth_support import (

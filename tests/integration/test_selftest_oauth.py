@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bridge.cli import main
-from bridge.oauth.clients import hash_secret, new_secret
+from bridge.hashes import hash_secret, new_secret
 from bridge.testing.slapd import SlapdInfo
 from tests.integration.conftest import write_config
 from tests.oauth_support import write_signing_key
