@@ -38,13 +38,13 @@ from typing import Literal
 
 import yaml
 
+from bridge.config import PLACEHOLDER_HASH
 from bridge.init import EXIT_USAGE, InitError
 
 UNIT_CONFIG = Path("/etc/scim-ldap-bridge/bridge.yaml")  # what systemd/scim-ldap-bridge.service reads
 CREDENTIAL = "bind-password"  # the unit's LoadCredential=bind-password:/etc/scim-ldap-bridge/bind-password
 PASSWORD_FILE = "bind-password"  # noqa: S105 - a file name
 SERVICE_GROUP = "scim-ldap-bridge"
-PLACEHOLDER_HASH = "sha256:" + "0" * 64  # config/bridge.example.yaml's
 Store = Literal["credential", "file"]
 
 

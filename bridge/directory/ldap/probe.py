@@ -20,6 +20,7 @@ from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.ldap.controls import ASSERTION, SORT_REQUEST, VLV_REQUEST
 from bridge.directory.ldap.flavors import Flavor
 from bridge.directory.ldap.render import make_dn, search_url
+from bridge.directory.ldap.servers import context_csn, naming_context
 from bridge.mapping.model import MapSet
 
 PPOLICY_CONTROL = "1.3.6.1.4.1.42.2.27.8.5.1"  # the password policy request control
@@ -36,8 +37,8 @@ def _exists(conn: Connection, dn: str) -> bool:
     return bool(conn.result.get("result") == 0)
 
 
-def _root(conn: Connection, attribute: str = "supportedControl") -> dict[str, list[str]]:
-    conn.search("", "(objectClass=*)", BASE, attributes=[attribute])
+def _root(conn: Connection) -> dict[str, list[str]]:
+    conn.search("", "(objectClass=*)", BASE, attributes=["supportedControl"])
     entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
     attributes = entries[0]["attributes"] if entries else {}
     return {
@@ -113,12 +114,8 @@ def _has_context_csn(base: str) -> Callable[[Connection], bool]:
     part in replication."""
 
     def read(conn: Connection) -> bool:
-        contexts = _root(conn, "namingContexts").get("namingContexts", [])
-        suffix = next((c for c in contexts if base.lower().endswith(c.lower())), None)
-        if suffix is None:
-            return False
-        conn.search(suffix, "(objectClass=*)", BASE, attributes=["contextCSN"])
-        return any(item.get("attributes", {}).get("contextCSN") for item in conn.response or [])
+        suffix = naming_context(conn, base)
+        return bool(suffix and context_csn(conn, suffix))
 
     return read
 

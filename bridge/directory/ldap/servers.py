@@ -23,8 +23,9 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from ldap3 import NONE, SYNC, Connection, Server, Tls
+from ldap3 import BASE, NONE, SYNC, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
 
 from bridge.config import LdapConfig, Secret
@@ -143,6 +144,32 @@ def by_server_id(values: Sequence[str]) -> dict[str, str]:
         if len(parts) == 4 and value > newest.get(parts[2], ""):
             newest[parts[2]] = value
     return newest
+
+
+def naming_context(conn: Connection, base: str) -> str | None:
+    """The root DSE's naming context that holds ``base`` ("" when none does); None when the server
+    refuses the read."""
+    conn.search("", "(objectClass=*)", BASE, attributes=["namingContexts"])
+    if conn.result.get("result") != 0:
+        return None
+    contexts = _first_entry(conn).get("namingContexts", [])
+    wanted = base.lower()
+    return next((str(c) for c in contexts if c and wanted.endswith(str(c).lower())), "")
+
+
+def context_csn(conn: Connection, suffix: str) -> dict[str, str] | None:
+    """The contextCSN of naming context ``suffix`` by serverID: how far this replica is, empty where the
+    server keeps none (no replication, or Active Directory); None when it refuses the read."""
+    conn.search(suffix, "(objectClass=*)", BASE, attributes=["contextCSN"])
+    if conn.result.get("result") != 0:
+        return None
+    values = _first_entry(conn).get("contextCSN", [])
+    return by_server_id([str(v) for v in (values if isinstance(values, list) else [values])])
+
+
+def _first_entry(conn: Connection) -> dict[str, Any]:
+    found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
+    return dict(found[0]["attributes"]) if found else {}
 
 
 def none_answers(states: Sequence[ServerState]) -> DirectoryUnavailable:

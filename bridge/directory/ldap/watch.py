@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ldap3 import BASE, Connection, Server
+from ldap3 import Connection, Server
 from ldap3.core.exceptions import LDAPException
 
 from bridge.directory.errors import DirectoryUnavailable
@@ -26,8 +26,9 @@ from bridge.directory.ldap.servers import (
     TIMEOUT,
     ServerState,
     behind,
-    by_server_id,
     close_quietly,
+    context_csn,
+    naming_context,
     none_answers,
     why_failed,
 )
@@ -102,27 +103,14 @@ class Probe:
         return True
 
     def _context_csn(self, conn: Connection) -> dict[str, str]:
-        """The contextCSN of the naming context holding the base, by serverID: empty where the server
-        keeps none (no replication, or Active Directory). Raises DirectoryUnavailable when it does not
-        answer a read."""
+        """The contextCSN of the naming context holding the base, by serverID (see ``context_csn``).
+        Raises DirectoryUnavailable when the server does not answer a read."""
         if self._suffix is None:
-            self._suffix = self._naming_context(conn)
-        conn.search(self._suffix or "", "(objectClass=*)", BASE, attributes=["contextCSN"])
-        if conn.result.get("result") != 0:
+            self._suffix = naming_context(conn, self._base)
+        csn = context_csn(conn, self._suffix) if self._suffix is not None else None
+        if csn is None:
             raise DirectoryUnavailable(f"the probe's read: {conn.result.get('description')}", BUSY)
-        found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-        values = found[0]["attributes"].get("contextCSN", []) if found else []
-        return by_server_id([str(v) for v in (values if isinstance(values, list) else [values])])
-
-    def _naming_context(self, conn: Connection) -> str:
-        """The root DSE's naming context that holds the base ("" when none does: the root DSE is read)."""
-        conn.search("", "(objectClass=*)", BASE, attributes=["namingContexts"])
-        if conn.result.get("result") != 0:
-            raise DirectoryUnavailable(f"root DSE read: {conn.result.get('description')}", BUSY)
-        found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-        contexts = found[0]["attributes"].get("namingContexts", []) if found else []
-        base = self._base.lower()
-        return next((str(c) for c in contexts if c and base.endswith(str(c).lower())), "")
+        return csn
 
     def _fail(self, why: str, detail: str) -> None:
         self.close()
