@@ -1,5 +1,5 @@
-"""The composition root: ``create_app`` wires a Falcon app around a Directory; ``build_app`` makes the
-real one from settings (LDAP pool, audit, map)."""
+"""The composition root: ``create_services`` makes the services over a Directory, ``create_app`` wires a
+Falcon app around them; ``build_app`` makes the real one from settings (LDAP pool, audit, map)."""
 
 from __future__ import annotations
 
@@ -14,29 +14,37 @@ from typing import Any
 
 import falcon
 
-from bridge.config import ConfigError, Settings, load_maps, read_bind_password
+from bridge.config import ConfigError, Settings, read_bind_password
 from bridge.directory.audit import AuditedDirectory
 from bridge.directory.base import Directory, DirFilter, Eq
 from bridge.directory.errors import DirectoryUnavailable
 from bridge.directory.filterparse import parse_ldap_filter
-from bridge.directory.metered import MeteredDirectory
-from bridge.groups import GroupService, Memberships
+from bridge.directory.ldap import render
+from bridge.directory.metered import MeteredDirectory, Observer
 from bridge.http import errors, media
+from bridge.http.discovery import DiscoveryEndpoints, mapped
+from bridge.http.groups import Groups
+from bridge.http.metrics import Metrics
 from bridge.http.middleware import AccessLog, BearerAuth, FailureLimit, RequestId
 from bridge.http.oauth_endpoint import TokenEndpoint
 from bridge.http.oauth_metrics import AuthMetrics
-from bridge.http.observe import Health, Metrics, MetricsEndpoint, Ready
-from bridge.http.resources import DiscoveryEndpoints, Groups, RootSearch, Users
+from bridge.http.observe import Health, MetricsEndpoint, Ready
+from bridge.http.search import RootSearch
+from bridge.http.users import Users
 from bridge.mapping.engine import ResourceMapping, UserMapping
+from bridge.mapping.load import load_maps
 from bridge.mapping.model import MapSet, ResourceMap
 from bridge.oauth import TOKEN_PATH
 from bridge.oauth.keys import KeyFileError
 from bridge.oauth.setup import OAuth, build_oauth
-from bridge.recent import EntryCache, SharedEntries, local
-from bridge.safety import Safety
 from bridge.scim.discovery import Discovery
-from bridge.service import ProvisioningService, Scope
-from bridge.unmapped import UnmappedPolicy
+from bridge.services.groups import GroupService
+from bridge.services.members import Memberships
+from bridge.services.recent import EntryCache, SharedEntries, local
+from bridge.services.safety import Safety
+from bridge.services.scope import Places, Scope
+from bridge.services.unmapped import UnmappedPolicy
+from bridge.services.users import ProvisioningService
 
 logger = logging.getLogger(__name__)
 
@@ -46,14 +54,35 @@ def entry_uuid_filter(value: str) -> DirFilter:
     return Eq("entryUUID", value)
 
 
+class Observers:
+    """Whoever wants to hear of each directory operation (an app's metrics), subscribed after the
+    services over that directory were made."""
+
+    def __init__(self) -> None:
+        self._each: list[Observer] = []
+
+    def add(self, observer: Observer) -> None:
+        self._each.append(observer)
+
+    def __call__(self, operation: str, ok: bool, seconds: float) -> None:
+        for observer in self._each:
+            observer(operation, ok, seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The provisioning services over one directory: users, and groups when they are served."""
+    """The provisioning services over one directory, as ``settings`` configure them: users, and groups
+    when they are served. ``directory`` is that directory as the services reach it (each operation told
+    to ``observers``); ``clock`` measures the breaker's window, and the app's failure limits too."""
 
+    settings: Settings
     users: ProvisioningService
     groups: GroupService | None
     maps: MapSet
     safety: Safety
+    directory: MeteredDirectory
+    clock: Callable[[], float]
+    observers: Observers
 
 
 def create_services(
@@ -74,7 +103,9 @@ def create_services(
     its own, or one shared by worker processes.
     """
     maps = maps if isinstance(maps, MapSet) else MapSet(maps)
-    audited = AuditedDirectory(directory)
+    observers = Observers()
+    metered = MeteredDirectory(directory, observers)
+    audited = AuditedDirectory(metered)
     users_mapping = UserMapping(maps.user)
     scope = Scope(
         user_base=settings.ldap.user_base,
@@ -86,7 +117,8 @@ def create_services(
     unmapped = UnmappedPolicy(settings.scim.unmapped)
     memberships = None
     if maps.group is not None and settings.ldap.group_base:
-        bases, user_scope = ProvisioningService.search_scope(audited, users_mapping, scope)
+        places = Places.of(audited, users_mapping, scope)
+        bases, user_scope = places.bases, places.condition
         memberships = Memberships(
             audited,
             ResourceMapping(maps.group),
@@ -95,6 +127,7 @@ def create_services(
             user_bases=bases,
             user_scope=user_scope,
             id_filter=id_filter,
+            spelling=render,
             dn_attribute=dn_attribute,
         )
     service = ProvisioningService(
@@ -123,52 +156,20 @@ def create_services(
             remember=remember,
             unmapped=unmapped,
         )
-    return Services(service, groups, maps, safety)
+    return Services(settings, service, groups, maps, safety, metered, clock, observers)
 
 
-def create_app(
-    settings: Settings,
-    directory: Directory,
-    maps: ResourceMap | MapSet,
-    *,
-    id_filter: Callable[[str], DirFilter] = entry_uuid_filter,
-    dn_attribute: str = "entryDN",
-    clock: Callable[[], float] = time.monotonic,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    remember: Callable[[str], EntryCache] = local,
-) -> falcon.App[falcon.Request, falcon.Response]:
-    """A Falcon app serving SCIM over ``directory``; every collaborator is passed in, nothing global.
-
-    ``clock`` measures the breaker's window; ``now`` is the wall clock written on disabled entries.
-    """
+def create_app(services: Services) -> falcon.App[falcon.Request, falcon.Response]:
+    """A Falcon app serving SCIM through ``services``; every collaborator is passed in, nothing global."""
+    settings, clock = services.settings, services.clock
     metrics = Metrics()
-    metered = MeteredDirectory(directory, metrics.observe_directory)
-    services = create_services(
-        settings,
-        metered,
-        maps,
-        id_filter=id_filter,
-        dn_attribute=dn_attribute,
-        clock=clock,
-        now=now,
-        remember=remember,
+    services.observers.add(metrics.observe_directory)
+    metrics.watch(
+        breaker=lambda: services.safety.seen_tripped,
+        read_only=settings.safety.read_only,
+        pool=getattr(services.directory.inner, "pool", None),
+        pool_size=settings.ldap.pool_size,
     )
-    metrics.gauge(
-        "scim_bridge_breaker_tripped",
-        "1 when this instance last found the deprovisioning circuit breaker tripped, else 0.",
-        lambda: float(services.safety.seen_tripped),
-        highest=True,
-    )
-    pool = getattr(directory, "pool", None)
-    if pool is not None:
-        metrics.gauge(
-            "scim_bridge_ldap_connections_in_use", "LDAP connections borrowed now.", lambda: pool.in_use
-        )
-        metrics.gauge(
-            "scim_bridge_ldap_connections_opened",
-            "LDAP connections opened and bound since the start (each is one bind).",
-            lambda: pool.opened,
-        )
     base = settings.server.base_path
     limit = FailureLimit(settings.auth.max_failures, settings.auth.failure_window, clock)
     oauth = _oauth(settings, clock)
@@ -207,14 +208,18 @@ def create_app(
     app.add_route(f"{base}/Bulk", errors.NotImplementedEndpoint(f"{bulk}; send each operation on its own"))
     app.add_route(f"{base}/Me", errors.NotImplementedEndpoint("/Me is not supported: use /Users/{id}"))
     discovery = DiscoveryEndpoints(
-        Discovery(services.maps, services.groups is not None, settings.server.max_results),
+        Discovery(
+            mapped(services.maps.user),
+            mapped(services.maps.group) if services.groups is not None and services.maps.group else None,
+            settings.server.max_results,
+        ),
         base_path=base,
         public_url=settings.server.public_url,
     )
     if oauth.serves_tokens:  # outside the base path, so BearerAuth leaves it to its own client checks
         app.add_route(TOKEN_PATH, TokenEndpoint(oauth, limit, auth_metrics))
     app.add_route("/healthz", Health())
-    app.add_route("/readyz", Ready(metered.ping))
+    app.add_route("/readyz", Ready(services.directory.ping))
     app.add_route("/metrics", MetricsEndpoint(metrics))
     app.add_route(f"{base}/ServiceProviderConfig", discovery, suffix="config")
     app.add_route(f"{base}/ResourceTypes", discovery, suffix="types")
@@ -272,7 +277,7 @@ def build_app(
     remembered entries the worker processes share (``server.processes`` > 1)."""
     maps = load_maps(settings.map_path)
     opened = open_directory(settings)
-    app = create_app(
+    services = create_services(
         settings,
         opened.directory,
         maps,
@@ -280,6 +285,7 @@ def build_app(
         dn_attribute=opened.dn_attribute,
         remember=local if shared is None else shared.view,
     )
+    app = create_app(services)
     # Warm the pool beside the first requests, not before READY: a slow directory delays nothing.
     threading.Thread(target=_fill, args=(opened,), name="ldap-pool-fill", daemon=True).start()
     return app, opened.close

@@ -11,10 +11,10 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from bridge.app import create_app
-from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Settings, load_maps, load_user_map
+from bridge.app import create_app, create_services
+from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Settings
 from bridge.directory.memory import InMemoryDirectory
-from bridge.mapping.load import parse_maps, parse_user_map
+from bridge.mapping.load import load_maps, load_user_map, parse_maps, parse_user_map
 from bridge.mapping.model import MapSet, ResourceMap
 
 pytest_plugins = ["tests.slapd_fixtures", "tests.samba_fixtures", "tests.replicated_fixtures"]
@@ -117,7 +117,7 @@ def make_client(memory: InMemoryDirectory, maps: MapSet) -> Callable[..., ScimCl
 
     def build(resource_map: ResourceMap | MapSet | None = None, **deprovisioning: Any) -> ScimClient:
         settings = make_settings(**deprovisioning)
-        return ScimClient(create_app(settings, memory, resource_map or maps))
+        return ScimClient(create_app(create_services(settings, memory, resource_map or maps)))
 
     return build
 

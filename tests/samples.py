@@ -6,7 +6,7 @@ from typing import Any
 
 from bridge.scim.schemas import CORE_USER, ENTERPRISE_USER
 
-# Entra's documented user create, legacy engine [D1] (entra-client.md section 2.3).
+# Entra's documented user create, legacy engine [D1].
 ENTRA_POST: dict[str, Any] = {
     "schemas": [CORE_USER, ENTERPRISE_USER],
     "externalId": "alice",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from bridge.directory.base import MATCH_ALL, Directory, Entry, Expect, Modification
 from bridge.directory.delegate import DelegatingDirectory
+from bridge.directory.dn import first_rdn, make_dn, make_rdn, parent_dn
 from bridge.directory.errors import NoSuchEntry
-from bridge.directory.ldap.render import first_rdn, make_dn, make_rdn, parent_dn
 
 _SECRET = re.compile(r"password|unicodepwd", re.IGNORECASE)
 HIDDEN = "(not shown)"

@@ -31,8 +31,8 @@ from bridge.directory.base import (
     SearchResult,
     Substring,
 )
+from bridge.directory.dn import dn_key, first_rdn, make_dn, normalize_dn, parent_dn
 from bridge.directory.errors import Changed, EntryAlreadyExists, NoSuchEntry, NotAllowed
-from bridge.directory.ldap.render import dn_key, first_rdn, make_dn, normalize_dn, parent_dn
 
 ID_ATTRIBUTE = "entryuuid"
 _OPERATIONAL = ("entryuuid", "createtimestamp", "modifytimestamp", "entrycsn")

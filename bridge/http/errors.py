@@ -11,22 +11,20 @@ from typing import Any
 
 import falcon
 
-from bridge.directory.errors import (
-    Changed,
-    DirectoryError,
-    DirectoryUnavailable,
-    EntryAlreadyExists,
-    NoSuchEntry,
-)
+from bridge.directory.errors import DirectoryError, DirectoryUnavailable
+from bridge.http.observe import NOT_READY
 from bridge.logs import request_id
 from bridge.scim.errors import ScimError, Unauthorized, Unsupported
 from bridge.scim.schemas import ERROR
-from bridge.service import client_error
+from bridge.services.refusals import scim_error
 
 logger = logging.getLogger(__name__)
 
 SCIM_JSON = "application/scim+json"
 RETRY_AFTER = 30
+# The 503's detail for each kind of outage: /readyz's fixed words (never the directory's own message,
+# which can name DNs and hosts), but for an unreachable directory, whose sentence clients know already.
+UNAVAILABLE = {**NOT_READY, "unreachable": "the directory is not reachable right now"}
 
 
 def error_body(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
@@ -55,30 +53,19 @@ def handle_scim(req: falcon.Request, resp: falcon.Response, exc: ScimError, para
         resp.set_header("WWW-Authenticate", f'Bearer realm="scim"{error}')
 
 
-# What the services leave untranslated; a refusal of the values sent or of the bind DN's rights goes
-# through the services' one translation, client_error, here too.
-_DIRECTORY: list[tuple[type[DirectoryError], int, str | None]] = [
-    (NoSuchEntry, 404, None),
-    (EntryAlreadyExists, 409, "uniqueness"),
-    (Changed, 412, None),  # the service turns it into its own 412; this is the safety net
-]
-
-
 def handle_directory(req: falcon.Request, resp: falcon.Response, exc: DirectoryError, params: Any) -> None:
     if isinstance(exc, DirectoryUnavailable):
         logger.error("directory unavailable: %s", exc.reason)
-        _respond(resp, 503, "the directory is not reachable right now; retry later")
+        why = exc.why if exc.why in UNAVAILABLE else "unreachable"
+        _respond(resp, 503, f"{UNAVAILABLE[why]}; retry later")
         resp.set_header("Retry-After", str(RETRY_AFTER))
         return
-    refused = client_error(exc)
-    if refused is not exc and isinstance(refused, ScimError):
-        handle_scim(req, resp, refused, params)
-        return
-    for kind, status, scim_type in _DIRECTORY:
-        if isinstance(exc, kind):
-            _respond(resp, status, exc.reason, scim_type)
-            return
-    handle_unexpected(req, resp, exc, params)
+    # What the services left untranslated, by the one translation of directory errors.
+    error = scim_error(exc)
+    if error is None:
+        handle_unexpected(req, resp, exc, params)
+    else:
+        handle_scim(req, resp, error, params)
 
 
 def handle_http(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError, params: Any) -> None:

@@ -2,7 +2,7 @@
 
 Bodies are read by hand rather than through Falcon's media negotiation so that the size limit, the
 content type and malformed JSON each get the SCIM error the RFC names. The size limit bounds every array
-in the body; the SCIM layer caps the arrays it works on (``bridge.scim.compat``: PATCH operations,
+in the body; the SCIM layer caps the arrays it works on (``bridge.scim.canonical``: PATCH operations,
 values of one attribute), so a long array of an ignored attribute costs nothing but its bytes.
 """
 
@@ -107,8 +107,13 @@ def read_message(req: falcon.Request, limit: int, urn: str) -> dict[str, Any]:
     return body
 
 
+# One encoder for every response, as json.dumps would build for these options on each call (it keeps only
+# the one of its defaults); encoding keeps no state in it, so threads share it.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(obj)
 
 
 def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:

@@ -1,4 +1,8 @@
-"""Thin responders: parse the request, call one service method, set the response."""
+"""What the SCIM resource endpoints share: the query (filter, paging, attributes, a SearchRequest body),
+where the base is, and how a resource is sent (``meta``, ``ETag``, conditional requests).
+
+The responders are thin: parse the request, call one service method, set the response; one module per
+resource (``bridge.http.users``, ``bridge.http.groups``), the root search and discovery beside them."""
 
 from __future__ import annotations
 
@@ -6,14 +10,11 @@ from typing import Any
 
 import falcon
 
-from bridge.groups import GroupService, GroupView
-from bridge.http.media import SCIM_JSON, read_json, read_message
-from bridge.scim.discovery import Discovery, with_location
-from bridge.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue, NotFound, TooMany
+from bridge.http.media import SCIM_JSON, read_json
+from bridge.scim.errors import InvalidSyntax, InvalidValue, TooMany
 from bridge.scim.filter import Filter, parse_filter
 from bridge.scim.render import entity_tag, list_response, project, resource
-from bridge.scim.schemas import ENTERPRISE_USER, GROUP, PATCH_OP, USER, ResourceSchema
-from bridge.service import ProvisioningService, UserView
+from bridge.scim.schemas import USER, ResourceSchema
 
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
@@ -79,21 +80,21 @@ def _integer(req: falcon.Request, name: str, default: int) -> int:
         raise InvalidValue(f"{name} must be an integer, not {raw!r}") from exc
 
 
-def _names(req: falcon.Request, name: str) -> list[str]:
+def listed(req: falcon.Request, name: str) -> list[str]:
     raw = _param(req, name)
     return [part.strip() for part in raw.split(",") if part.strip()] if raw else []
 
 
-def _asked_for(req: falcon.Request, name: str, *, by_default: bool) -> bool:
+def asked_for(req: falcon.Request, name: str, *, by_default: bool) -> bool:
     """Whether attribute ``name`` is to be returned under ``attributes``/``excludedAttributes`` (3.9)."""
-    wanted = [n.lower().rsplit(":", 1)[-1].split(".")[0] for n in _names(req, "attributes")]
-    excluded = [n.lower().rsplit(":", 1)[-1].split(".")[0] for n in _names(req, "excludedAttributes")]
+    wanted = [n.lower().rsplit(":", 1)[-1].split(".")[0] for n in listed(req, "attributes")]
+    excluded = [n.lower().rsplit(":", 1)[-1].split(".")[0] for n in listed(req, "excludedAttributes")]
     if wanted:
         return name.lower() in wanted
     return by_default and name.lower() not in excluded
 
 
-class _Endpoint:
+class Endpoint:
     """Where the SCIM base is, as clients reach it (for ``meta.location``)."""
 
     def __init__(self, *, base_path: str, public_url: str | None) -> None:
@@ -107,7 +108,7 @@ class _Endpoint:
         return self._public_url or f"{origin}{self._base_path}"
 
 
-class _Resources(_Endpoint):
+class Resources(Endpoint):
     """What /Users and /Groups share: paging, filters, locations and projection."""
 
     endpoint = ""
@@ -152,7 +153,7 @@ class _Resources(_Endpoint):
         return flt, start, count
 
     def _project(self, req: falcon.Request, body: dict[str, Any]) -> dict[str, Any]:
-        return project(body, _names(req, "attributes"), _names(req, "excludedAttributes"))
+        return project(body, listed(req, "attributes"), listed(req, "excludedAttributes"))
 
     def _finish(
         self, req: falcon.Request, schema: ResourceSchema, view: Any, document: dict[str, Any]
@@ -217,207 +218,4 @@ class _Resources(_Endpoint):
         return True
 
 
-class Users(_Resources):
-    """/Users and /Users/{user_id}."""
-
-    endpoint = "Users"
-
-    def __init__(self, service: ProvisioningService, **options: Any) -> None:
-        super().__init__(**options)
-        self._service = service
-
-    def _render(self, req: falcon.Request, view: UserView | None) -> dict[str, Any] | None:
-        if view is None:
-            return None
-        document = dict(view.document)
-        manager = document.get(ENTERPRISE_USER, {}).get("manager")
-        if isinstance(manager, dict) and manager.get("value"):
-            # Entra sends a plain id but expects the object back [I15][I16].
-            extension = dict(document[ENTERPRISE_USER])
-            extension["manager"] = {**manager, "$ref": f"{self.base_url(req)}/Users/{manager['value']}"}
-            document[ENTERPRISE_USER] = extension
-        if view.groups is not None:
-            groups_url = f"{self.base_url(req)}/Groups"
-            document["groups"] = [
-                {
-                    "value": gid,
-                    "$ref": f"{groups_url}/{gid}",
-                    **({"display": name} if name else {}),
-                    "type": "direct",
-                }
-                for gid, name in view.groups
-            ]
-        return self._finish(req, USER, view, document)
-
-    def search(
-        self, req: falcon.Request, flt: Filter | None, start: int, count: int
-    ) -> tuple[list[Any], int]:
-        """The rendered users of one page, and how many match in all."""
-        with_groups = _asked_for(req, "groups", by_default=False)
-        page = self._service.list_users(flt, start, count, with_groups=with_groups)
-        return [self._render(req, view) or {} for view in page.resources], page.total
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        view = self._service.create_user(read_json(req, self._max_body))
-        self._send(resp, self._render(req, view), 201, view.version)
-        resp.location = self._location(req, view.id)
-
-    def on_get_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        with_groups = _asked_for(req, "groups", by_default=False)
-        view = self._service.get_user(user_id, with_groups=with_groups)
-        if not self._not_modified(req, resp, view.version):
-            self._send(resp, self._render(req, view), 200, view.version)
-
-    def on_put_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        body = read_json(req, self._max_body)
-        view = self._service.replace_user(user_id, body, if_match=self._if_match(req))
-        self._send(resp, self._render(req, view), 200, view.version if view else "")
-
-    def on_patch_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        body = read_message(req, self._max_body, PATCH_OP)
-        view = self._service.patch_user(user_id, body, if_match=self._if_match(req))
-        self._send(resp, self._render(req, view), 200, view.version if view else "")
-
-    def on_delete_item(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        self._service.delete_user(user_id, if_match=self._if_match(req))
-        resp.status = falcon.HTTP_204
-
-
-class Groups(_Resources):
-    """/Groups and /Groups/{group_id}. Members are read only when they are to be returned: Entra
-    always asks with ``excludedAttributes=members`` [D1][D13]."""
-
-    endpoint = "Groups"
-
-    def __init__(self, service: GroupService, **options: Any) -> None:
-        super().__init__(**options)
-        self._service = service
-
-    def _render(self, req: falcon.Request, view: GroupView) -> dict[str, Any]:
-        document = dict(view.document)
-        if view.members is not None:
-            base = self.base_url(req)
-            document["members"] = [
-                {"value": m.id, "$ref": f"{base}/{m.kind}s/{m.id}", "type": m.kind} for m in view.members
-            ]
-        return self._finish(req, GROUP, view, document)
-
-    def search(
-        self, req: falcon.Request, flt: Filter | None, start: int, count: int
-    ) -> tuple[list[Any], int]:
-        """The rendered groups of one page, and how many match in all."""
-        with_members = _asked_for(req, "members", by_default=True)
-        page = self._service.list_groups(flt, start, count, with_members=with_members)
-        return [self._render(req, view) for view in page.resources], page.total
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        view = self._service.create_group(read_json(req, self._max_body))
-        self._send(resp, self._render(req, view), 201, view.version)
-        resp.location = self._location(req, view.id)
-
-    def on_get_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        with_members = _asked_for(req, "members", by_default=True)
-        view = self._service.get_group(group_id, with_members=with_members)
-        if not self._not_modified(req, resp, view.version):
-            self._send(resp, self._render(req, view), 200, view.version)
-
-    def on_put_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        body = read_json(req, self._max_body)
-        view = self._service.replace_group(group_id, body, if_match=self._if_match(req))
-        self._send(resp, self._render(req, view), 200, view.version)
-
-    def on_patch_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        """204, as Entra prefers [D1]; 200 with the group when the request names the attributes to
-        return (RFC 7644 3.5.2: "attributes" or "excludedAttributes" ask for the resource), read after
-        the write, with members only when they are asked for."""
-        self._service.patch_group(
-            group_id, read_message(req, self._max_body, PATCH_OP), if_match=self._if_match(req)
-        )
-        if not (_names(req, "attributes") or _names(req, "excludedAttributes")):
-            resp.status = falcon.HTTP_204
-            return
-        view = self._service.get_group(group_id, with_members=_asked_for(req, "members", by_default=True))
-        self._send(resp, self._render(req, view), 200, view.version)
-
-    def on_delete_item(self, req: falcon.Request, resp: falcon.Response, group_id: str) -> None:
-        self._service.delete_group(group_id, if_match=self._if_match(req))
-        resp.status = falcon.HTTP_204
-
-
-class RootSearch:
-    """POST /.search (RFC 7644 3.4.3): one query over every resource type, users first, then groups,
-    paged across both. A filter on an attribute only one type has matches nothing of the other."""
-
-    def __init__(self, users: Users, groups: Groups | None) -> None:
-        self._users, self._groups = users, groups
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        read_search(req, self._users.max_body)
-        flt, start, count = self._users.query(req)
-        refused: list[InvalidFilter] = []
-        found: list[Any] = []
-        total = 0
-        for kind in (self._users, self._groups):
-            if kind is None:
-                continue
-            try:
-                # Past the users, the groups' page starts where the users ran out.
-                page, matched = kind.search(req, flt, max(1, start - total), max(0, count - len(found)))
-            except InvalidFilter as exc:
-                refused.append(exc)
-                continue
-            found += page
-            total += matched
-        if refused and len(refused) == (2 if self._groups is not None else 1):
-            raise refused[0]
-        self._users.check_matches(total)
-        resp.content_type = SCIM_JSON
-        resp.media = list_response(found, total, start)
-
-
-class DiscoveryEndpoints(_Endpoint):
-    """GET /ServiceProviderConfig, /ResourceTypes[/{name}] and /Schemas[/{urn}] (RFC 7644 section 4).
-    Other methods answer 405 through the error handler, as the RFC asks."""
-
-    def __init__(self, discovery: Discovery, *, base_path: str, public_url: str | None) -> None:
-        super().__init__(base_path=base_path, public_url=public_url)
-        self._discovery = discovery
-
-    def _url(self, req: falcon.Request, *parts: str) -> str:
-        return "/".join((self.base_url(req), *parts))
-
-    def _schemas(self, req: falcon.Request) -> list[dict[str, Any]]:
-        return [with_location(s, self._url(req, "Schemas", s["id"])) for s in self._discovery.schemas()]
-
-    def _types(self, req: falcon.Request) -> list[dict[str, Any]]:
-        return [
-            with_location(t, self._url(req, "ResourceTypes", t["id"]))
-            for t in self._discovery.resource_types()
-        ]
-
-    def on_get_config(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = with_location(
-            self._discovery.service_provider_config(), self._url(req, "ServiceProviderConfig")
-        )
-
-    def on_get_types(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = self._types(req)
-        resp.media = list_response(found, len(found), 1)
-
-    def on_get_type(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        resp.media = _one(self._types(req), name, "ResourceType")
-
-    def on_get_schemas(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = self._schemas(req)
-        resp.media = list_response(found, len(found), 1)
-
-    def on_get_schema(self, req: falcon.Request, resp: falcon.Response, urn: str) -> None:
-        resp.media = _one(self._schemas(req), urn, "Schema")
-
-
-def _one(documents: list[dict[str, Any]], wanted: str, kind: str) -> dict[str, Any]:
-    found = next((d for d in documents if d["id"].lower() == wanted.lower()), None)
-    if found is None:
-        known = ", ".join(d["id"] for d in documents)
-        raise NotFound(f"no {kind} {wanted!r}; this server has {known}")
-    return found
+__all__ = ["DEFAULT_COUNT", "MAX_COUNT", "Endpoint", "Resources", "asked_for", "listed", "read_search"]

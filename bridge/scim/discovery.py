@@ -1,5 +1,6 @@
 """Discovery (RFC 7644 section 4; RFC 7643 sections 5 to 8): ServiceProviderConfig, ResourceTypes and
-Schemas, generated from the loaded attribute map.
+Schemas, generated from what the attribute map stores, as plain data (``Mapped``): the caller reads the
+map (``bridge.http.discovery``), so the protocol core does not depend on the mapping.
 
 What is advertised is what works: an attribute appears only when the map stores it (or the bridge
 computes it, such as a user's ``groups``), and a complex attribute lists only the sub-attributes the map
@@ -13,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.mapping.model import MapSet, ResourceMap
 from bridge.scim.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER, GROUP, USER, Attribute, ResourceSchema
 
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -34,21 +34,45 @@ _REFERENCE_TYPES = {"$ref": ["User", "Group"], "profileUrl": ["external"], "phot
 
 
 @dataclass(frozen=True, slots=True)
-class Discovery:
-    """The discovery documents for one map. ``groups`` says whether /Groups is served."""
+class Stored:
+    """One SCIM attribute (``sub`` "": the attribute itself) or sub-attribute that a map stores, and the
+    LDAP attribute that holds it."""
 
-    maps: MapSet
-    groups: bool
+    urn: str | None  # None: the core schema
+    attribute: str
+    sub: str
+    ldap: str
+    type: str | None = None  # the element type of a multi-valued attribute ("work")
+    always: bool = False  # filled when a POST or PUT leaves it out, as the directory requires it
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """What the map of one resource type stores: its rows, and the LDAP attributes of ``active`` and
+    ``members`` when it maps them."""
+
+    stored: tuple[Stored, ...]
+    active: str | None = None
+    members: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """The discovery documents for the users' map and, when /Groups is served, the groups'."""
+
+    users: Mapped
+    groups: Mapped | None
     max_results: int
 
     def schemas(self) -> list[dict[str, Any]]:
         """Every schema a resource here uses, with the attributes the map stores."""
-        found = [_schema(CORE_USER, _mapped_attributes(self.maps.user, USER, None, groups=self.groups))]
-        enterprise = _mapped_attributes(self.maps.user, USER, ENTERPRISE_USER, groups=False)
+        served = self.groups is not None
+        found = [_schema(CORE_USER, _mapped_attributes(self.users, USER, None, groups=served))]
+        enterprise = _mapped_attributes(self.users, USER, ENTERPRISE_USER, groups=False)
         if enterprise:
             found.append(_schema(ENTERPRISE_USER, enterprise))
-        if self.groups and self.maps.group is not None:
-            found.append(_schema(CORE_GROUP, _mapped_attributes(self.maps.group, GROUP, None, groups=False)))
+        if self.groups is not None:
+            found.append(_schema(CORE_GROUP, _mapped_attributes(self.groups, GROUP, None, groups=False)))
         return found
 
     def resource_types(self) -> list[dict[str, Any]]:
@@ -63,7 +87,7 @@ class Discovery:
 
     def service_provider_config(self) -> dict[str, Any]:
         """What the bridge supports (RFC 7643 section 5)."""
-        password = any(rule.target.attribute.name == "password" for rule in self.maps.user.rules)
+        password = any(stored.attribute == "password" for stored in self.users.stored)
         return {
             "schemas": [SERVICE_PROVIDER_CONFIG],
             "patch": {"supported": True},
@@ -85,32 +109,28 @@ class Discovery:
 
 
 def _mapped_attributes(
-    resource_map: ResourceMap, schema: ResourceSchema, urn: str | None, *, groups: bool
+    mapped: Mapped, schema: ResourceSchema, urn: str | None, *, groups: bool
 ) -> list[dict[str, Any]]:
-    """The attributes of ``schema`` (core when ``urn`` is None) that ``resource_map`` stores, each
+    """The attributes of ``schema`` (core when ``urn`` is None) that ``mapped`` stores, each
     described by the LDAP attributes that hold it."""
     subs: dict[str, dict[str, list[str]]] = {}  # attribute -> sub-attribute ("" itself) -> LDAP names
     types: dict[str, set[str]] = {}
     always: dict[str, set[str]] = {}  # attribute -> sub-attributes ("" itself) the directory always holds
-    for rule in (resource_map.rdn, *resource_map.rules):
-        target = rule.target
-        if target.urn != urn:
+    for stored in mapped.stored:
+        if stored.urn != urn:
             continue
-        name = target.attribute.name
-        held = subs.setdefault(name, {})
-        sub = target.sub.name if target.sub is not None else ""
-        held.setdefault(sub, []).append(rule.ldap)
-        if target.type is not None:
-            types.setdefault(name, set()).add(target.type)
-        if rule.default:  # filled when none is sent, as the directory requires it: never removable
+        name, sub = stored.attribute, stored.sub
+        subs.setdefault(name, {}).setdefault(sub, []).append(stored.ldap)
+        if stored.type is not None:
+            types.setdefault(name, set()).add(stored.type)
+        if stored.always:  # never removable
             always.setdefault(name, set()).update({sub, ""})
     if urn is None:
-        if resource_map.active is not None:
-            subs["active"] = {"": [resource_map.active.attribute]}
+        if mapped.active is not None:
+            subs["active"] = {"": [mapped.active]}
             always["active"] = {""}  # an account is always enabled or disabled
-        if resource_map.members is not None:
-            member = [resource_map.members.attribute]
-            subs["members"] = {"value": member, "$ref": [], "display": [], "type": []}
+        if mapped.members is not None:
+            subs["members"] = {"value": [mapped.members], "$ref": [], "display": [], "type": []}
         if groups:
             subs["groups"] = {"value": [], "$ref": [], "display": []}
     pool = schema.attributes if urn is None else schema.extensions[urn]
@@ -213,4 +233,12 @@ def with_location(document: Mapping[str, Any], location: str) -> dict[str, Any]:
     return {**document, "meta": {**document.get("meta", {}), "location": location}}
 
 
-__all__ = ["RESOURCE_TYPE", "SCHEMA", "SERVICE_PROVIDER_CONFIG", "Discovery", "with_location"]
+__all__ = [
+    "RESOURCE_TYPE",
+    "SCHEMA",
+    "SERVICE_PROVIDER_CONFIG",
+    "Discovery",
+    "Mapped",
+    "Stored",
+    "with_location",
+]

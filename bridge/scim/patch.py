@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.scim.compat import PatchOperation, normalize_value
+from bridge.scim.canonical import PatchOperation, normalize_value
 from bridge.scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget
 from bridge.scim.filter import And, Compare, Filter, evaluate
 from bridge.scim.schemas import Attribute, ResourceSchema
@@ -68,7 +68,7 @@ def _apply(
     where: str,
 ) -> None:
     path = operation.path
-    assert path is not None  # compat.normalize_patch splits path-less operations
+    assert path is not None  # canonical.normalize_patch splits path-less operations
     if path.uri is not None and schema.urn(path.uri) is None:
         ignored.append(f"{path.uri}:{path.attr}")
         return
@@ -251,7 +251,7 @@ def _check_immutable(attribute: Attribute, sub: Attribute, current: Any, value: 
 
 def _appended(current: list[Any], added: list[Any]) -> list[Any]:
     """``current`` and each added value that is not already there (RFC 7644 3.5.2.1), in one pass, so a
-    member add of ``compat.MAX_VALUES`` values costs linear time. Elements with a "value" are the same
+    member add of ``canonical.MAX_VALUES`` values costs linear time. Elements with a "value" are the same
     value when it is, whatever their $ref or display say (3.5.2.1's add-member example shortens the $ref
     of a member already in RFC 7643 8.4's group); other values when they are equal."""
     seen = {_identity(item) for item in current}

@@ -1,4 +1,4 @@
-"""Entra's recorded flows (``bridge/selftest/flows``), replayed against the real server and slapd.
+"""Entra's recorded flows (``bridge/ops/selftest/flows``), replayed against the real server and slapd.
 
 Each step's answer is checked, the entries in slapd through an ldap3 connection of the test's own, and
 the number of directory writes from the bridge's audit log lines: an identical second cycle writes
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bridge.selftest import Flow, flows, replay
+from bridge.ops.selftest import Flow, flows, replay
 from tests.e2e.conftest import Bridge
 from tests.slapd_fixtures import Inspector, Subtree
 

@@ -42,7 +42,7 @@ def uac(memory: InMemoryDirectory) -> int:
 def test_a_new_enabled_account_is_a_normal_account_with_a_strong_generated_password(
     client: ScimClient, memory: InMemoryDirectory, ann: str
 ) -> None:
-    """AD enables an account only when it has a password; Entra never sends one [anchors.md 9]."""
+    """AD enables an account only when it has a password; Entra never sends one."""
     stored = memory.raw(DN)
     assert stored["useraccountcontrol"] == ["512"] and stored["pwdlastset"] == ["0"]
     (quoted,) = stored["unicodepwd"]
@@ -65,7 +65,8 @@ def test_a_password_the_client_sends_is_used_and_never_returned(
 def test_disabling_sets_only_the_disable_bit_and_a_second_disable_changes_nothing(
     client: ScimClient, memory: InMemoryDirectory, ann: str
 ) -> None:
-    """A toggle would re-enable on a repeated disable, the bug seen in a leading peer [anchors.md 1]."""
+    """A toggle would re-enable on a repeated disable, as the XOR of SCIM Gateway's plugin-ldap
+    (github.com/jelhub/scimgateway, lib/plugin-ldap.ts at v6.1.18) does."""
     memory.modify(DN, [Modification("replace", "userAccountControl", ("66048",))], ())  # + DONT_EXPIRE
     disable = {"op": "Replace", "path": "active", "value": "False"}
     assert client.patch_user(ann, disable).json["active"] is False

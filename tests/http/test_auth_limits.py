@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import AuthConfig, ConfigError, parse_settings
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet
@@ -35,7 +35,7 @@ def app_client(memory: InMemoryDirectory, maps: MapSet, clock: Clock, **server: 
         auth=AuthConfig((TOKEN_HASH,), max_failures=3, failure_window=60),
         server=replace(settings.server, **server),
     )
-    return ScimClient(create_app(settings, memory, maps, clock=clock))
+    return ScimClient(create_app(create_services(settings, memory, maps, clock=clock)))
 
 
 def get(client: ScimClient, headers: dict[str, str], addr: str = "127.0.0.1", **more: str) -> Any:
@@ -87,7 +87,7 @@ def test_the_valid_token_passes_at_once_from_an_address_flooded_with_wrong_ones(
 
 def test_a_limit_of_zero_turns_it_off(memory: InMemoryDirectory, maps: MapSet) -> None:
     settings = replace(make_settings(), auth=AuthConfig((TOKEN_HASH,), max_failures=0))
-    client = ScimClient(create_app(settings, memory, maps))
+    client = ScimClient(create_app(create_services(settings, memory, maps)))
     assert {get(client, BAD).status_code for _ in range(30)} == {401}
     assert get(client, GOOD).status_code == 200
 

@@ -16,7 +16,7 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.directory.base import DirFilter, SearchResult
 from bridge.directory.errors import (
     Changed,
@@ -73,7 +73,11 @@ def state(memory: InMemoryDirectory) -> tuple[int, dict[str, dict[str, list[str]
 def build(memory: InMemoryDirectory, maps: MapSet, **server: Any) -> ScimClient:
     """A client over ``memory`` with some ``server.*`` settings changed."""
     settings = make_settings()
-    return ScimClient(create_app(replace(settings, server=replace(settings.server, **server)), memory, maps))
+    return ScimClient(
+        create_app(
+            create_services(replace(settings, server=replace(settings.server, **server)), memory, maps)
+        )
+    )
 
 
 def anonymous(client: ScimClient) -> falcon.testing.TestClient:
@@ -118,7 +122,7 @@ def ops(client: ScimClient) -> dict[str, Any]:
 @pytest.fixture
 def failing(maps: MapSet) -> tuple[FailingDirectory, ScimClient]:
     directory = FailingDirectory([SUFFIX, USER_BASE, GROUP_BASE])
-    client = ScimClient(create_app(make_settings(), directory, maps))
+    client = ScimClient(create_app(create_services(make_settings(), directory, maps)))
     created = client.post_user({"userName": "alice@contoso.com"})
     assert created.status_code == 201, created.text
     return directory, client
@@ -760,8 +764,8 @@ REQUESTS = [
 def test_an_unreachable_directory_is_503_with_retry_after(
     failing: tuple[FailingDirectory, ScimClient], method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    """DESIGN 4 and RFC 9110 15.6.4: 503 with Retry-After, so Entra retries instead of failing the
-    user; the directory's own message (hosts, DNs) stays in the log."""
+    """docs/architecture.md (Errors) and RFC 9110 15.6.4: 503 with Retry-After, so Entra retries instead
+    of failing the user; the directory's own message (hosts, DNs) stays in the log."""
     directory, client = failing
     directory.failure = DirectoryUnavailable(INTERNALS)
     result = client.simulate_request(method, f"{SCIM}{path}", json=body)
@@ -780,8 +784,8 @@ def test_an_unexpected_exception_is_500_with_the_request_id_and_the_traceback_on
     path: str,
     body: dict[str, Any] | None,
 ) -> None:
-    """DESIGN 4: "anything else: 500 with a fixed message and the request id; the traceback only in the
-    log"; RFC 7644 3.12: 500 "An internal error", no scimType."""
+    """docs/architecture.md, Errors: anything else is a 500 with a fixed sentence and the request id, the
+    traceback only in the log; RFC 7644 3.12: 500 "An internal error", no scimType."""
     directory, client = failing
     directory.failure = KeyError(INTERNALS)
     with caplog.at_level(logging.ERROR, logger="bridge.http.errors"):
@@ -813,8 +817,8 @@ def test_an_unexpected_exception_is_500_with_the_request_id_and_the_traceback_on
 def test_each_directory_refusal_has_its_documented_status(
     failing: tuple[FailingDirectory, ScimClient], failure: Exception, status: int, scim_type: str | None
 ) -> None:
-    """DESIGN 4 and the Errors table of docs/operate.md, reached here through the handler's own mapping (a
-    refusal the service did not translate on the way)."""
+    """The Errors of docs/architecture.md and of docs/operate.md, reached here through the handler's own
+    mapping (a refusal the service did not translate on the way)."""
     directory, client = failing
     directory.failure = failure
     assert_error(client.simulate_get(f"{SCIM}/Users"), status, scim_type, failure.args[0])

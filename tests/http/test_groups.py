@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.directory.errors import DirectoryUnavailable, NoSuchEntry
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet, ResourceMap
@@ -158,7 +158,7 @@ def test_a_group_that_fails_to_drop_a_deleted_user_is_named_and_the_others_are_c
     """The user's delete has happened, and a retry would be a 404: the request succeeds, every other
     group loses the member, and one error line names the group left behind for an operator."""
     directory = Refusing([USER_BASE, GROUP_BASE])
-    client = ScimClient(create_app(make_settings(), directory, maps))
+    client = ScimClient(create_app(create_services(make_settings(), directory, maps)))
     user = client.post_user({"userName": "hal"}).json["id"]
     for name in ("Ops", "Pay", "Dev"):
         added = client.simulate_post(
@@ -166,12 +166,12 @@ def test_a_group_that_fails_to_drop_a_deleted_user_is_named_and_the_others_are_c
         )
         assert added.status_code == 201
     directory.refuse = "cn=Pay"
-    with caplog.at_level(logging.ERROR, logger="bridge.groups"):
+    with caplog.at_level(logging.ERROR, logger="bridge.services.members"):
         assert client.simulate_delete(f"{SCIM}/Users/{user}").status_code == 204
     stored = [directory.raw(f"cn={name},{GROUP_BASE}")["member"] for name in ("Ops", "Pay", "Dev")]
     dn = f"uid=hal,{USER_BASE}"
     assert [dn.lower() in (v.lower() for v in values) for values in stored] == [False, True, False]
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "bridge.groups"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bridge.services.members"]
     assert f"cn=Pay,{GROUP_BASE}" in line and "the server went away" in line and "1 group(s)" in line
 
 
@@ -184,7 +184,7 @@ def test_a_create_whose_member_write_fails_takes_the_group_and_its_values_away_a
         {"object_classes": ["groupOfURLs"], "members": {"attribute": "scimMemberOf", "kept_on": "members"}}
     )
     directory = Refusing([USER_BASE, GROUP_BASE])
-    client = ScimClient(create_app(make_settings(), directory, maps))
+    client = ScimClient(create_app(create_services(make_settings(), directory, maps)))
     ids = [client.post_user({"userName": name}).json["id"] for name in ("ann", "ben")]
     directory.refuse = "uid=ben"
     members = [{"value": i} for i in ids]

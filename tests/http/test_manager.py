@@ -1,5 +1,5 @@
 """The enterprise ``manager`` in every form Entra and Microsoft's tools send, always returned as an object
-(entra-client.md section 2.5, forms a to f), stored as the manager's DN."""
+(``FORMS``, each id naming its source in docs/entra.md), stored as the manager's DN."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import falcon.testing
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import ConfigError, Settings
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet
@@ -68,7 +68,9 @@ def federated_settings(folder: Path, provider: IdentityProvider, **changes: Any)
 class Bridge:
     def __init__(self, settings: Settings, memory: InMemoryDirectory, maps: MapSet) -> None:
         self.clock = Clock()
-        self.client = falcon.testing.TestClient(create_app(settings, memory, maps, clock=self.clock))
+        self.client = falcon.testing.TestClient(
+            create_app(create_services(settings, memory, maps, clock=self.clock))
+        )
 
     def assert_with(
         self, assertion: str, client_id: str | None = CLIENT, **form: str

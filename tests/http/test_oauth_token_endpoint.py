@@ -17,7 +17,7 @@ import falcon.testing
 import jwt
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import Settings
 from bridge.directory.memory import InMemoryDirectory
 from bridge.hashes import hash_secret, new_secret
@@ -71,7 +71,9 @@ def oauth_settings(folder: Path, keys: list[Path], secrets: list[str], **more: A
 def app_for(
     settings: Settings, memory: InMemoryDirectory, maps: MapSet, clock: Clock | None = None
 ) -> falcon.testing.TestClient:
-    return falcon.testing.TestClient(create_app(settings, memory, maps, clock=clock or Clock()))
+    return falcon.testing.TestClient(
+        create_app(create_services(settings, memory, maps, clock=clock or Clock()))
+    )
 
 
 def token_request(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet
 from tests.conftest import SCIM, ScimClient, make_settings
@@ -108,7 +108,11 @@ def test_search_is_post_only(client: ScimClient) -> None:
 
 def limited(memory: InMemoryDirectory, maps: MapSet, **server: Any) -> ScimClient:
     settings = make_settings()
-    return ScimClient(create_app(replace(settings, server=replace(settings.server, **server)), memory, maps))
+    return ScimClient(
+        create_app(
+            create_services(replace(settings, server=replace(settings.server, **server)), memory, maps)
+        )
+    )
 
 
 def test_server_max_results_caps_each_page_and_is_advertised(

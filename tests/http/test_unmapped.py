@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import ScimConfig
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet
@@ -24,7 +24,7 @@ UNMAPPED = "scim_bridge_unmapped_attributes_total"
 
 def make(memory: InMemoryDirectory, maps: MapSet, policy: str = "ignore") -> ScimClient:
     settings = replace(make_settings(), scim=ScimConfig(unmapped=policy))  # type: ignore[arg-type]
-    return ScimClient(create_app(settings, memory, maps))
+    return ScimClient(create_app(create_services(settings, memory, maps)))
 
 
 def scrape(client: ScimClient) -> str:

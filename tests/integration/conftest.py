@@ -16,11 +16,12 @@ import ldap3
 import pytest
 import yaml
 
-from bridge.app import create_app
-from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings, load_maps
+from bridge.app import create_app, create_services
+from bridge.config import AuthConfig, DeprovisioningConfig, LdapConfig, Secret, Settings
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.ldap.flavors import ACTIVE_DIRECTORY
+from bridge.mapping.load import load_maps
 from bridge.mapping.model import MapSet, ResourceMap
 from bridge.testing.samba import SambaInfo
 from bridge.testing.slapd import SlapdInfo
@@ -60,7 +61,7 @@ def ldap_client(slapd: SlapdInfo, ldap_subtree: Subtree, maps: MapSet) -> Iterat
         settings = subtree_settings(slapd, ldap_subtree, **deprovisioning)
         pool = ConnectionPool(settings.ldap, Secret(slapd.password))
         pools.append(pool)
-        return ScimClient(create_app(settings, LdapDirectory(pool), resource_map or maps))
+        return ScimClient(create_app(create_services(settings, LdapDirectory(pool), resource_map or maps)))
 
     yield build
     for pool in pools:
@@ -174,11 +175,13 @@ def ad_client(samba: SambaInfo, ad_subtree: AdSubtree) -> Iterator[Callable[...,
         pool = ConnectionPool(settings.ldap, Secret(samba.password))
         pools.append(pool)
         app = create_app(
-            settings,
-            LdapDirectory(pool, ACTIVE_DIRECTORY),
-            load_maps(map_path),
-            id_filter=ACTIVE_DIRECTORY.id_filter,
-            dn_attribute=ACTIVE_DIRECTORY.dn_attribute,
+            create_services(
+                settings,
+                LdapDirectory(pool, ACTIVE_DIRECTORY),
+                load_maps(map_path),
+                id_filter=ACTIVE_DIRECTORY.id_filter,
+                dn_attribute=ACTIVE_DIRECTORY.dn_attribute,
+            )
         )
         return ScimClient(app)
 

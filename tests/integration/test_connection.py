@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import LdapConfig, Secret
 from bridge.directory.base import MATCH_ALL
 from bridge.directory.errors import DirectoryUnavailable
@@ -81,7 +81,9 @@ def test_an_unreachable_directory_is_a_503_with_retry_after_and_a_scim_body(
         tls="none",
         connect_timeout=1,
     )
-    app = create_app(settings, LdapDirectory(ConnectionPool(dead, Secret(slapd.password))), user_map)
+    app = create_app(
+        create_services(settings, LdapDirectory(ConnectionPool(dead, Secret(slapd.password))), user_map)
+    )
     response = ScimClient(app).simulate_get(f"{SCIM}/Users", params={"filter": 'userName eq "x"'})
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()

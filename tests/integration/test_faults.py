@@ -15,7 +15,7 @@ import falcon.testing
 import ldap3
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -47,7 +47,13 @@ def own(tmp_path: Path, maps: MapSet) -> Iterator[Own]:
         ldap = replace(settings.ldap, connect_timeout=1.0, operation_timeout=1.0, pool_size=4)
         settings = replace(settings, ldap=ldap)
         pool = ConnectionPool(settings.ldap, Secret(info.password))
-        yield Own(server, info, subtree, ScimClient(create_app(settings, LdapDirectory(pool), maps)), pool)
+        yield Own(
+            server,
+            info,
+            subtree,
+            ScimClient(create_app(create_services(settings, LdapDirectory(pool), maps))),
+            pool,
+        )
         pool.close()  # the server's own exit wakes a paused slapd before stopping it
 
 
@@ -176,7 +182,7 @@ def test_two_instances_creating_the_same_users_at_once_make_no_duplicates(
     comes from the userName, so the directory itself refuses the second add (409)."""
     settings = subtree_settings(slapd, ldap_subtree)
     pools = [ConnectionPool(settings.ldap, Secret(slapd.password)) for _ in range(2)]
-    clients = [ScimClient(create_app(settings, LdapDirectory(pool), maps)) for pool in pools]
+    clients = [ScimClient(create_app(create_services(settings, LdapDirectory(pool), maps))) for pool in pools]
     names = [f"twin{n}@contoso.com" for n in range(8)]
     statuses: dict[str, list[int]] = {name: [] for name in names}
     lock = threading.Lock()
@@ -217,6 +223,8 @@ def test_readiness_follows_the_directory_and_the_pool_is_measured(own: Own) -> N
     assert own.client.simulate_get(f"{SCIM}/Users", params=lookup).status_code == 200
     text = anonymous.simulate_get("/metrics").text
     assert "scim_bridge_ldap_connections_in_use 0.0" in text.splitlines()
-    opened = [line for line in text.splitlines() if line.startswith("scim_bridge_ldap_connections_opened ")]
+    opened = [
+        line for line in text.splitlines() if line.startswith("scim_bridge_ldap_connections_opened_total ")
+    ]
     assert opened and float(opened[0].split()[1]) >= 2  # one before the kill, one after the restart
     assert 'scim_bridge_directory_operations_total{operation="ping",outcome="error"} 1.0' in text

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bridge.directory.ldap.render import dn_key, make_rdn, parent_dn
+from bridge.directory.dn import dn_key, parent_dn
+from bridge.directory.ldap.render import make_rdn
 from bridge.directory.memory import InMemoryDirectory
 from bridge.scim.schemas import ERROR, PATCH_OP
 from bridge.testing.slapd import SlapdInfo

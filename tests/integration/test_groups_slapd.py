@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -128,7 +128,9 @@ def shape(
         settings = subtree_settings(info, subtree)
         pool = ConnectionPool(settings.ldap, Secret(info.password))
         own = Inspector(info, subtree)
-        yield Shape(request.param, ScimClient(create_app(settings, LdapDirectory(pool), maps)), own)
+        yield Shape(
+            request.param, ScimClient(create_app(create_services(settings, LdapDirectory(pool), maps))), own
+        )
         own.conn.unbind()
         pool.close()
 
@@ -349,7 +351,9 @@ def test_two_instances_picking_the_same_gid_end_with_different_ones(
     pool = ConnectionPool(settings.ldap, Secret(slapd.password))
     directory = RacingInstance(pool)
     directory.inspector, directory.after = inspector, rival_after
-    client = ScimClient(create_app(settings, directory, group_map_with(SHAPES["posixGroup"])))
+    client = ScimClient(
+        create_app(create_services(settings, directory, group_map_with(SHAPES["posixGroup"])))
+    )
     try:
         created = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Racers"})
         assert created.status_code == 201, created.json
@@ -466,7 +470,9 @@ def test_with_integrity_overlay_refint_follows_a_renamed_and_a_deleted_group_on_
         settings = subtree_settings(info, subtree)
         pool = ConnectionPool(settings.ldap, Secret(info.password))
         shape = Shape(
-            "dynlist", ScimClient(create_app(settings, LdapDirectory(pool), maps)), Inspector(info, subtree)
+            "dynlist",
+            ScimClient(create_app(create_services(settings, LdapDirectory(pool), maps))),
+            Inspector(info, subtree),
         )
         try:
             group_id = shape.client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops"}).json["id"]

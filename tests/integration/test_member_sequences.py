@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -134,7 +134,7 @@ def test_memberof_follows_a_renamed_group_on_slapd(memberof_only: SlapdInfo, map
         pool = ConnectionPool(settings.ldap, Secret(memberof_only.password))
         inspector = Inspector(memberof_only, subtree)
         try:
-            client = ScimClient(create_app(settings, LdapDirectory(pool), maps))
+            client = ScimClient(create_app(create_services(settings, LdapDirectory(pool), maps)))
             ann = _user(client, "ann")
             group = _group(client, "Staff", [ann])  # remembered: the rename is the PATCH's first write
             assert (

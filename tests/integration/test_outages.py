@@ -22,7 +22,7 @@ import falcon.testing
 import ldap3
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -80,7 +80,7 @@ def bridge_over(maps: MapSet) -> Iterator[Callable[..., Bridge]]:
         settings = replace(settings, ldap=config)
         pool = ConnectionPool(config, Secret(password))
         pools.append(pool)
-        app = create_app(settings, LdapDirectory(pool), maps)
+        app = create_app(create_services(settings, LdapDirectory(pool), maps))
         return Bridge(ScimClient(app), falcon.testing.TestClient(app), pool, servers)
 
     yield build

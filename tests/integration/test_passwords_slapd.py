@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -166,7 +166,9 @@ def strong(strong_slapd: SlapdInfo) -> Iterator[Callable[[str], tuple[ScimClient
             pool = ConnectionPool(settings.ldap, Secret(strong_slapd.password))
             inspector = Inspector(strong_slapd, subtree)
             opened.extend((pool, inspector))
-            return ScimClient(create_app(settings, LdapDirectory(pool), scheme_map(scheme))), inspector
+            return ScimClient(
+                create_app(create_services(settings, LdapDirectory(pool), scheme_map(scheme)))
+            ), inspector
 
         yield build
         for thing in opened:

@@ -13,7 +13,7 @@ import falcon.testing
 import ldap3
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import SafetyConfig, Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -37,7 +37,7 @@ def instance(slapd: SlapdInfo, ldap_subtree: Subtree, maps: MapSet) -> Iterator[
         settings = subtree_settings(slapd, ldap_subtree)
         settings = replace(settings, safety=SafetyConfig(**safety)) if safety else settings
         pools.append(ConnectionPool(settings.ldap, Secret(slapd.password)))
-        return ScimClient(create_app(settings, LdapDirectory(pools[-1]), maps))
+        return ScimClient(create_app(create_services(settings, LdapDirectory(pools[-1]), maps)))
 
     yield build
     for pool in pools:

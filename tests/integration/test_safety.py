@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import SafetyConfig, Secret, load_settings, parse_settings
 from bridge.directory.base import MATCH_ALL, Directory
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet
-from bridge.safety import BREAKER_RDN
 from bridge.scim.schemas import ERROR, PATCH_OP
+from bridge.services.safety import BREAKER_RDN
 from bridge.testing.slapd import SlapdInfo
 from tests.conftest import SCIM, ScimClient, make_settings
 from tests.integration.conftest import cli, subtree_settings
@@ -43,7 +43,7 @@ class Bench:
 
     def client(self, **safety: Any) -> ScimClient:
         settings = replace(self.settings, safety=SafetyConfig(**safety))
-        return ScimClient(create_app(settings, self.directory, self.maps, clock=self.clock))
+        return ScimClient(create_app(create_services(settings, self.directory, self.maps, clock=self.clock)))
 
     def breaker_description(self) -> str | None:
         base = self.settings.ldap.user_base
@@ -183,7 +183,11 @@ def test_breaker_status_and_release_on_the_command_line(
     pool = ConnectionPool(settings.ldap, Secret(slapd.password))
     try:
         client = ScimClient(
-            create_app(replace(settings, safety=SafetyConfig(deprovision_limit=1)), LdapDirectory(pool), maps)
+            create_app(
+                create_services(
+                    replace(settings, safety=SafetyConfig(deprovision_limit=1)), LdapDirectory(pool), maps
+                )
+            )
         )
         users = [new_user(client, f"c{n}") for n in range(2)]
         assert unassign(client, users[0]).status_code == 200

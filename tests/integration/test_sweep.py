@@ -23,7 +23,7 @@ from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.memory import InMemoryDirectory
 from bridge.mapping.model import MapSet
-from bridge.service import Sweep
+from bridge.services.deprovision import Sweep
 from bridge.testing.slapd import SlapdInfo
 from tests.conftest import SCIM, ScimClient, make_settings
 from tests.integration.conftest import REPO, cli, subtree_settings
@@ -44,7 +44,7 @@ class World:
     def __init__(self, directory: Directory, settings: Any, maps: MapSet) -> None:
         self.directory, self.maps, self.wall = directory, maps, Wall()
         self.settings = replace(settings, deprovisioning=DeprovisioningConfig(delete_after_days=30))
-        self.client = ScimClient(create_app(self.settings, directory, maps, now=self.wall))
+        self.client = ScimClient(create_app(create_services(self.settings, directory, maps, now=self.wall)))
 
     def sweep(self, **safety: Any) -> Sweep:
         settings = replace(self.settings, safety=SafetyConfig(**safety)) if safety else self.settings

@@ -10,7 +10,7 @@ from dataclasses import replace
 import falcon.testing
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -38,7 +38,7 @@ def setup(unique_slapd: SlapdInfo, maps: MapSet) -> Iterator[tuple[ScimClient, I
         settings = replace(settings, ldap=replace(settings.ldap, uniqueness="directory"))
         pool = ConnectionPool(settings.ldap, Secret(unique_slapd.password))
         inspector = Inspector(unique_slapd, subtree)
-        yield ScimClient(create_app(settings, LdapDirectory(pool), maps)), inspector
+        yield ScimClient(create_app(create_services(settings, LdapDirectory(pool), maps))), inspector
         inspector.conn.unbind()
         pool.close()
 

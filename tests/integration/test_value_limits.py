@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bridge.config import load_maps
+from bridge.mapping.load import load_maps
 from bridge.mapping.model import MapSet, Rule
 from bridge.scim.schemas import ERROR, PATCH_OP
-from bridge.service import RDN_INDEX_BYTES, rdn_index_bytes
+from bridge.services.naming import RDN_INDEX_BYTES, rdn_index_bytes
 from tests.conftest import OPENLDAP_MAP, SCIM, ScimClient
 from tests.integration.conftest import AD_MAP
 from tests.slapd_fixtures import Inspector

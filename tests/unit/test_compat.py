@@ -1,6 +1,6 @@
 """Entra's deviations from RFC 7643/7644, tolerated in ``bridge.scim.compat``.
 
-The keys in brackets ([D1], [R1], ...) resolve in ``shared/reference/entra-client.md`` section 12.
+The keys in brackets ([D1], [R1], ...) resolve in the Sources of ``docs/entra.md``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bridge.scim.compat import PatchOperation, coerce_boolean, normalize_patch, normalize_resource
+from bridge.scim.canonical import PatchOperation, normalize_patch, normalize_resource
+from bridge.scim.compat import coerce_boolean
 from bridge.scim.errors import InvalidPath, InvalidSyntax, InvalidValue, NoTarget, ScimError
 from bridge.scim.filter import AttrPath, Compare
 from bridge.scim.path import Path
@@ -415,7 +416,7 @@ def test_malformed_patch_bodies_are_refused_with_the_rfc_error_type(
 
 
 def test_every_quirk_of_the_catalogue_names_functions_that_exist() -> None:
-    """entra-client.md section 9 lists Q1 to Q28; each has its handler named in compat.QUIRKS."""
+    """The catalogue lists Entra's quirks Q1 to Q28; each has its handler named in compat.QUIRKS."""
     import importlib
 
     from bridge.scim.compat import QUIRKS

@@ -1,4 +1,5 @@
-"""The configuration: one YAML file, validated once, every problem reported by its YAML path (DESIGN 1.5)."""
+"""The configuration: one YAML file, validated once, every problem reported by its YAML path
+(docs/architecture.md, Principles 5)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.cli import EXIT_CONFIG, EXIT_OK, main
+from bridge.cli import main
 from bridge.config import (
     PLACEHOLDER_HASH,
     ConfigError,
@@ -25,6 +26,7 @@ from bridge.config import (
     parse_settings,
     read_bind_password,
 )
+from bridge.ops.exits import EXIT_CONFIG, EXIT_OK
 from tests.conftest import OPENLDAP_MAP, REPO
 
 EXAMPLE = REPO / "config" / "bridge.example.yaml"
@@ -99,7 +101,7 @@ def test_the_example_config_parses(folder: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_minimal_config_gets_the_documented_defaults(folder: Path) -> None:
-    """Every optional key has a default (bridge/config.py field docs)."""
+    """Every optional key has a default (bridge/config/settings.py field docs)."""
     settings = parse_settings(minimal(), str(folder / "bridge.yaml"))
     assert settings.server == ServerConfig()
     assert (settings.server.host, settings.server.port, settings.server.base_path) == (
@@ -120,7 +122,7 @@ def test_a_single_value_where_a_list_belongs_is_a_list_of_one(folder: Path) -> N
 
 
 def test_a_systemd_credential_replaces_the_password_file(folder: Path) -> None:
-    """bind_password_credential (LoadCredential=) is the alternative to a file (DESIGN 6.8)."""
+    """bind_password_credential (LoadCredential=) is the alternative to a file."""
     data = edited(ldap={"bind_password_credential": "bind-password"})
     del data["ldap"]["bind_password_file"]
     settings = parse_settings(data, str(folder / "bridge.yaml"))
@@ -132,7 +134,7 @@ def test_a_systemd_credential_replaces_the_password_file(folder: Path) -> None:
     [("starttls", "ldap://h"), ("none", "ldap://h:389"), ("ldaps", "ldaps://h:636"), ("ldaps", "LDAPS://h")],
 )
 def test_tls_modes_accept_their_url_schemes(folder: Path, tls: str, url: str) -> None:
-    """starttls and none use ldap:// URLs, ldaps uses ldaps:// (bridge/config.py LdapConfig.tls)."""
+    """starttls and none use ldap:// URLs, ldaps uses ldaps:// (bridge/config/settings.py LdapConfig.tls)."""
     settings = parse_settings(edited(ldap={"tls": tls, "urls": [url]}), str(folder / "bridge.yaml"))
     assert settings.ldap.tls == tls
 
@@ -166,7 +168,7 @@ UNKNOWN_KEYS = [
 def test_unknown_keys_are_errors_with_a_did_you_mean(
     folder: Path, change: dict[str, Any], problem: str
 ) -> None:
-    """A typo never passes silently (bridge/config.py module docstring)."""
+    """A typo never passes silently (bridge/config/load.py module docstring)."""
     found = problems(edited(**change), folder)
     assert any(item.startswith(problem) for item in found), found
 
@@ -354,13 +356,14 @@ RULES = [
 def test_rules_across_keys_and_files_are_checked_with_a_hint(
     folder: Path, change: dict[str, Any], problem: str
 ) -> None:
-    """Token hash format, TLS/URL consistency, password source, files that must exist (DESIGN 1.5)."""
+    """Token hash format, TLS/URL consistency, password source, files that must exist
+    (docs/architecture.md, Principles 5)."""
     found = problems(edited(**change), folder)
     assert any(item.startswith(problem) for item in found), found
 
 
 def test_every_type_problem_is_reported_at_once(folder: Path) -> None:
-    """One run shows every structural problem, not the first (bridge/config.py load_settings)."""
+    """One run shows every structural problem, not the first (bridge/config/load.py load_settings)."""
     data = edited(
         ldap={"tls": "start_tls", "bind_pasword_file": "x"}, server={"port": "80"}, logging={"level": "info"}
     )
@@ -394,7 +397,7 @@ def test_every_rule_problem_is_reported_at_once(folder: Path) -> None:
 
 def test_a_typo_does_not_hide_the_other_problems(folder: Path) -> None:
     """ "Every problem reported at once": an unknown key and a bad token hash in one file are both
-    reported in one run (DESIGN 1.5, bridge/config.py module docstring)."""
+    reported in one run (docs/architecture.md, Principles 5; bridge/config/load.py's docstring)."""
     found = problems(edited(auth={"token_hashes": ["sha256:abc"]}, servre={}), folder)
     assert any(item.startswith("servre: unknown key") for item in found)
     assert any(item.startswith("auth.token_hashes[0]: must be 'sha256:'") for item in found)
@@ -443,7 +446,7 @@ def test_load_settings_reports_a_missing_file(folder: Path) -> None:
 
 
 def test_the_bind_password_is_the_first_line_of_its_file_and_never_shows_itself(folder: Path) -> None:
-    """matrix-synapse-ldap3's bind_password_file (DESIGN 6.8); a Secret's repr hides it."""
+    """matrix-synapse-ldap3's bind_password_file; a Secret's repr hides it."""
     settings = parse_settings(minimal(), str(folder / "bridge.yaml"))
     secret = read_bind_password(settings.ldap, folder)
     assert secret.reveal() == "s3cret-bind"
@@ -453,7 +456,7 @@ def test_the_bind_password_is_the_first_line_of_its_file_and_never_shows_itself(
 
 
 def test_the_bind_password_comes_from_the_systemd_credentials_directory(folder: Path, tmp_path: Path) -> None:
-    """LoadCredential= puts the file in $CREDENTIALS_DIRECTORY (DESIGN 6.8)."""
+    """LoadCredential= puts the file in $CREDENTIALS_DIRECTORY."""
     credentials = tmp_path / "credentials"
     credentials.mkdir()
     (credentials / "bind-password").write_text("from-systemd\n")
@@ -468,7 +471,7 @@ def test_the_bind_password_comes_from_the_systemd_credentials_directory(folder: 
 
 
 def test_a_secret_is_redacted_in_a_settings_repr() -> None:
-    """Secrets never reach a log line through a repr (bridge/config.py Secret)."""
+    """Secrets never reach a log line through a repr (bridge/config/secret.py Secret)."""
     assert repr(Secret("hunter2")) == "Secret('***')"
 
 
@@ -479,7 +482,7 @@ def test_token_new_prints_a_token_once_and_the_matching_hash_line(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`scim-ldap-bridge token new`: a token for Entra's Secret Token field, shown once, and the
-    config line holding its SHA-256, which the config accepts (DESIGN 6.8, [D1] 7.1)."""
+    config line holding its SHA-256, which the config accepts ([D1])."""
     assert main(["token", "new"]) == EXIT_OK
     out = capsys.readouterr().out
     token = re.search(r"^Secret Token: (\S+)$", out, re.MULTILINE)
@@ -532,7 +535,8 @@ def test_check_config_also_checks_the_attribute_map(folder: Path, capsys: pytest
 
 
 def test_settings_cannot_change_after_validation(folder: Path) -> None:
-    """Configuration is validated once and then immutable (DESIGN 1.5: frozen dataclasses)."""
+    """Configuration is validated once and then immutable (docs/architecture.md, Principles 5: frozen
+    dataclasses)."""
     settings: Settings = parse_settings(minimal(), str(folder / "bridge.yaml"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.ldap.tls = "none"  # type: ignore[misc]

@@ -1,7 +1,9 @@
 """The docs say only what the program has: every relative link of README.md, docs/*.md and bench/README.md
 resolves inside the repository (an ``#anchor`` to a heading of its file), every ``scim-ldap-bridge``
 command they name is one of ``--help`` (its options too), every configuration key they name is a key of
-:class:`bridge.config.Settings`, and every endpoint they name is routed by the app."""
+:class:`bridge.config.Settings`, every endpoint they name is routed by the app, every file of the repository
+they name exists (the modules of docs/architecture.md's layout too), and every source key cited ([D1] in
+docs, docstrings and tests) is listed under the Sources of docs/entra.md or docs/okta.md."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.cli import parser
 from bridge.config import Settings
 from bridge.directory.memory import InMemoryDirectory
@@ -192,10 +194,96 @@ def test_every_endpoint_the_docs_name_is_routed(tmp_path: Path, maps: MapSet) ->
     client = {"id": "entra-1", "secret_hashes": [TOKEN_HASH]}
     settings = settings_with(tmp_path, {"oauth": {"signing_keys": [str(key)], "clients": [client]}})
     directory = InMemoryDirectory([SUFFIX, USER_BASE, GROUP_BASE])
-    app = create_app(settings, directory, maps)
+    app = create_app(create_services(settings, directory, maps))
     named = set(named_paths())
     for expected in ("/Users", "/Groups", "/Schemas", "/ResourceTypes", "/ServiceProviderConfig", "/.search"):
         assert any(path == f"/scim/v2{expected}" for _, path in named), expected
     assert {"/healthz", "/readyz", "/metrics", "/oauth/token"} <= {path for _, path in named}
     unrouted = sorted({f"{where}: {path}" for where, path in named if app._router.find(path) is None})
     assert not unrouted, "\n".join(unrouted)
+
+
+# The repository's paths as the README and docs/ name them, and module paths relative to bridge/
+# (`services/recent.py`, as docs/architecture.md writes them) in their code spans.
+REPO_PATH = re.compile(r"(?<![\w./-])((?:bridge|tests|bench|packaging|config|systemd)/[\w./*-]*[\w/*])")
+MODULE_PATH = re.compile(r"(?:services|scim|mapping|directory|http|ops|oauth|config|testing)/[\w/.]*\w")
+DOC_PAGES = [page for page in PAGES if page.parent == REPO / "docs" or page == REPO / "README.md"]
+
+
+def named_repo_paths(page: Path) -> Iterator[str]:
+    text = page.read_text(encoding="utf-8")
+    yield from REPO_PATH.findall(text)
+    for span in INLINE_CODE.findall(FENCE.sub("", text)):
+        if MODULE_PATH.fullmatch(span.strip()):
+            yield span.strip()
+
+
+def exists(path: str) -> bool:
+    """A path of the repository or of bridge/ (a glob matching something, for ``tests/test_*.py``)."""
+    return any(
+        any(base.glob(path)) if "*" in path else (base / path).exists() for base in (REPO, REPO / "bridge")
+    )
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=page_id)
+def test_every_file_the_docs_name_is_in_the_repository(page: Path) -> None:
+    missing = sorted({path for path in named_repo_paths(page) if not exists(path)})
+    assert not missing, f"{page_id(page)} names what the repository lacks: {missing}"
+
+
+def layout_entries(block: str) -> Iterator[str]:
+    """The paths of a layout tree as docs/architecture.md draws it: a line indented less than the
+    descriptions names an entry (a ``package/`` opens it for the lines below), and every ``name.py`` or
+    ``name/`` in a description belongs to the package of its line."""
+    packages: list[tuple[int, str]] = []
+    for line in block.splitlines()[1:]:
+        entry = re.match(r"( {1,9})([\w.]+/?)(?= |$)", line)
+        rest = line
+        if entry:
+            indent, name = len(entry.group(1)), entry.group(2)
+            while packages and packages[-1][0] >= indent:
+                packages.pop()
+            yield "/".join(["bridge", *(package for _, package in packages), name]).rstrip("/")
+            if name.endswith("/"):
+                packages.append((indent, name.rstrip("/")))
+            rest = line[entry.end() :]
+        here = "/".join(["bridge", *(package for _, package in packages)])
+        for name in re.findall(r"(?<![\w./-])([a-z_]+\.py|[a-z_]+/)(?=[\s,.;:)]|$)", rest):
+            yield f"{here}/{name}".rstrip("/")
+
+
+def test_every_module_of_the_architecture_layout_exists() -> None:
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"^```\n(bridge/\n.*?)^```", text, re.MULTILINE | re.DOTALL)
+    entries = list(layout_entries(block))
+    assert {"bridge/app.py", "bridge/services/users.py", "bridge/directory/ldap/watch.py"} <= set(entries)
+    missing = [path for path in entries if not (REPO / path).exists()]
+    assert not missing, missing
+
+
+# Source keys ([D1], [O3]) and the page whose Sources list them: Okta's in docs/okta.md, Entra's (also
+# those the code's docstrings and the tests cite) in docs/entra.md.
+SOURCE_KEY = re.compile(r"\[([DIOQRT]\d+b?)\]")
+
+
+def listed_sources(page: Path) -> set[str]:
+    text = page.read_text(encoding="utf-8")
+    sources = text[text.index("\n## Sources\n") :]
+    return set(re.findall(r"^- \[(\w+)\]", sources, re.MULTILINE))
+
+
+def test_every_source_key_cited_is_listed_under_sources() -> None:
+    listed = {name: listed_sources(REPO / "docs" / name) for name in ("entra.md", "okta.md")}
+    cited: dict[str, set[str]] = {"entra.md": set(), "okta.md": set()}
+    for path in [
+        *(REPO / "bridge").rglob("*.py"),
+        *(REPO / "bridge").rglob("*.json"),
+        *(REPO / "tests").rglob("*.py"),
+    ]:
+        for key in SOURCE_KEY.findall(path.read_text(encoding="utf-8")):
+            cited["okta.md" if key.startswith("O") else "entra.md"].add(key)
+    for name in cited:
+        cited[name] |= set(SOURCE_KEY.findall((REPO / "docs" / name).read_text(encoding="utf-8")))
+    assert {"D1", "R1", "I16b", "T1"} <= cited["entra.md"] and {"O1"} <= cited["okta.md"]
+    unlisted = {name: sorted(cited[name] - listed[name]) for name in cited if cited[name] - listed[name]}
+    assert not unlisted, unlisted

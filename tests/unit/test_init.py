@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bridge.init import InitError
-from bridge.init.command import Prompts
-from bridge.init.discover import Discovery, Kind, rank
-from bridge.init.maps import MapPlan, plan_map, shipped_map
-from bridge.init.write import config_state, default_store, layout, service_gid, write_file
 from bridge.mapping.load import parse_maps
+from bridge.ops.init import InitError
+from bridge.ops.init.discover import Discovery, Kind, rank
+from bridge.ops.init.maps import MapPlan, plan_map, shipped_map
+from bridge.ops.init.prompts import Prompts
+from bridge.ops.init.write import config_state, default_store, layout, service_gid, write_file
 from tests.conftest import OPENLDAP_MAP, REPO
 
 AD_MAP = REPO / "config" / "maps" / "active-directory.yaml"

@@ -1,6 +1,6 @@
 """The attribute map: loading, converters, templates, documents and changes, filter translation.
 
-Keys in brackets ([D1], [I16], ...) resolve in ``shared/reference/entra-client.md`` section 12.
+Keys in brackets ([D1], [I16], ...) resolve in the Sources of ``docs/entra.md``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.config import load_user_map
 from bridge.directory.base import (
     MATCH_ALL,
     MATCH_NOTHING,
@@ -32,7 +31,7 @@ from bridge.directory.base import (
 from bridge.directory.ldap.render import render_filter
 from bridge.mapping.engine import UserMapping
 from bridge.mapping.filters import FilterTranslator
-from bridge.mapping.load import MapError, parse_maps, parse_user_map
+from bridge.mapping.load import MapError, load_user_map, parse_maps, parse_user_map
 from bridge.mapping.model import PPOLICY_LOCK, Converter, ResourceMap
 from bridge.scim.errors import InvalidFilter, InvalidValue
 from bridge.scim.filter import parse_filter
@@ -174,14 +173,15 @@ BAD_ROWS = [
 
 @pytest.mark.parametrize(("rows", "problem"), BAD_ROWS)
 def test_a_bad_row_is_reported_by_its_yaml_path_with_a_hint(rows: dict[str, Any], problem: str) -> None:
-    """Every map problem names the row's YAML path and says what would be right (DESIGN 1.5)."""
+    """Every map problem names the row's YAML path and says what would be right (docs/architecture.md,
+    Principles 5)."""
     problems = problems_of(with_rows(**rows))
     assert len(problems) == 1
     assert problems[0].startswith(problem)
 
 
 def test_every_bad_row_is_reported_at_once() -> None:
-    """An admin fixes a map in one round: all problems, not the first (DESIGN 1.5)."""
+    """An admin fixes a map in one round: all problems, not the first (docs/architecture.md, Principles 5)."""
     problems = problems_of(with_rows(favouriteColour="colour", nickName="cn", **{"emails.value": "mail2"}))
     assert [problem.split(":")[0] for problem in problems] == [
         "user.attributes.favouriteColour",
@@ -254,7 +254,8 @@ BAD_SECTIONS = [
 
 @pytest.mark.parametrize(("data", "problem"), BAD_SECTIONS)
 def test_bad_sections_are_reported_by_their_yaml_path(data: Any, problem: str) -> None:
-    """Unknown keys are errors, a missing rdn mapping or disable method is named (DESIGN 1.5)."""
+    """Unknown keys are errors, a missing rdn mapping or disable method is named (docs/architecture.md,
+    Principles 5)."""
     assert any(found.startswith(problem) for found in problems_of(data)), problems_of(data)
 
 
@@ -312,6 +313,17 @@ ROUND_TRIPS = [
     pytest.param(
         Converter(strip_suffix="@contoso.com"), "bob@fabrikam.com", "bob@fabrikam.com", id="other-domain"
     ),
+    # The suffix is restored as configured, so a value in another case is kept whole: Entra compares
+    # userName exactly and would re-send a difference every cycle [D1][I16].
+    pytest.param(
+        Converter(strip_suffix="@contoso.com"), "JDoe@contoso.com", "JDoe", id="suffix-stripped-keeps-case"
+    ),
+    pytest.param(
+        Converter(strip_suffix="@contoso.com"),
+        "JDoe@CONTOSO.com",
+        "JDoe@CONTOSO.com",
+        id="suffix-in-another-spelling-kept-whole",
+    ),
 ]
 
 
@@ -345,22 +357,17 @@ def test_converters_refuse_values_the_directory_cannot_hold(
         converter.to_ldap(value)
 
 
-def test_strip_suffix_strips_only_the_configured_spelling_so_every_value_reads_back_exactly() -> None:
-    """The suffix is restored as configured, so a value in another case is kept whole: Entra compares
-    userName exactly and would re-send a difference every cycle [D1][I16]."""
-    converter = Converter(strip_suffix="@contoso.com")
-    assert converter.to_ldap("JDoe@contoso.com") == "JDoe"
-    assert converter.from_ldap("JDoe") == "JDoe@contoso.com"
-    assert converter.to_ldap("JDoe@CONTOSO.com") == "JDoe@CONTOSO.com"
-    assert converter.from_ldap("JDoe@CONTOSO.com") == "JDoe@CONTOSO.com"
-
-
-def test_strip_suffix_equality_finds_both_spellings_of_a_username() -> None:
+@pytest.mark.parametrize(
+    ("value", "equal"),
+    [
+        ("JDOE@CONTOSO.COM", ("JDOE@CONTOSO.COM", "JDOE")),
+        ("jdoe@contoso.com", ("jdoe", "jdoe@contoso.com")),
+        ("no-at-sign", ()),
+    ],
+)
+def test_strip_suffix_equality_finds_both_spellings_of_a_username(value: str, equal: tuple[str, ...]) -> None:
     """Filters and the uniqueness check compare userName ignoring case, as Entra's matching does [D1]."""
-    converter = Converter(strip_suffix="@contoso.com")
-    assert converter.equality_values("JDOE@CONTOSO.COM") == ("JDOE@CONTOSO.COM", "JDOE")
-    assert converter.equality_values("jdoe@contoso.com") == ("jdoe", "jdoe@contoso.com")
-    assert converter.equality_values("no-at-sign") == ()
+    assert Converter(strip_suffix="@contoso.com").equality_values(value) == equal
 
 
 def test_a_directory_value_that_is_not_a_number_reads_back_as_text() -> None:
@@ -409,30 +416,41 @@ def entry(
     return Entry("uid=x,ou=people,dc=example,dc=org", "ou=people,dc=example,dc=org", "id-1", attributes)
 
 
-def test_every_row_of_the_shipped_map_stores_the_value_in_its_ldap_attribute(user_map: ResourceMap) -> None:
+@pytest.fixture
+def mapping(user_map: ResourceMap) -> UserMapping:
+    """The engine over the shipped map."""
+    return UserMapping(user_map)
+
+
+@pytest.fixture
+def stored(mapping: UserMapping) -> Entry:
+    """The entry the shipped map makes of ``FULL``."""
+    return entry(mapping.to_ldap(FULL))
+
+
+def test_every_row_of_the_shipped_map_stores_the_value_in_its_ldap_attribute(mapping: UserMapping) -> None:
     """One LDAP attribute per row, values as sent (config/maps/openldap.yaml)."""
-    assert UserMapping(user_map).to_ldap(FULL) == FULL_LDAP
+    assert mapping.to_ldap(FULL) == FULL_LDAP
 
 
-def test_every_row_of_the_shipped_map_reads_back_exactly_as_sent(user_map: ResourceMap) -> None:
+def test_every_row_of_the_shipped_map_reads_back_exactly_as_sent(mapping: UserMapping, stored: Entry) -> None:
     """Case, phone formats and address lines come back unchanged, so Entra has nothing to re-send
     [D1][I16] (Q22)."""
-    mapping = UserMapping(user_map)
-    assert mapping.to_document(entry(mapping.to_ldap(FULL))) == FULL
+    assert mapping.to_document(stored) == FULL
 
 
-def test_a_locked_entry_reads_back_inactive_and_a_temporary_lockout_does_not(user_map: ResourceMap) -> None:
+@pytest.mark.parametrize(
+    ("locked_time", "active"),
+    [(PPOLICY_LOCK, False), ("20261122083000Z", True)],
+    ids=["permanent-lock", "temporary-lockout"],
+)
+def test_a_locked_entry_reads_back_inactive_and_a_temporary_lockout_does_not(
+    mapping: UserMapping, locked_time: str, active: bool
+) -> None:
     """ppolicy's permanent lock 000001010000Z is "disabled"; a timestamp from failed binds is not,
     so a client never unlocks an account under attack by re-enabling it (config/maps/openldap.yaml)."""
-    mapping = UserMapping(user_map)
-    assert (
-        mapping.to_document(entry({"uid": ("a",), "pwdAccountLockedTime": (PPOLICY_LOCK,)}))["active"]
-        is False
-    )
-    assert (
-        mapping.to_document(entry({"uid": ("a",), "pwdAccountLockedTime": ("20261122083000Z",)}))["active"]
-        is True
-    )
+    locked = entry({"uid": ("a",), "pwdAccountLockedTime": (locked_time,)})
+    assert mapping.to_document(locked)["active"] is active
 
 
 TEMPLATES = [
@@ -469,11 +487,11 @@ TEMPLATES = [
 
 @pytest.mark.parametrize(("document", "sn", "cn"), TEMPLATES)
 def test_cn_and_sn_are_filled_from_templates_when_the_client_sent_none(
-    user_map: ResourceMap, document: dict[str, Any], sn: str, cn: str
+    mapping: UserMapping, document: dict[str, Any], sn: str, cn: str
 ) -> None:
     """person requires cn and sn (RFC 4519); the map's default templates fill them, first complete
     template wins (config/maps/openldap.yaml)."""
-    values = UserMapping(user_map).to_ldap(document)
+    values = mapping.to_ldap(document)
     assert (values["sn"], values["cn"]) == ((sn,), (cn,))
 
 
@@ -484,9 +502,8 @@ def test_a_value_the_converter_refuses_is_invalid_value_naming_the_row(map_with:
         mapping.to_ldap({"userName": "jdoe"})
 
 
-def test_a_new_entry_carries_the_object_classes_and_the_lock_when_inactive(user_map: ResourceMap) -> None:
+def test_a_new_entry_carries_the_object_classes_and_the_lock_when_inactive(mapping: UserMapping) -> None:
     """POST with active=false creates the entry locked in the same add (RFC 7644 3.3)."""
-    mapping = UserMapping(user_map)
     assert mapping.new_entry({"userName": "u"}, active=False) == {
         "uid": ("u",),
         "sn": ("u",),
@@ -531,18 +548,15 @@ CHANGES = [
 
 @pytest.mark.parametrize(("new", "expected"), CHANGES)
 def test_changes_are_the_smallest_set_of_modifications(
-    user_map: ResourceMap, new: dict[str, Any], expected: list[Modification]
+    mapping: UserMapping, stored: Entry, new: dict[str, Any], expected: list[Modification]
 ) -> None:
     """Read, patch, diff, write: only attributes whose values differ are written, so an identical
     Entra cycle writes nothing (bridge/mapping/engine.py)."""
-    mapping = UserMapping(user_map)
-    current = entry(mapping.to_ldap(FULL))
-    assert mapping.changes(current, FULL, new) == expected
+    assert mapping.changes(stored, FULL, new) == expected
 
 
-def test_enabling_a_ppolicy_locked_entry_deletes_only_the_permanent_lock(user_map: ResourceMap) -> None:
+def test_enabling_a_ppolicy_locked_entry_deletes_only_the_permanent_lock(mapping: UserMapping) -> None:
     """The lock value is deleted, not the attribute, so a concurrent lockout time is not lost."""
-    mapping = UserMapping(user_map)
     locked = entry({**mapping.to_ldap(FULL), "pwdAccountLockedTime": (PPOLICY_LOCK,)})
     assert mapping.changes(locked, {**FULL, "active": False}, FULL) == [
         Modification("delete", "pwdAccountLockedTime", (PPOLICY_LOCK,)),
@@ -551,18 +565,16 @@ def test_enabling_a_ppolicy_locked_entry_deletes_only_the_permanent_lock(user_ma
 
 
 def test_a_disable_records_when_in_the_since_attribute_and_a_disabled_create_too(
-    user_map: ResourceMap,
+    user_map: ResourceMap, mapping: UserMapping, stored: Entry
 ) -> None:
     """``active.since`` (the shipped map: scimDisabledAt) holds the time of the disable, which ``sweep``
     compares with deprovisioning.delete_after_days."""
-    mapping = UserMapping(user_map)
     assert user_map.active is not None and user_map.active.since == "scimDisabledAt"
-    enabled = entry(mapping.to_ldap(FULL))
-    assert mapping.changes(enabled, FULL, {**FULL, "active": False}, now="20261122101500Z") == [
+    assert mapping.changes(stored, FULL, {**FULL, "active": False}, now="20261122101500Z") == [
         Modification("replace", "pwdAccountLockedTime", (PPOLICY_LOCK,)),
         Modification("replace", "scimDisabledAt", ("20261122101500Z",)),
     ]
-    assert mapping.changes(enabled, FULL, {**FULL, "title": "x"}, now="20261122101500Z") == [
+    assert mapping.changes(stored, FULL, {**FULL, "title": "x"}, now="20261122101500Z") == [
         Modification("replace", "title", ("x",))
     ]
     created = mapping.new_entry(FULL, False, now="20261122101500Z")
@@ -570,7 +582,7 @@ def test_a_disable_records_when_in_the_since_attribute_and_a_disabled_create_too
     assert "scimDisabledAt" not in mapping.new_entry(FULL, True, now="20261122101500Z")
 
 
-def test_since_is_an_ldap_attribute_name(map_with: Callable[[dict[str, Any]], ResourceMap]) -> None:
+def test_since_is_an_ldap_attribute_name(map_with: MapWith) -> None:
     with pytest.raises(MapError, match=r"active.since: the LDAP attribute that records when"):
         map_with({"active": {"method": "ppolicy", "since": "not an attribute!"}})
     rule = map_with(
@@ -621,10 +633,9 @@ def test_the_attribute_disable_method_sets_and_removes_or_resets_its_value(
         assert mapping.is_active(entry({**values, "nsAccountLock": ("FALSE",)})) is True
 
 
-def test_an_adopted_entry_gains_the_auxiliary_class_with_its_first_write(user_map: ResourceMap) -> None:
+def test_an_adopted_entry_gains_the_auxiliary_class_with_its_first_write(mapping: UserMapping) -> None:
     """Entries an admin created before get scimBridgeObject the first time the bridge writes to them,
     and not when nothing is written (config/maps/openldap.yaml auxiliary_classes)."""
-    mapping = UserMapping(user_map)
     adopted = entry(mapping.to_ldap(FULL), object_classes=("top", "person", "inetOrgPerson"))
     assert mapping.changes(adopted, FULL, FULL) == []
     assert mapping.changes(adopted, FULL, changed(title="CTO")) == [
@@ -832,18 +843,20 @@ def test_filters_that_cannot_be_answered_exactly_are_invalid_filter(
 ON_MEMBERS = {"attribute": "scimMemberOf", "kept_on": "members"}
 
 
-def group_members_problems(members: Any) -> list[str]:
+def with_group(**keys: Any) -> dict[str, Any]:
     data = shipped()
-    data["group"]["members"] = members
+    data["group"].update(keys)
+    return data
+
+
+def group_members_problems(members: Any) -> list[str]:
     with pytest.raises(MapError) as caught:
-        parse_maps(data, "maps/test.yaml")
+        parse_maps(with_group(members=members), "maps/test.yaml")
     return caught.value.problems
 
 
 def test_membership_kept_on_the_members_loads_with_its_defaults() -> None:
-    data = shipped()
-    data["group"].update(object_classes=["groupOfURLs"], members=ON_MEMBERS)
-    group = parse_maps(data, "maps/test.yaml").group
+    group = parse_maps(with_group(object_classes=["groupOfURLs"], members=ON_MEMBERS), "maps/test.yaml").group
     assert group is not None and group.members is not None
     rule = group.members
     assert (rule.attribute, rule.holds, rule.placeholder) == ("scimMemberOf", "dn", None)

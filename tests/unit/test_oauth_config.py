@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from bridge.cli import main
 from bridge.config import ConfigError, dump_settings, parse_settings
 from bridge.hashes import hash_secret
-from bridge.init.command import token_endpoint
 from bridge.oauth.clients import ClientRegistry
 from bridge.oauth.errors import Refused
 from bridge.oauth.keys import load_signing_key
+from bridge.ops.init.summary import token_endpoint
 from tests.oauth_support import settings_with, write_signing_key
 
 

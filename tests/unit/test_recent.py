@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bridge.directory.base import Entry
-from bridge.recent import SharedEntries
+from bridge.services.recent import SharedEntries
 
 BASE = "ou=people,dc=example,dc=org"
 

@@ -1,6 +1,6 @@
-"""The one translation of directory refusals (``bridge.service.client_error``): a refusal of the values sent
-is a 400 naming the attribute, in the directory's words without the DN; and the size of an entry's name,
-as slapd counts it (``rdn_index_bytes``), checked before the write."""
+"""The one translation of directory refusals (``bridge.services.refusals.client_error``): a refusal of the
+values sent is a 400 naming the attribute, in the directory's words without the DN; and the size of an
+entry's name, as slapd counts it (``rdn_index_bytes``), checked before the write."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from bridge.directory.errors import (
 from bridge.mapping.engine import ResourceMapping
 from bridge.mapping.model import MapSet
 from bridge.scim.errors import Forbidden, InvalidValue, Uniqueness
-from bridge.service import RDN_INDEX_BYTES, check_rdn, client_error, rdn_index_bytes
+from bridge.services.naming import RDN_INDEX_BYTES, check_rdn, rdn_index_bytes
+from bridge.services.refusals import client_error
 
 DN = "cn=" + "x" * 5000 + ",ou=people,ou=t1,dc=example,dc=test"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bridge.scim.compat import PatchOperation, normalize_patch, normalize_resource
+from bridge.scim.canonical import PatchOperation, normalize_patch, normalize_resource
 from bridge.scim.errors import InvalidFilter, InvalidPath, Mutability, NoTarget, ScimError
 from bridge.scim.filter import (
     And,

@@ -1,32 +1,20 @@
 """The reference model of the model-based test (``bridge.testing.scim_model``): that it reads RFC 7644
-section 3.5.2 and the docs as they are written, and that a disagreement with the bridge is reported
-with everything needed to find it again. The sequences themselves run in
+section 3.5.2 and the docs as they are written (tests/http/test_scim_model_runner.py runs it against the
+bridge and checks how a disagreement is reported). The sequences themselves run in
 ``tests/http/test_model_sequences.py`` and ``tests/integration/test_model_sequences_slapd.py``."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bridge.app import create_app
-from bridge.directory.memory import InMemoryDirectory
-from bridge.mapping.model import MapSet
 from bridge.testing.scim_model.model import Model, Step
 from bridge.testing.scim_model.patch import apply_patch
-from bridge.testing.scim_model.run import Disagreement, Sequence
 from bridge.testing.scim_model.schema import ENTERPRISE, GROUP, USER
 from bridge.testing.scim_model.stored import Refusal, StoredMap
 from tests.conftest import (
-    DISABLED_BASE,
-    GROUP_BASE,
     OPENLDAP_MAP,
-    SUFFIX,
-    USER_BASE,
-    ScimClient,
-    make_settings,
 )
 
 STORED = StoredMap.load(OPENLDAP_MAP)
@@ -286,46 +274,3 @@ def test_namesakes_differing_in_case_are_refused_and_change_nothing() -> None:
     outcome = model.expect(Step("POST", "/Users", {"userName": "bOB"}))
     assert (outcome.statuses, outcome.scim_type) == ((409,), "uniqueness")
     assert list(model.users) == ["u1"]
-
-
-@dataclass
-class Answer:
-    status_code: int
-    text: str
-
-
-class DroppingTitles:
-    """A client that loses ``title`` from every user it reads back: a bridge bug, made on purpose."""
-
-    def __init__(self, client: ScimClient) -> None:
-        self.client = client
-
-    def simulate_request(self, method: str, path: str, **kwargs: Any) -> Any:
-        result = self.client.simulate_request(method, path, **kwargs)
-        if method == "GET" and '"title"' in result.text:
-            body = {k: v for k, v in result.json.items() if k != "title"}
-            return Answer(result.status_code, json.dumps(body))
-        return result
-
-
-def test_a_disagreement_names_the_seed_the_step_the_request_and_the_difference(client: ScimClient) -> None:
-    with pytest.raises(Disagreement) as found:
-        for seed in range(1, 20):
-            Sequence(DroppingTitles(client), STORED, seed).run(60)
-    report = str(found.value)
-    assert f"seed {seed}, step " in report
-    assert "request:\n    " in report
-    assert "diff (- model, + bridge):" in report and '- "title": ' in report
-    assert f"replay: python -m bench.model_run --seed {seed} --steps " in report
-
-
-def test_one_seed_gives_one_sequence(maps: MapSet) -> None:
-    def requests(seed: int) -> list[str]:
-        seen: list[str] = []
-        memory = InMemoryDirectory([SUFFIX, USER_BASE, DISABLED_BASE, GROUP_BASE])
-        client = ScimClient(create_app(make_settings(), memory, maps))
-        Sequence(client, STORED, seed).run(30, on_step=lambda step: seen.append(f"{step.method} {step.note}"))
-        return seen
-
-    assert requests(4) == requests(4)
-    assert requests(4) != requests(5)

@@ -15,12 +15,23 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
-from ldap3.protocol.rfc4512 import AttributeTypeInfo
+from ldap3 import BASE, SUBTREE, Connection
 
-from bridge.directory.base import AllOf, DirFilter, Entry, Eq, Expect, Modification, SameEntry, SearchResult
+from bridge.directory.base import (
+    AllOf,
+    DirFilter,
+    Entry,
+    Eq,
+    Expect,
+    Modification,
+    Present,
+    SameEntry,
+    SearchResult,
+)
+from bridge.directory.dn import dn_key, first_rdn, normalize_dn, parent_dn
 from bridge.directory.errors import Changed, NoSuchEntry
-from bridge.directory.ldap.connection import ConnectionPool, raise_for_result
+from bridge.directory.ldap import wire
+from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.ldap.controls import (
     POST_READ,
     SORT_REQUEST,
@@ -35,68 +46,15 @@ from bridge.directory.ldap.controls import (
     sort_by,
 )
 from bridge.directory.ldap.flavors import OPENLDAP, Flavor
-from bridge.directory.ldap.render import (
-    dn_key,
-    first_rdn,
-    make_dn,
-    make_rdn,
-    normalize_dn,
-    parent_dn,
-    render_filter,
-)
+from bridge.directory.ldap.modify import send_modify, values_for
+from bridge.directory.ldap.render import make_dn, make_rdn, render_filter
+from bridge.directory.ldap.results import raise_for_result
+from bridge.directory.ldap.schema import read_controls, read_ordering
 
 _PAGE_SIZE = 500
-# Permissive modify (AD's 1.2.840.113556.1.4.1413, honoured by OpenLDAP too): adding a value that is
-# there or deleting one that is not succeeds, so member changes are idempotent without a read.
-_PERMISSIVE: Control = ("1.2.840.113556.1.4.1413", False, None)
-_MODIFY_OPS = {"add": MODIFY_ADD, "delete": MODIFY_DELETE, "replace": MODIFY_REPLACE}
-# Refusals of an add of a present value or a delete of an absent one, which permissive modify should
-# have allowed: attributeOrValueExists, and Samba's entryAlreadyExists ("member already exists");
-# noSuchAttribute, and Samba's unwillingToPerform ("member already deleted").
-_VALUE_EXISTS = (20, 68)
-_VALUE_ABSENT = (16, 53)
-
+_ANY_ENTRY = Present("objectClass")  # "(objectClass=*)": a base-scope read of one entry
 
 logger = logging.getLogger(__name__)
-
-
-def _wire(attribute: str, values: Sequence[str]) -> list[str | bytes]:
-    """Values as the directory takes them: AD's unicodePwd is the quoted password in UTF-16-LE."""
-    if attribute.lower() == "unicodepwd":
-        return [value.encode("utf-16-le") for value in values]
-    return list(values)
-
-
-def _payload(changes: Sequence[Modification]) -> dict[str, list[tuple[str, list[str | bytes]]]]:
-    payload: dict[str, list[tuple[str, list[str | bytes]]]] = {}
-    for change in changes:
-        payload.setdefault(change.attribute, []).append(
-            (_MODIFY_OPS[change.op], _wire(change.attribute, change.values))
-        )
-    return payload
-
-
-def _without_settled(
-    conn: Connection, dn: str, changes: Sequence[Modification], op: str
-) -> list[Modification]:
-    """``changes`` without the values whose ``op`` (add or delete) is already done.
-
-    Permissive modify makes adding a present value and deleting an absent one succeed, but not
-    everywhere: OpenLDAP still refuses a delete none of whose values is present (noSuchAttribute), and
-    Samba refuses to add a member that is there (entryAlreadyExists) or to delete one that is not
-    (unwillingToPerform). This runs only after such a
-    refusal: one compare per value, then the modify is retried once without what is already settled.
-    """
-    kept: list[Modification] = []
-    for change in changes:
-        if change.op != op or not change.values:
-            kept.append(change)
-            continue
-        present = {v for v in change.values if conn.compare(dn, change.attribute, v)}
-        remaining = tuple(v for v in change.values if (v in present) == (op == "delete"))
-        if remaining:
-            kept.append(Modification(change.op, change.attribute, remaining))
-    return kept
 
 
 def _outermost(bases: Sequence[str]) -> list[str]:
@@ -111,52 +69,6 @@ def _outermost(bases: Sequence[str]) -> list[str]:
     return kept
 
 
-def _root_controls(conn: Connection) -> set[str]:
-    """The controls the server's root DSE says it supports."""
-    conn.search("", "(objectClass=*)", BASE, attributes=["supportedControl"])
-    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-    values = entries[0]["attributes"].get("supportedControl", []) if entries else []
-    return {str(value) for value in ([values] if isinstance(values, str) else values)}
-
-
-def read_attribute_types(conn: Connection) -> dict[str, AttributeTypeInfo] | None:
-    """The server's attribute types by lower-cased name, from its subschema entry; None when it shows
-    none."""
-    conn.search("", "(objectClass=*)", BASE, attributes=["subschemaSubentry"])
-    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-    subentry = entries[0]["attributes"].get("subschemaSubentry") if entries else None
-    if not subentry:
-        return None
-    conn.search(
-        subentry[0] if isinstance(subentry, list) else subentry,
-        "(objectClass=*)",
-        BASE,
-        attributes=["attributeTypes"],
-    )
-    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-    definitions = entries[0]["raw_attributes"].get("attributeTypes", []) if entries else []
-    types = AttributeTypeInfo.from_definition([d.decode("utf-8", "replace") for d in definitions])
-    return {name.lower(): info for info in types.values() for name in (info.name or [])}
-
-
-def _read_ordering(conn: Connection) -> dict[str, bool]:
-    """Which attribute types have an ORDERING matching rule, their own or a superior's (RFC 4512
-    4.1.2), read once from the server's subschema entry. An unreadable schema means "unknown"."""
-    by_name = read_attribute_types(conn)
-    if by_name is None:
-        logger.warning("the directory shows no subschemaSubentry: ordering filters are sent as they are")
-        return {}
-
-    def orders(info: AttributeTypeInfo, depth: int = 0) -> bool:
-        if info.ordering:
-            return True
-        superiors = info.superior or []
-        parent = by_name.get(superiors[0].lower()) if superiors and depth < 16 else None
-        return orders(parent, depth + 1) if parent is not None else False
-
-    return {name: orders(info) for name, info in by_name.items()}
-
-
 class LdapDirectory:
     """A directory reached through a :class:`ConnectionPool`."""
 
@@ -166,6 +78,8 @@ class LdapDirectory:
         self._ordering: dict[str, bool] | None = None  # attribute (lower case) -> has an ORDERING rule
         self._controls: set[str] | None = None  # the controls the server supports (read once)
         self._post_reads: dict[tuple[str, ...], Control] = {}  # encoded once per attribute list
+        # Active Directory answers a long multi-valued attribute in ranges, which ldap3 reads and follows.
+        self._ranged = flavor.name == "active_directory"
 
     @property
     def pool(self) -> ConnectionPool:
@@ -178,7 +92,7 @@ class LdapDirectory:
         if self._flavor.name == "active_directory":
             return True  # AD orders by syntax; its published schema names no matching rules at all
         if self._ordering is None:
-            self._ordering = self._pool.execute(_read_ordering, idempotent=True)
+            self._ordering = self._pool.execute(read_ordering, idempotent=True)
         return self._ordering.get(attribute.lower(), True)  # unknown to the schema: let the server say
 
     def ping(self) -> None:
@@ -206,7 +120,7 @@ class LdapDirectory:
 
     def _supported(self) -> set[str]:
         if self._controls is None:
-            self._controls = self._pool.execute(_root_controls, idempotent=True)
+            self._controls = self._pool.execute(read_controls, idempotent=True)
         return self._controls
 
     def _post_read(self, read: Sequence[str]) -> list[Control]:
@@ -246,18 +160,20 @@ class LdapDirectory:
         return []
 
     def _pages(
-        self, conn: Connection, base: str, *, scope: str, flt: str, read: Sequence[str]
+        self, conn: Connection, base: str, *, scope: str, flt: DirFilter, read: Sequence[str]
     ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         """The entries of a paged search, one LDAP page at a time, each with whether more follow."""
         cookie: bytes | None = None
         while True:
-            conn.search(
+            wire.search(
+                conn,
                 base,
-                flt,
                 scope,
-                attributes=self._attributes(read),
+                flt,
+                self._attributes(read),
                 paged_size=_PAGE_SIZE,
                 paged_cookie=cookie,
+                ranged=self._ranged,
             )
             if conn.result.get("result") == 32:  # the base itself is missing: nothing matches
                 return
@@ -317,7 +233,6 @@ class LdapDirectory:
         offset: int = 0,
         limit: int | None = None,
     ) -> SearchResult:
-        text = render_filter(flt)
         outermost = _outermost(bases)
         stop = None if limit is None else offset + limit
 
@@ -325,9 +240,10 @@ class LdapDirectory:
             entries: list[Entry] = []
             seen = 0
             for base in outermost:
-                for items, more in self._pages(conn, base, scope=SUBTREE, flt=text, read=attributes):
+                for items, more in self._pages(conn, base, scope=SUBTREE, flt=flt, read=attributes):
                     if more and view and limit is not None and seen == 0 and len(outermost) == 1:
                         # A list longer than one LDAP page: let the server sort it and cut the page.
+                        text = render_filter(flt)
                         return self._list_view_page(conn, base, text, attributes, offset=offset, limit=limit)
                     for item in items:
                         if seen >= offset and (stop is None or seen < stop):
@@ -347,11 +263,11 @@ class LdapDirectory:
     ) -> Entry:
         if not self._flavor.valid_id(entry_id):
             raise NoSuchEntry(f"no entry with id {entry_id!r}")
-        text = render_filter(AllOf((flt, self._flavor.id_filter(entry_id))))
+        wanted = AllOf((flt, self._flavor.id_filter(entry_id)))
 
         def work(conn: Connection) -> Entry | None:
             for base in _outermost(bases):
-                found = self._first(conn, base, SUBTREE, text, attributes)
+                found = self._first(conn, base, SUBTREE, wanted, attributes)
                 if found is not None:
                     return found
             return None
@@ -361,10 +277,12 @@ class LdapDirectory:
             raise NoSuchEntry(f"no entry with id {entry_id}")
         return entry
 
-    def _first(self, conn: Connection, base: str, scope: str, flt: str, read: Sequence[str]) -> Entry | None:
+    def _first(
+        self, conn: Connection, base: str, scope: str, flt: DirFilter, read: Sequence[str]
+    ) -> Entry | None:
         """The entry of a search that wants one (an id, a DN): a size limit of one instead of the
         paged-results control, whose encoding and decoding cost about 70 µs on every such request."""
-        conn.search(base, flt, scope, attributes=self._attributes(read), size_limit=1)
+        wire.search(conn, base, scope, flt, self._attributes(read), size_limit=1, ranged=self._ranged)
         code = conn.result.get("result")
         if code == 32:  # the base itself is missing: nothing matches
             return None
@@ -374,7 +292,7 @@ class LdapDirectory:
         return self._entry(item) if item is not None else None
 
     def _read(self, conn: Connection, dn: str, read: Sequence[str]) -> Entry:
-        found = self._first(conn, dn, BASE, "(objectClass=*)", read)
+        found = self._first(conn, dn, BASE, _ANY_ENTRY, read)
         if found is None:
             raise NoSuchEntry(f"{dn} vanished right after it was written")
         return found
@@ -383,12 +301,12 @@ class LdapDirectory:
         self, parent: str, rdn: tuple[str, str], attributes: Mapping[str, Sequence[str]], read: Sequence[str]
     ) -> Entry:
         dn = make_dn(rdn, parent)
-        payload = {name: _wire(name, values) for name, values in attributes.items() if values}
+        payload = {name: values_for(name, values) for name, values in attributes.items() if values}
 
         controls = self._post_read(read)
 
         def work(conn: Connection) -> Entry:
-            conn.add(dn, attributes=payload, controls=controls or None)
+            wire.add(conn, dn, payload, controls)
             raise_for_result(conn.result, f"add {dn}")
             return self._written(conn, dn, read)
 
@@ -403,19 +321,7 @@ class LdapDirectory:
         more: Sequence[Control] = (),
     ) -> None:
         asserted = not any(c.attribute.lower() in self._flavor.unasserted for c in changes)
-        controls = [_PERMISSIVE, *self._guard(conn, dn, expect, asserted=asserted), *more]
-        conn.modify(dn, _payload(changes), controls=controls)
-        result = conn.result.get("result")
-        retry = None
-        if result in _VALUE_ABSENT and any(c.op == "delete" and c.values for c in changes):
-            retry = _without_settled(conn, dn, changes, "delete")
-        elif result in _VALUE_EXISTS and any(c.op == "add" and c.values for c in changes):
-            retry = _without_settled(conn, dn, changes, "add")
-        if retry is not None:
-            if not retry:
-                return  # every value was already as asked: nothing to do
-            conn.modify(dn, _payload(retry), controls=controls)
-        raise_for_result(conn.result, f"modify {dn}")
+        send_modify(conn, dn, changes, [*self._guard(conn, dn, expect, asserted=asserted), *more])
 
     def modify(
         self, dn: str, changes: Sequence[Modification], read: Sequence[str], *, expect: Expect = None

@@ -1,4 +1,5 @@
-"""Pooled, bound ldap3 connections with TLS and failover, and the one place ldap3 errors are translated.
+"""Pooled, bound ldap3 connections with TLS and failover, and the one place ldap3's exceptions are
+translated (the result codes of the operations: :mod:`bridge.directory.ldap.results`).
 
 A pool of at most ``pool_size`` connections is shared by the worker threads: a thread borrows one,
 runs its operations and gives it back, so no request pays for a connect or a bind once the pool is
@@ -34,22 +35,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ldap3 import Connection, Tls
 from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPResponseTimeoutError
 
 from bridge.config import LdapConfig, Secret
-from bridge.directory.errors import (
-    Changed,
-    ConstraintViolation,
-    DirectoryError,
-    DirectoryUnavailable,
-    EntryAlreadyExists,
-    InsufficientAccess,
-    NoSuchEntry,
-    NotAllowed,
-)
+from bridge.directory.errors import DirectoryError, DirectoryUnavailable
 from bridge.directory.ldap.servers import (
     BUSY,
     TIMEOUT,
@@ -64,60 +56,11 @@ from bridge.directory.ldap.watch import Watch
 
 logger = logging.getLogger(__name__)
 
-# RFC 4511 result codes, grouped by what they mean for a client of the bridge.
-_RESULTS: dict[int, type[DirectoryError]] = {
-    32: NoSuchEntry,  # noSuchObject
-    68: EntryAlreadyExists,
-    16: ConstraintViolation,  # noSuchAttribute
-    17: ConstraintViolation,  # undefinedAttributeType
-    18: ConstraintViolation,  # inappropriateMatching
-    19: ConstraintViolation,  # constraintViolation (AD: password policy, value too long)
-    20: ConstraintViolation,  # attributeOrValueExists
-    21: ConstraintViolation,  # invalidAttributeSyntax
-    64: ConstraintViolation,  # namingViolation
-    65: ConstraintViolation,  # objectClassViolation
-    67: ConstraintViolation,  # notAllowedOnRDN
-    69: ConstraintViolation,  # objectClassModsProhibited
-    50: InsufficientAccess,
-    66: NotAllowed,  # notAllowedOnNonLeaf
-    53: NotAllowed,  # unwillingToPerform
-    3: DirectoryUnavailable,  # timeLimitExceeded
-    51: DirectoryUnavailable,  # busy
-    52: DirectoryUnavailable,  # unavailable
-    122: Changed,  # assertionFailed (RFC 4528): the entry is not at the expected version
-}
-
-# Active Directory puts a Win32 error code in its diagnostic message; these are the ones a client can fix.
-_AD_REASONS = {
-    "0000052D": "the password does not meet the domain's length, complexity or history rules",
-    "00000056": "the old password is not correct",
-    "000020E6": "the value is too long for this attribute",
-}
-
-# The kind of outage each DirectoryUnavailable result code means, for /readyz.
-_OUTAGE = {3: TIMEOUT, 51: BUSY, 52: BUSY}
 _ACQUIRE_TIMEOUT = 30.0
 # Errors of the transport, after which the connection is dead and its server suspect. (EOF on a read
 # shows in ldap3 as a response timeout, at once; a real timeout mixes in TimeoutError.)
 _TRANSPORT = (LDAPCommunicationError, LDAPResponseTimeoutError)
 T = TypeVar("T")
-
-
-def raise_for_result(result: dict[str, Any], what: str) -> None:
-    """Raise the DirectoryError that matches an ldap3 result dict, unless it is a success."""
-    code = int(result.get("result", 80))
-    if code == 0:
-        return
-    error = _RESULTS.get(code, DirectoryError)
-    message = str(result.get("message") or "").strip()
-    for marker, plain in _AD_REASONS.items():
-        if marker in message:
-            message = f"{plain} ({message})"
-            break
-    reason = f"{what}: {result.get('description', 'error')}" + (f" ({message})" if message else "")
-    if error is DirectoryUnavailable:
-        raise DirectoryUnavailable(reason, _OUTAGE.get(code, BUSY))
-    raise error(reason)
 
 
 def _tls(config: LdapConfig, base_dir: str) -> Tls | None:
@@ -195,6 +138,11 @@ class ConnectionPool:
         self.in_use = 0  # connections borrowed right now (for the metrics)
         self._counting = threading.Lock()
         self._closed = False
+
+    @property
+    def servers_down(self) -> int:
+        """How many servers of ``ldap.urls`` are down now, for any reason (for the metrics)."""
+        return sum(state.problem is not None for state in self._states)
 
     def fill(self) -> int:
         """Open and bind connections until ``pool_size`` are open; the number opened. The server runs it

@@ -2,16 +2,15 @@
 
 Values from the network reach a filter or a DN only through :func:`render_filter` and :func:`make_dn`,
 so no client can inject filter syntax or DN separators (RFC 4515 section 3, RFC 4514 section 2.4).
+Reading and comparing DNs is pure text work: ``bridge/directory/dn.py``.
 """
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
-from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
-from ldap3.utils.dn import escape_rdn, parse_dn
+from ldap3.utils.dn import escape_rdn
 
 from bridge.directory.base import (
     AllOf,
@@ -26,12 +25,7 @@ from bridge.directory.base import (
     Present,
     Substring,
 )
-from bridge.directory.errors import NoSuchEntry
-
-_ESCAPED_EDGE_SPACE = re.compile(r"((?:^|[^\\])(?:\\\\)*)\\ (?=[,+]|$)")
-# What ldap3's DN parser misreads: '#' (refused unless it leads a value) and whitespace but SPACE
-# (stripped from the ends of values with str.strip).
-_MISREAD = re.compile(r"#|[^\S ]")
+from bridge.directory.dn import hex_edge_spaces
 
 # An always-false filter that every server accepts; RFC 4526's "(|)" is not understood everywhere.
 _FALSE = "(!(objectClass=*))"
@@ -76,94 +70,11 @@ def search_url(base: str, flt: DirFilter) -> str:
 
 
 def make_rdn(rdn: tuple[str, str]) -> str:
-    """``attr=value`` with the value escaped as an RDN value (RFC 4514 section 2.4)."""
+    """``attr=value`` with the value escaped by ldap3 as an RDN value (RFC 4514 section 2.4)."""
     attribute, value = rdn
-    escaped = escape_rdn(value)
-    # A leading or trailing space may be escaped as "\\ " or "\\20" (RFC 4514 2.4); ldap3's own DN parser
-    # rejects the first form at the end of a value, so spell both ends as hex.
-    if escaped.startswith("\\ "):
-        escaped = "\\20" + escaped[2:]
-    if escaped.endswith("\\ "):
-        escaped = escaped[:-2] + "\\20"
-    return f"{attribute}={escaped}"
+    return f"{attribute}={hex_edge_spaces(escape_rdn(value))}"
 
 
 def make_dn(rdn: tuple[str, str], parent: str) -> str:
     """``attr=value,parent`` with the value escaped."""
     return f"{make_rdn(rdn)},{parent}"
-
-
-def normalize_dn(dn: str) -> str:
-    """A canonical spelling of ``dn`` for comparisons: attribute types lower-cased, no spaces
-    around separators, values kept as escaped. Case of values is kept too: DN comparison is by
-    the attribute's matching rule, and the common naming attributes (uid, cn, ou, dc) ignore case,
-    so callers compare the result case-insensitively (``dn_key``)."""
-    # A space escaped as "\\ " at the end of a value (Active Directory writes DNs that way) is spelled
-    # "\\20", which ldap3's parser accepts (RFC 4514 2.4 allows both).
-    dn = _ESCAPED_EDGE_SPACE.sub(lambda m: f"{m.group(1)}\\20", dn)
-    if _MISREAD.search(dn):
-        dn = _hex_misread(dn)
-    try:
-        parts = parse_dn(dn, escape=False, strip=True)
-    except (LDAPInvalidDnError, ValueError, IndexError) as exc:
-        raise NoSuchEntry(f"not a valid DN: {dn!r}") from exc
-    return "".join(
-        f"{attribute.strip().lower()}={value.strip()}{separator}" for attribute, value, separator in parts
-    )
-
-
-def _hex_misread(dn: str) -> str:
-    """``dn`` with the characters ldap3's parser misreads spelled as hex pairs (RFC 4514 2.4 allows any).
-
-    slapd returns a '#' inside a value bare (only a leading one must be escaped), which ldap3 refuses;
-    and ldap3 strips all Unicode whitespace from the ends of values, so ``uid=z\\u2028`` would become
-    ``uid=z``, which slapd holds as another entry. A bare '#' that leads a value stays: it starts the
-    value's hex form.
-    """
-    out: list[str] = []
-    escaping = value_start = False
-    for char in dn:
-        bare = not escaping
-        escaping = bare and char == "\\"
-        spelled = char
-        if bare and ((char == "#" and not value_start) or (char.isspace() and char != " ")):
-            spelled = "".join(f"\\{byte:02x}" for byte in char.encode())
-        value_start = bare and char == "="
-        out.append(spelled)
-    return "".join(out)
-
-
-def dn_key(dn: str) -> str:
-    """A case-insensitive comparison key for ``dn``."""
-    return normalize_dn(dn).lower()
-
-
-def parent_dn(dn: str) -> str:
-    """The parent of ``dn`` (normalised)."""
-    normal = normalize_dn(dn)
-    parts = parse_dn(normal, escape=False, strip=True)
-    first = next(i for i, (_, _, separator) in enumerate(parts) if separator != "+")
-    return "".join(f"{a}={v}{sep}" for a, v, sep in parts[first + 1 :])
-
-
-def first_rdn(dn: str) -> str:
-    """The first RDN of ``dn`` as written there (escaped; all parts of a multi-valued RDN)."""
-    parts = parse_dn(normalize_dn(dn), escape=False, strip=True)
-    out = []
-    for attribute, value, separator in parts:
-        out.append(f"{attribute}={value}")
-        if separator != "+":
-            break
-    return "+".join(out)
-
-
-def rdn_of(dn: str) -> tuple[str, str]:
-    """The first RDN of ``dn`` as (attribute, escaped value)."""
-    attribute, value, _ = parse_dn(dn, escape=False, strip=True)[0]
-    return attribute, value
-
-
-def is_under(dn: str, base: str) -> bool:
-    """True when ``dn`` is ``base`` or lies anywhere below it."""
-    key, base_key = dn_key(dn), dn_key(base)
-    return key == base_key or key.endswith("," + base_key)

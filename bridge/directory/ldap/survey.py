@@ -1,5 +1,5 @@
 """Reads of a directory that say what it is and holds, for ``scim-ldap-bridge init``
-(:mod:`bridge.init.discover` decides what they mean): the root DSE, the names in the subschema, OpenLDAP's
+(:mod:`bridge.ops.init.discover` decides what they mean): the root DSE, the names in the subschema, OpenLDAP's
 overlays in ``cn=config``, the password policies, and where the entries of a kind are. Each function takes
 a bound connection (``ConnectionPool.execute`` lends one) and only reads; every filter is rendered by
 :func:`bridge.directory.ldap.render.render_filter`, every parent DN spelled by its helpers.
@@ -16,8 +16,9 @@ from typing import Any
 from ldap3 import BASE, LEVEL, SUBTREE, Connection
 
 from bridge.directory.base import DirFilter, Eq, Present
+from bridge.directory.dn import dn_key, normalize_dn, parent_dn
 from bridge.directory.errors import NoSuchEntry
-from bridge.directory.ldap.render import dn_key, normalize_dn, parent_dn, render_filter
+from bridge.directory.ldap.render import render_filter
 
 SCAN_LIMIT = 100_000  # entries counted per search at most: a guess needs no more
 _PAGE = 500

@@ -1,0 +1,1 @@
+"""The domain: what the bridge does with SCIM users and groups, whatever the directory."""
