@@ -7,13 +7,29 @@ knows nothing of how they are exported.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 
 from bridge.directory.base import Directory, DirFilter, Entry, Expect, Modification, SearchResult
 from bridge.directory.delegate import DelegatingDirectory
 
 Observer = Callable[[str, bool, float], None]
+
+
+class _Timed:
+    """Times the block it guards and reports it, a failure too (a class: a third of the cost of a
+    generator made into a context manager, on every directory operation)."""
+
+    __slots__ = ("_observe", "_operation", "_started")
+
+    def __init__(self, observe: Observer, operation: str) -> None:
+        self._observe = observe
+        self._operation = operation
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._observe(self._operation, kind is None, time.perf_counter() - self._started)
 
 
 class MeteredDirectory(DelegatingDirectory):
@@ -23,15 +39,8 @@ class MeteredDirectory(DelegatingDirectory):
         super().__init__(inner)
         self._observe = observe
 
-    @contextmanager
-    def _timed(self, operation: str) -> Iterator[None]:
-        started = time.perf_counter()
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            self._observe(operation, ok, time.perf_counter() - started)
+    def _timed(self, operation: str) -> _Timed:
+        return _Timed(self._observe, operation)
 
     def ping(self) -> None:
         with self._timed("ping"):

@@ -113,6 +113,9 @@ def create_server(app: WsgiApp, socket_map: dict[int, Any], settings: ServerConf
             connection_limit=settings.connection_limit,
             channel_timeout=settings.channel_timeout,
             cleanup_interval=_MAINTENANCE_SECONDS,
+            # waitress would drop X-Forwarded-* from every peer; the bridge's RequestId middleware
+            # believes them from server.trusted_proxies only.
+            clear_untrusted_proxy_headers=False,
             **listen,
         )
     except OSError:

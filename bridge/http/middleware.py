@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import falcon
 
-from bridge import unmapped
 from bridge.hashes import digests, matches
 from bridge.logs import request_id
 from bridge.oauth.errors import KeysUnavailable, Refused
 from bridge.scim.errors import TooManyRequests, Unauthorized, Unavailable
+from bridge.services import events, unmapped
 
 if TYPE_CHECKING:
     from bridge.oauth.setup import OAuth
@@ -30,7 +30,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 def collapse_slashes(path: str) -> str:
     """``/scim//Users`` as ``/scim/Users``: a Tenant URL entered with a trailing slash makes Entra join
-    paths with a doubled one (accepted defensively; entra-client.md section 1.1)."""
+    paths with a doubled one (accepted defensively)."""
     return re.sub(r"/{2,}", "/", path)
 
 
@@ -93,6 +93,7 @@ class RequestId:
         req.context.started = time.monotonic()
         req.context.request_id_token = request_id.set(rid)
         unmapped.noted.set(())  # a worker thread serves many requests: each starts with nothing ignored
+        events.noted.set([])  # nor recorded
         resp.set_header("X-Request-ID", rid)
         if "//" in req.path:
             req.path = collapse_slashes(req.path)
@@ -105,11 +106,12 @@ class RequestId:
         token = getattr(req.context, "request_id_token", None)
         if token is not None:
             request_id.reset(token)
+        events.noted.set(None)  # what the thread records between requests is no request's
 
 
 class FailureLimit:
     """At most ``limit`` failed authentications per client address within ``window`` seconds, in this
-    instance (DESIGN.md 1.6: rate-limit windows are per instance). Addresses are forgotten oldest first
+    instance (docs/architecture.md, Principles 6). Addresses are forgotten oldest first
     beyond ``max_addresses``, so a flood of addresses cannot grow memory without bound."""
 
     def __init__(
@@ -227,15 +229,21 @@ class BearerAuth:
         return matches(token, self._digests)
 
 
+MAX_DETAIL = 200  # characters of an error's detail on its access line
+
+
 class AccessLog:
     """One JSON line per request: method, route template, status and duration; never the query string,
-    which may hold personal data in a filter, and never a header."""
+    which may hold personal data in a filter, and never a header. A 4xx or 5xx also carries the error's
+    ``scimType`` (when it has one) and its ``detail``, cut to :data:`MAX_DETAIL` characters: the words the
+    client got, which never hold a token or a password (a password of the wrong shape is refused without
+    being quoted; bearer refusals are fixed sentences)."""
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
     ) -> None:
         started = getattr(req.context, "started", time.monotonic())
-        fields = {
+        fields: dict[str, Any] = {
             "method": req.method,
             "route": req.uri_template or "(no route)",
             "status": resp.status_code,
@@ -245,4 +253,18 @@ class AccessLog:
         ignored = unmapped.noted.get()
         if ignored:
             fields["unmapped"] = [item.path for item in ignored]  # names the map does not store, no values
+        if resp.status_code >= 400:
+            fields.update(error_fields(resp.media))
         access.info("%s %s %s", req.method, req.uri_template or req.path, resp.status_code, extra=fields)
+
+
+def error_fields(body: Any) -> dict[str, str]:
+    """``scimType`` (when there is one) and a short ``detail`` of a SCIM Error body (RFC 7644 3.12);
+    nothing of any other body (the token endpoint logs its own refusals, with their reason)."""
+    if not isinstance(body, dict):
+        return {}
+    fields = {"scimType": body["scimType"]} if isinstance(body.get("scimType"), str) else {}
+    detail = body.get("detail")
+    if isinstance(detail, str):
+        fields["detail"] = detail if len(detail) <= MAX_DETAIL else detail[: MAX_DETAIL - 1] + "\u2026"
+    return fields

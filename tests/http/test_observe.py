@@ -1,9 +1,11 @@
-"""/healthz, /readyz and /metrics (issue #8, point 5): unauthenticated, outside the SCIM base, cheap; the
-metrics count requests by route template (never a path with an id), directory operations by outcome, and
-the breaker's state."""
+"""/healthz, /readyz and /metrics (issue #8, point 5; issue #20, points 4 and 6): unauthenticated, outside
+the SCIM base, cheap; the metrics count requests by route template (never a path with an id) with bounded
+labels, directory operations by outcome, provisioning events by kind and result, and the guardrails'
+state; the access line of an error carries its scimType and a short detail."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 from typing import Any
@@ -11,13 +13,13 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import SafetyConfig
 from bridge.directory.errors import DirectoryUnavailable
 from bridge.directory.memory import InMemoryDirectory
-from bridge.groups import _common_parent
 from bridge.mapping.model import MapSet
 from bridge.scim.schemas import PATCH_OP
+from bridge.services.members import _common_parent
 from tests.conftest import GROUP_BASE, SCIM, SUFFIX, USER_BASE, ScimClient, make_settings
 
 
@@ -38,7 +40,7 @@ def ok_operations(text: str) -> float:
 
 
 def test_health_and_readiness_answer_without_a_token(memory: InMemoryDirectory, maps: MapSet) -> None:
-    anonymous = falcon.testing.TestClient(create_app(make_settings(), memory, maps))
+    anonymous = falcon.testing.TestClient(create_app(create_services(make_settings(), memory, maps)))
     health = anonymous.simulate_get("/healthz")
     assert (health.status_code, health.json) == (200, {"status": "ok"})
     ready = anonymous.simulate_get("/readyz")
@@ -63,12 +65,16 @@ class Unreachable(InMemoryDirectory):
         ("unreachable", "no directory server can be reached"),
         ("bind refused", "the directory refuses the bridge's bind"),
         ("timeout", "no directory server answered in time"),
+        ("busy", "the directory says it is busy or unavailable"),
+        ("catching up", "the directory server is back but still lacks changes another server took"),
     ],
 )
 def test_readiness_is_503_with_the_reason_while_the_directory_does_not_answer(
     maps: MapSet, why: str, detail: str
 ) -> None:
-    anonymous = falcon.testing.TestClient(create_app(make_settings(), Unreachable(why), maps))
+    anonymous = falcon.testing.TestClient(
+        create_app(create_services(make_settings(), Unreachable(why), maps))
+    )
     ready = anonymous.simulate_get("/readyz")
     assert ready.status_code == 503 and ready.headers["retry-after"] == "10"
     assert ready.json == {"status": "unavailable", "reason": why, "detail": detail}
@@ -79,7 +85,7 @@ def test_readiness_is_503_with_the_reason_while_the_directory_does_not_answer(
 def test_metrics_count_requests_by_route_and_directory_operations_by_outcome(
     memory: InMemoryDirectory, maps: MapSet
 ) -> None:
-    client = ScimClient(create_app(make_settings(), memory, maps))
+    client = ScimClient(create_app(create_services(make_settings(), memory, maps)))
     user = client.post_user({"userName": "mia"}).json["id"]
     client.simulate_get(f"{SCIM}/Users/{user}")
     client.simulate_get(f"{SCIM}/Users/{user}")
@@ -104,7 +110,7 @@ def test_metrics_count_requests_by_route_and_directory_operations_by_outcome(
 
 def test_the_breaker_gauge_follows_a_trip(memory: InMemoryDirectory, maps: MapSet) -> None:
     settings = replace(make_settings(), safety=SafetyConfig(deprovision_limit=1))
-    client = ScimClient(create_app(settings, memory, maps))
+    client = ScimClient(create_app(create_services(settings, memory, maps)))
     for name in ("a", "b"):
         user = client.post_user({"userName": name}).json["id"]
         client.simulate_delete(f"{SCIM}/Users/{user}")
@@ -134,11 +140,11 @@ def test_a_member_add_is_two_directory_operations_or_three_for_a_group_not_seen_
     memory = Recording([USER_BASE, GROUP_BASE])
     memory.searched = []
     settings = make_settings()
-    client = ScimClient(create_app(settings, memory, maps))
+    client = ScimClient(create_app(create_services(settings, memory, maps)))
     users = [client.post_user({"userName": name}).json["id"] for name in ("ida", "ivo")]
     group = client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops"}).json["id"]
     if not seen:
-        client = ScimClient(create_app(settings, memory, maps))  # another instance
+        client = ScimClient(create_app(create_services(settings, memory, maps)))  # another instance
     scrape = falcon.testing.TestClient(client.app)
 
     def counts() -> dict[str, float]:
@@ -167,3 +173,108 @@ def test_the_common_parent_of_the_bases() -> None:
     assert _common_parent(["ou=a\\,b,dc=example,dc=org", "ou=c,dc=example,dc=org"]) == "dc=example,dc=org"
     assert _common_parent(["ou=people,dc=one", "ou=groups,dc=two"]) is None  # two naming contexts
     assert _common_parent(["ou=people,dc=one"]) is None
+
+
+def series(text: str, name: str) -> int:
+    return len(re.findall(rf"^{re.escape(name)}\{{", text, re.MULTILINE))
+
+
+# Falcon's test client checks the request with wsgiref's validator, which warns of the very methods sent here.
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")
+def test_methods_and_routes_nobody_serves_fold_into_one_label_value(
+    memory: InMemoryDirectory, maps: MapSet
+) -> None:
+    """Whatever a client sends, before or after authentication, the request counter's series stay few:
+    an unknown method is ``other``, a request no route answered is ``unmatched``."""
+    client = ScimClient(create_app(create_services(make_settings(), memory, maps)))
+    anonymous = falcon.testing.TestClient(client.app)
+
+    def scrape() -> str:
+        return anonymous.simulate_get("/metrics").text
+
+    def send(methods: tuple[str, ...], paths: tuple[str, ...]) -> None:
+        for method in methods:
+            for path in paths:
+                client.simulate_request(method, path)  # with the token
+                anonymous.simulate_request(method, path)  # without
+
+    send(("FOO", "PROPFIND", "GET"), (f"{SCIM}/Users", f"{SCIM}/Nope/1", "/nope/1"))
+    scrape()  # the scrape itself is counted
+    first = scrape()
+    requests = "scim_bridge_http_requests_total"
+    counted = series(first, requests)
+    send(("BAR", "BAZ", "MKCOL", "M-SEARCH", "get"), (f"{SCIM}/Users", f"{SCIM}/Nope/2", "/nope/2", "/x"))
+    again = scrape()
+    assert series(again, requests) == counted, again
+    assert series(again, "scim_bridge_http_request_duration_seconds_count") == series(
+        first, "scim_bridge_http_request_duration_seconds_count"
+    )
+    for unbounded in ("FOO", "BAR", "PROPFIND", "Nope", "/nope", "/x"):
+        assert unbounded not in again
+    assert metric(again, requests, method="other", route=f"{SCIM}/Users", status="405") is not None
+    assert metric(again, requests, method="GET", route="unmatched", status="401") is not None  # no token
+    assert metric(again, requests, method="GET", route="unmatched", status="404") is not None
+    assert "_created" not in again
+
+
+def provisioning(text: str) -> dict[tuple[str, ...], float]:
+    """The provisioning events of a scrape, by (resource, kind, result)."""
+    found: dict[tuple[str, ...], float] = {}
+    for labels, value in re.findall(
+        r"^scim_bridge_provisioning_events_total\{(.*)\} (\S+)$", text, re.MULTILINE
+    ):
+        named = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        found[(named["resource"], named["kind"], named["result"])] = float(value)
+    return found
+
+
+def test_read_only_mode_shows_and_its_refused_writes_count_as_failed(
+    memory: InMemoryDirectory, maps: MapSet
+) -> None:
+    settings = make_settings()
+    client = ScimClient(
+        create_app(create_services(replace(settings, safety=SafetyConfig(read_only=True)), memory, maps))
+    )
+    assert client.post_user({"userName": "ro"}).status_code == 503
+    assert client.simulate_get(f"{SCIM}/Users").status_code == 200  # a read is no event
+    text = falcon.testing.TestClient(client.app).simulate_get("/metrics").text
+    assert metric(text, "scim_bridge_read_only") == 1.0
+    assert provisioning(text) == {("user", "create", "failed"): 1.0}
+    writing = ScimClient(create_app(create_services(settings, memory, maps)))
+    user = writing.post_user({"userName": "rw"}).json["id"]
+    assert writing.patch_user(user, {"op": "replace", "path": "active", "value": False}).status_code == 200
+    assert writing.simulate_put(f"{SCIM}/Users/{user}", json={"userName": "rw2"}).status_code == 200
+    assert writing.simulate_put(f"{SCIM}/Users/{user}", json={"name": 1}).status_code == 400
+    text = falcon.testing.TestClient(writing.app).simulate_get("/metrics").text
+    assert metric(text, "scim_bridge_read_only") == 0.0
+    assert provisioning(text) == {
+        ("user", "create", "ok"): 1.0,
+        ("user", "disable", "ok"): 1.0,
+        ("user", "rename", "ok"): 1.0,
+        ("user", "update", "refused"): 1.0,
+    }
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [record.__dict__ for record in caplog.records if record.name == "bridge.access"]
+
+
+def test_the_access_line_of_an_error_has_its_scim_type_and_a_short_detail(
+    client: ScimClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bridge.access"):
+        assert client.post_user({"userName": "kim"}).status_code == 201
+        assert client.post_user({"userName": "kim"}).status_code == 409
+        assert client.post_user({"userName": "lee", "active": "x" * 500}).status_code == 400
+        assert client.post_user({"userName": "max", "password": 987654321}).status_code == 400
+        assert client.simulate_get(f"{SCIM}/Users/nobody").status_code == 404
+        assert falcon.testing.TestClient(client.app).simulate_get(f"{SCIM}/Users").status_code == 401
+    created, taken, long, password, missing, anonymous = access_lines(caplog)
+    assert "scimType" not in created and "detail" not in created
+    assert (taken["status"], taken["scimType"]) == (409, "uniqueness")
+    assert taken["detail"] == "userName kim is already taken"
+    assert long["scimType"] == "invalidValue" and len(long["detail"]) == 200
+    assert long["detail"].startswith("active must be true or false") and long["detail"].endswith("\u2026")
+    assert password["scimType"] == "invalidValue" and "987654321" not in str(password)
+    assert "scimType" not in missing and "nobody" in missing["detail"]
+    assert "scimType" not in anonymous and "Bearer" in anonymous["detail"]
