@@ -29,6 +29,9 @@ clean:
 
 bench: deps
 	$(PY) -m bench.entra_load --uniqueness directory --processes 2
+	$(PY) -m bench.scale
+	$(PY) -m bench.encoding
+	$(PY) -m bench.logs
 	$(PY) -m bench.memory --processes 2
 	$(PY) -m bench.group_members
 	$(PY) -m bench.group_members --shape dynlist

@@ -2,7 +2,11 @@
 
 ``ReplicatedPair(workdir).start()`` starts providers ``a`` and ``b`` (``workdir/a``, ``workdir/b``) on
 loopback, each a :class:`~bridge.testing.slapd.Slapd` with the same overlays as a single one, plus syncprov
-and a refreshAndPersist syncrepl from the other (serverIDs 1 and 2). They share one self-signed TLS
+and a refreshAndPersist syncrepl from the other (serverIDs 1 and 2): delta-syncrepl, each write logged by
+the accesslog overlay and replayed by the peer, so that two changes of one entry made on different
+providers (a member added on each, one while the other was down) are both kept, where whole entries would
+replace one another. contextCSN is checkpointed at each write, so a provider killed with ``SIGKILL`` and
+started again still offers its last writes to its peer. They share one self-signed TLS
 certificate, so one ``ca_file`` trusts both. A write on either is on the other a few milliseconds later;
 :meth:`ReplicatedPair.wait_converged` waits until both have the same ``contextCSN`` on the suffix: each
 provider's latest change, by serverID, which a provider holds only once it has applied every change

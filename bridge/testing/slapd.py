@@ -55,7 +55,7 @@ __all__ = [
 SUFFIX = "dc=example,dc=org"
 _SCHEMA_DIR = "/etc/ldap/schema"
 _TOOL_DIRS = ("/usr/sbin", "/usr/bin")  # root's PATH may lack sbin
-_WIPE = ("slapd.d", "db", "slapd.conf", "base.ldif", "slapd.pid", "slapd.args", "ldapi")
+_WIPE = ("slapd.d", "db", "accesslog", "slapd.conf", "base.ldif", "slapd.pid", "slapd.args", "ldapi")
 _ADDR_IN_USE = "Address already in use"
 
 _CONF = """\
@@ -91,7 +91,7 @@ sortvals member uniqueMember memberUid
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by self write by users read by anonymous auth
 
-{overlays}{monitor}"""
+{overlays}{monitor}{accesslog}"""
 _MONITOR = """
 # The monitor backend (opt-in): operation and connection counters under cn=Monitor, readable by the rootdn.
 database monitor
@@ -126,14 +126,40 @@ ppolicy_use_lockout
 # Replication: the provider's own changes are offered by syncprov (checkpointing contextCSN often, so a
 # restart resumes close to where it stopped); each peer's are pulled and kept pulled (refreshAndPersist),
 # retried every second forever, so a peer that comes back is caught up within about a second.
+# Delta-syncrepl: each write is also logged (accesslog, in a database of its own) and the peers replay the
+# logged changes rather than copy whole entries, so that two writes to one entry on different providers,
+# a member added on each, both survive (a whole entry would replace the other's).
+# contextCSN is checkpointed at every write, before its answer: a provider killed and restarted starts
+# from the one its database holds, and one older than its last writes would keep them from its peers.
 _SYNCREPL = """\
 syncrepl rid={rid:03d} provider={peer} bindmethod=simple binddn="cn=admin,{suffix}" credentials={password}
   searchbase="{suffix}" type=refreshAndPersist retry="1 +" timeout=1 network-timeout=1
+  logbase="cn=accesslog" logfilter="(&(objectClass=auditWriteObject)(reqResult=0))" syncdata=accesslog
 """
 _SYNCPROV = """\
 overlay syncprov
-syncprov-checkpoint 100 1
+syncprov-checkpoint 1 1
 
+overlay accesslog
+logdb cn=accesslog
+logops writes
+logsuccess TRUE
+logpurge 07+00:00 01+00:00
+
+"""
+_ACCESSLOG_DB = """
+# The log of the writes, which the peers replay (delta-syncrepl); never replicated itself.
+database mdb
+maxsize 1073741824
+suffix "cn=accesslog"
+rootdn "cn=admin,{suffix}"
+directory "{w}/accesslog"
+index entryCSN,objectClass,reqEnd,reqResult,reqStart,reqDN eq
+access to * by * none
+overlay syncprov
+syncprov-nopresent TRUE
+syncprov-reloadhint TRUE
+syncprov-checkpoint 1 1
 """
 # The base entries of replicated providers are loaded into each with the same entryUUID and entryCSN, so
 # that they start identical (separate loads would give the same DNs different ids, which syncrepl cannot
@@ -330,6 +356,8 @@ class Slapd:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
         (self.workdir / "db").mkdir(parents=True)
         (self.workdir / "slapd.d").mkdir()
+        if self._replication:
+            (self.workdir / "accesslog").mkdir()
         self._prepare()
         for attempt in range(3):
             if self._auto_port and (attempt or self._port is None):
@@ -438,6 +466,8 @@ class Slapd:
         slapadd = [_tool("slapadd"), "-f", conf, "-b", SUFFIX, "-l", str(w / "base.ldif"), "-q"]
         # -w: a replicated provider starts with the contextCSN of its base entries, as its peers do
         _run([*slapadd, "-w"] if self._replication else slapadd, "slapadd")
+        if self._replication:  # an empty log database, which slaptest can open
+            _run([_tool("slapadd"), "-f", conf, "-b", "cn=accesslog", "-l", os.devnull, "-q"], "slapadd")
         # slaptest must come after slapadd: it opens the mdb read-only and fails on an empty dir
         _run([_tool("slaptest"), "-Q", "-f", conf, "-F", str(w / "slapd.d")], "slaptest")
 
@@ -520,7 +550,7 @@ class Slapd:
         indexes += "index scimMemberOf eq\n" if member_of else ""
         overlays, replication = _MEMBEROF if self._memberof else "", ""
         if self._replication:
-            on["syncprov"] = True
+            on["syncprov"] = on["accesslog"] = True
             overlays = _SYNCPROV + overlays
             replication = "".join(
                 _SYNCREPL.format(rid=rid, peer=peer, suffix=SUFFIX, password=self._password)
@@ -553,6 +583,7 @@ class Slapd:
             indexes=indexes + replication,
             overlays=overlays,
             monitor=_MONITOR.format(suffix=SUFFIX) if self._monitor else "",
+            accesslog=_ACCESSLOG_DB.format(suffix=SUFFIX, w=self.workdir) if self._replication else "",
         )
 
     def _rfc2307bis_schema(self) -> Path:

@@ -86,9 +86,11 @@ def serve_with(
     processes: int = 1,
     server: dict[str, Any] | None = None,
     auth: dict[str, Any] | None = None,
+    sections: dict[str, Any] | None = None,
 ) -> Iterator[Bridge]:
     """``serve`` with the config's ``ldap`` section (the bind password goes to a file beside the config),
-    the attribute map ``map_path`` and more ``server`` and ``auth`` keys, until the test is done."""
+    the attribute map ``map_path``, more ``server`` and ``auth`` keys and whole other ``sections``
+    (``safety``, ``deprovisioning``: they replace the defaults), until the test is done."""
     port = find_free_port()
     (tmp_path / "bind-password").write_text(password + "\n")
     config = {
@@ -97,6 +99,7 @@ def serve_with(
         "ldap": {**ldap, "bind_password_file": "bind-password"},
         "map": str(map_path),
         "deprovisioning": {"on_deactivate": "disable", "on_delete": "delete"},
+        **(sections or {}),
     }
     config_path = tmp_path / "bridge.yaml"
     config_path.write_text(yaml.safe_dump(config))

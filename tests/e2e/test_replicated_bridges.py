@@ -21,7 +21,7 @@ from typing import Any
 import ldap3
 import pytest
 
-from bridge.selftest import Flow, flows, replay
+from bridge.ops.selftest import Flow, flows, replay
 from bridge.testing.haproxy import SERVED_BY, HAProxy
 from bridge.testing.replicated import ReplicatedPair
 from bridge.testing.slapd import SlapdInfo
@@ -78,15 +78,24 @@ def ldap_section(info: SlapdInfo, urls: list[str], subtree: Subtree) -> dict[str
 
 
 @contextmanager
-def cluster_over(pair: ReplicatedPair, workdir: Path, orders: Mapping[str, list[str]]) -> Iterator[Cluster]:
-    """An instance per entry of ``orders`` (name: ``ldap.urls``) over a fresh subtree, behind HAProxy."""
+def cluster_over(
+    pair: ReplicatedPair,
+    workdir: Path,
+    orders: Mapping[str, list[str]],
+    sections: Callable[[Subtree], dict[str, Any]] | None = None,
+) -> Iterator[Cluster]:
+    """An instance per entry of ``orders`` (name: ``ldap.urls``) over a fresh subtree, behind HAProxy;
+    ``sections`` gives more sections of their configuration (the same for each) from the subtree."""
     with ExitStack() as stack:
         subtree = stack.enter_context(replicated_subtree(pair))
+        more = sections(subtree) if sections else None
         instances = {}
         for name, urls in orders.items():
             (workdir / name).mkdir(parents=True)
             section = ldap_section(pair.info.a, urls, subtree)
-            serving = contextmanager(serve_with)(workdir / name, section, pair.info.a.password, OPENLDAP_MAP)
+            serving = contextmanager(serve_with)(
+                workdir / name, section, pair.info.a.password, OPENLDAP_MAP, sections=more
+            )
             instances[name] = stack.enter_context(serving)
         backends = [bridge.url.removeprefix("http://").split("/", 1)[0] for bridge in instances.values()]
         proxy_url = stack.enter_context(HAProxy(workdir / "haproxy", backends))

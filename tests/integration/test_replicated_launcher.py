@@ -97,3 +97,36 @@ def test_convergence_is_reported_only_once_the_lagging_provider_has_the_change(
     assert read(info.b, dn, "entryUUID") == read(info.a, dn, "entryUUID") is not None
     assert waited < 5.0
     assert context_csn(info.a) == context_csn(info.b)
+
+
+@pytest.fixture(scope="module")
+def own_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedPair]:
+    """A pair of this module's own: a provider gets killed."""
+    made = ReplicatedPair(tmp_path_factory.mktemp("killed-pair"))
+    with made:
+        yield made
+
+
+def test_member_adds_on_both_providers_across_a_kill_are_both_kept(own_pair: ReplicatedPair) -> None:
+    """A member added on a that b has not pulled yet, a killed (SIGKILL), another member added on b, a
+    started again: both members are on both providers. With whole-entry replication b's newer group would
+    replace a's; and a provider whose contextCSN (kept in memory) was older on disk than its last writes
+    would never offer them to b."""
+    info = own_pair.info
+    base = info.a.suffix
+    users = [f"uid=k{n},ou=people,{base}" for n in range(3)]
+    group = f"cn=killed,ou=groups,{base}"
+    a, b = connect(info.a), connect(info.b)
+    for dn in users:
+        person(a, dn)
+    assert a.add(group, ["groupOfNames"], {"member": users[:1]}), a.result
+    own_pair.wait_converged()
+    assert own_pair.a is not None
+    with own_pair.held("b"):
+        assert a.modify(group, {"member": [(ldap3.MODIFY_ADD, [users[1]])]}), a.result
+        own_pair.a.kill()
+    assert b.modify(group, {"member": [(ldap3.MODIFY_ADD, [users[2]])]}), b.result
+    own_pair.a.restart()
+    own_pair.wait_converged()
+    for server in (info.a, info.b):
+        assert read(server, group, "member") == {"member": sorted(users)}, server.url

@@ -15,11 +15,11 @@ from ldap3.core.exceptions import LDAPException
 
 from bridge.config import Settings
 from bridge.directory.base import Eq
-from bridge.directory.ldap.adapter import read_attribute_types
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.directory.ldap.controls import ASSERTION, SORT_REQUEST, VLV_REQUEST
 from bridge.directory.ldap.flavors import Flavor
 from bridge.directory.ldap.render import make_dn, search_url
+from bridge.directory.ldap.schema import read_attribute_types
 from bridge.directory.ldap.servers import context_csn, naming_context
 from bridge.mapping.model import MapSet
 

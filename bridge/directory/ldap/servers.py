@@ -70,6 +70,7 @@ class ServerState:
     # dropped is not kept alive by the probe threads that hold its states.
     listeners: list[weakref.WeakMethod[Callable[[ServerState, str], None]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _waiting_for: str = field(default="", repr=False)  # the condition last logged by catching_up
 
     def server(self, *, probe: bool = False) -> Server:
         """A new ldap3 Server for one connection. ldap3 keeps a connection's state on its Server (the
@@ -119,14 +120,16 @@ class ServerState:
                 time.monotonic() - self.down_since,
             )
 
-    def catching_up(self, ahead: str) -> None:
-        """The server answers again but lacks changes that ``ahead`` (a URL) holds: requests stay on the
-        others until the probe finds it caught up, so that no instance reads from it what it missed, nor
-        writes there over what replication has yet to bring (a whole entry would win over the other)."""
+    def catching_up(self, until: str) -> None:
+        """The server answers again but is not used ``until`` a condition holds (it has answered long enough
+        for its peers to replicate from it, it holds what they took meanwhile: see the probe): requests
+        stay on the others, so that no instance reads from it what it missed, nor writes there what the
+        others cannot see yet. Logged once per condition."""
         with self._lock:
             was, self.problem = self.problem, CATCHING_UP
-        if was != CATCHING_UP:
-            logger.warning("directory server %s answers again but is behind %s: catching up", self.url, ahead)
+            logged, self._waiting_for = self._waiting_for, until
+        if was != CATCHING_UP or logged != until:
+            logger.warning("directory server %s answers again: not used until %s", self.url, until)
 
 
 def behind(mine: dict[str, str], theirs: dict[str, str]) -> bool:

@@ -8,12 +8,17 @@ two, instead of by a request waiting out its operation timeout, and from then on
 once. A server that is down is dialled again (connect and bind) at the same interval, and put back as
 soon as it answers; after a refused bind only every 10 s, so that a wrong password does not lock the
 account.
+
+A replica back from an outage, while another server serves, is used again only once it has answered for
+``SETTLE`` seconds and holds every change the serving ones took (see :meth:`Probe._may_serve_again`).
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 from ldap3 import Connection, Server
@@ -34,6 +39,10 @@ from bridge.directory.ldap.servers import (
 )
 
 _BIND_RETRY = 10.0  # seconds between binds after a refused one (AD locks an account after a few)
+# Seconds a replica back from an outage answers before it serves again: time for its peers to pull from it
+# again (OpenLDAP's syncrepl retries a provider it lost every `retry` seconds: 1 in the test pair).
+SETTLE = 2.0
+_REREAD = 0.02  # seconds between two reads of a returning replica's contextCSN, while it catches up
 
 Dial = Callable[[Server], Connection]
 
@@ -60,6 +69,7 @@ class Probe:
         self._conn: Connection | None = None
         self._lock = threading.Lock()
         self._started = 0.0  # time.monotonic() of the last check's start
+        self._back_since: float | None = None  # time.monotonic() it first answered after its outage
 
     def check(self, since: float | None = None) -> bool:
         """Whether the server answers, updating its state; with ``since``, a check started after that
@@ -79,28 +89,53 @@ class Probe:
         try:
             if self._conn is None:
                 self._conn = self._dial(self.state.server(probe=True))
-            csn = self._context_csn(self._conn)  # one read: the server answers, and how far it is
+            self.state.csn = self._context_csn(self._conn)  # one read: the server answers, and how far it is
+            if self.state.problem is not None and not self._may_serve_again(self._conn):
+                return False
         except DirectoryUnavailable as exc:
             self._fail(exc.why, exc.reason)
             return False
         except LDAPException as exc:
             self._fail(why_failed(exc), f"the probe's read failed: {type(exc).__name__}: {exc}")
             return False
-        self.state.csn = csn
-        if self.state.problem is not None:
-            # Back after an outage: serve again only once it holds what the replicas that served meanwhile
-            # took (a new or changed entry would be missing here, and a write here would lose to theirs),
-            # as read now, not at their last check. A peer busy with its own check is not waited for long.
-            asked = time.monotonic()
-            for probe in self.peer_probes:
-                if probe.state.problem is None:
-                    probe.check(since=asked)
-            ahead = next((p for p in self._peers if p.problem is None and behind(csn, p.csn)), None)
-            if ahead is not None:
-                self.state.catching_up(ahead.url)
-                return False
+        self._back_since = None
         self.state.answered()
         return True
+
+    def _may_serve_again(self, conn: Connection) -> bool:
+        """Whether a server back from an outage may serve again. While another server serves, a replica
+        (one with a contextCSN) must first have answered for ``SETTLE`` seconds: until its peers pull from
+        it again, a write on it reaches no other server, and an instance that has not yet come back to it
+        would miss that write (a 404 for a user just created). Then it must hold every change, of every
+        serverID, that the serving ones held a moment ago: their contextCSN is read afresh, then its own,
+        again until it reaches theirs, for at most the probe's timeout (compared at one instant, a write on
+        a peer still in flight to it would hold it back as long as writes keep coming). A new or changed
+        entry would be missing here, and a write here would lose to theirs. A peer busy with its own check
+        is not waited for long. A server that does not replicate (no contextCSN), or that no other one
+        stands in for, serves again at once."""
+        now = time.monotonic()
+        if self._back_since is None:
+            self._back_since = now
+        if not self.state.csn or not any(peer.problem is None for peer in self._peers):
+            return True
+        if now - self._back_since < SETTLE:
+            self.state.catching_up(f"it has answered for {SETTLE:g} s, so that its peers replicate from it")
+            return False
+        for probe in self.peer_probes:
+            if probe.state.problem is None:
+                probe.check(since=now)
+        # Its own, until it reaches theirs: a write on a peer just before, in flight to it, is no reason to
+        # wait for the next check (under a steady load there would always be one).
+        deadline = time.monotonic() + self._timeout
+        while True:
+            self.state.csn = mine = self._context_csn(conn)
+            ahead = next((p for p in self._peers if p.problem is None and behind(mine, p.csn)), None)
+            if ahead is None:
+                return True
+            if time.monotonic() >= deadline:
+                self.state.catching_up(f"it holds every change {ahead.url} took meanwhile")
+                return False
+            time.sleep(_REREAD)
 
     def _context_csn(self, conn: Connection) -> dict[str, str]:
         """The contextCSN of the naming context holding the base, by serverID (see ``context_csn``).
@@ -114,6 +149,7 @@ class Probe:
 
     def _fail(self, why: str, detail: str) -> None:
         self.close()
+        self._back_since = None
         self.state.failed(why, detail, probe=True)
 
     def close(self) -> None:
@@ -132,9 +168,11 @@ class Watch:
         for probe in self._probes:
             probe.peer_probes = [other for other in self._probes if other is not probe]
         self._interval = interval
+        self._timeout = timeout
         self._stop = threading.Event()
         self._started = False
         self._starting = threading.Lock()
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         """Start the threads, once; a stopped watch starts nothing."""
@@ -146,11 +184,20 @@ class Watch:
             self._started = True
         for n, probe in enumerate(self._probes):
             thread = threading.Thread(target=self._run, args=(probe,), name=f"ldap-probe-{n}", daemon=True)
+            self._threads.append(thread)
             thread.start()
+        _STARTED.add(self)
 
     def stop(self) -> None:
         """Let every thread end after its current check (at most the probe's timeout)."""
         self._stop.set()
+
+    def join(self) -> None:
+        """Wait for the stopped threads to end their current check, at most the probe's timeout in all."""
+        deadline = time.monotonic() + self._timeout
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, probe: Probe) -> None:
         try:
@@ -172,3 +219,17 @@ class Watch:
         if not problems:  # a check still waiting on the server when the timeout passed
             raise DirectoryUnavailable("the directory did not answer the readiness check in time", TIMEOUT)
         raise none_answers(problems)
+
+
+_STARTED: weakref.WeakSet[Watch] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_before_exit() -> None:
+    """Stop every probe and let its thread end its check before the process exits. A daemon thread still
+    inside OpenSSL (a handshake, loading the CA store) while exit() runs OpenSSL's own cleanup corrupts the
+    heap: a command that had already answered (init refused by the directory's certificate) then died of
+    SIGSEGV or SIGABRT, about one run in 40."""
+    for watch in list(_STARTED):
+        watch.stop()
+        watch.join()
