@@ -27,7 +27,7 @@ import falcon.testing
 import ldap3
 import yaml
 
-from bridge.app import create_app
+from bridge.app import create_app, create_services
 from bridge.config import AuthConfig, LdapConfig, Secret, Settings
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
@@ -96,7 +96,7 @@ def client_for(
     pool = ConnectionPool(settings.ldap, Secret(info.password))
     data = yaml.safe_load(Path(settings.map).read_text())
     data["group"].update(group or {})
-    app = create_app(settings, LdapDirectory(pool), parse_maps(data, settings.map))
+    app = create_app(create_services(settings, LdapDirectory(pool), parse_maps(data, settings.map)))
     return falcon.testing.TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}), pool
 
 

@@ -2,7 +2,7 @@
 
 ```sh
 python -m bench.entra_load [--users 300] [--concurrency 1,4,16] [--rounds 4] [--threads 8] [--pool-size 8]
-python -m bench.entra_load --profile DIR [--profile-concurrency 4]   # py-spy on the server, per request type
+python -m bench.entra_load --profile DIR [--profile-concurrency 4]   # py-spy on the server's workers
 ```
 
 It starts a throwaway slapd (the test launcher, with its monitor backend) and ``scim-ldap-bridge serve`` as
@@ -24,7 +24,10 @@ client. After a warm-up of both, rounds alternate which goes first. For each it 
 count, errors, ops/s, p50/p95/p99, the CPU milliseconds per request of the load client, the bridge and
 slapd, and what slapd's monitor backend counted meanwhile (``cn=Operations,cn=Monitor``: LDAP operations
 and binds per request). Then the ratio bridge / raw of the whole mix's ops/s, per round and overall, and
-the issue's targets.
+at the end the table of issue #22: at each concurrency, ops/s, the ratio, the CPU milliseconds per request
+of the bridge (its processes summed, from ``/proc``) and of raw ldap3 doing the same LDAP work, slapd's,
+the LDAP operations per request of each, and the p50 at concurrency 1 of a GET by filter and a PATCH, each
+against its target; and how many access and audit lines the bridge's log holds (logging is on).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -66,6 +70,7 @@ from bench.common import (
     Plan,
     ServedBridge,
     cpu_split,
+    percentile,
     plan,
     print_phases,
     run_phase,
@@ -77,8 +82,12 @@ from bridge.testing.slapd import Slapd, default_schema_path
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-# The issue's targets (#9): bridge / raw ops/s by concurrency, LDAP operations per request over the mix.
-RATIO_TARGETS = {1: 0.35, 4: 0.5, 16: 0.5}
+# The targets of issue #22: bridge / raw ops/s by concurrency, the bridge's CPU milliseconds per request
+# (its processes summed), and the p50 at concurrency 1 of a GET by filter and of a PATCH; and issue #9's
+# LDAP operations per request over the mix, kept.
+RATIO_TARGETS = {1: 0.5, 4: 0.7, 16: 0.7}
+CPU_TARGET_MS = 1.2
+P50_TARGET_MS = 1.5
 OPS_TARGET = 1.2
 
 
@@ -88,8 +97,10 @@ class HttpWorker:
     def __init__(self, bridge: ServedBridge) -> None:
         self._conn = http.client.HTTPConnection(HOST, bridge.port, timeout=60)
         self._headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
+        self.sent = 0  # requests sent, warm-ups included: each should leave one access line
 
     def send(self, method: str, path: str, body: bytes | None, expect: int) -> bytes:
+        self.sent += 1
         try:
             self._conn.request(method, path, body, self._headers)
             response = self._conn.getresponse()
@@ -110,7 +121,7 @@ def _json(document: Any) -> bytes:
 
 
 def create_body(person: Person) -> bytes:
-    """Entra's POST /Users (bridge/selftest/flows/entra-create-and-update-legacy.json)."""
+    """Entra's POST /Users (bridge/ops/selftest/flows/entra-create-and-update-legacy.json)."""
     return _json(
         {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
@@ -142,9 +153,11 @@ class BridgeLoad:
         self._monitor = monitor
         self.workers = [HttpWorker(bridge) for _ in range(concurrency)]
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Close the connections; the number of requests sent on them."""
         for worker in self.workers:
             worker.close()
+        return sum(worker.sent for worker in self.workers)
 
     def run(self, work: Plan, *, watch: dict[str, int] | None = None) -> list[Phase]:
         """Every phase of ``work``, in order."""
@@ -253,8 +266,9 @@ def _first_line(argv: Sequence[str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
 
 
-def machine() -> str:
-    """nproc, memory, CPU model, Debian, Python, slapd, and the bridge's commit (and modified files)."""
+def machine(source: Path | None = None) -> str:
+    """nproc, memory, CPU model, Debian, Python, slapd, and the bridge's commit (and modified files), or
+    the other checkout ``source`` it serves."""
     memory = next(
         (
             line.split()[1]
@@ -274,6 +288,7 @@ def machine() -> str:
     debian = Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "?"
     slapd = _first_line(["/usr/sbin/slapd", "-VV"]).split("slapd", 1)[-1].split("(")[0].strip()
     commit = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    commit = "?" if commit.startswith("fatal") else commit  # a copy outside a checkout
     status = subprocess.run(
         ["git", "-C", str(REPO), "status", "--porcelain", "--", "bridge", "config"],
         capture_output=True,
@@ -282,10 +297,12 @@ def machine() -> str:
     )
     changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
     shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    where = f"bridge at {commit}" + (f", with uncommitted changes to {shown}" if changed else "")
+    if source is not None:
+        where = f"bridge served from {source} (the benchmark at {commit})"
     return (
         f"{os.cpu_count()} CPUs ({model}), {int(memory) / 1024 / 1024:.0f} GiB, Debian {debian}, "
-        f"Python {platform.python_version()}, slapd {slapd}; bridge at {commit}"
-        + (f", with uncommitted changes to {shown}" if changed else "")
+        f"Python {platform.python_version()}, slapd {slapd}; {where}"
     )
 
 
@@ -301,11 +318,12 @@ def _py_spy() -> str:
 
 @contextmanager
 def py_spy(pid: int, output: Path, rate: int) -> Iterator[None]:
-    """``py-spy record`` on ``pid`` while the block runs: collapsed stacks (one function a frame) of the
-    thread that holds the GIL (``--gil``: the Python code running; a thread in a system call or waiting
-    has let the GIL go), sampled without pausing the server (``--nonblocking``)."""
+    """``py-spy record`` on ``pid`` and its worker processes (``--subprocesses``: with ``server.processes``
+    the requests run there) while the block runs: collapsed stacks (one function a frame) of the thread
+    that holds the GIL (``--gil``: the Python code running; a thread in a system call or waiting has let
+    the GIL go), sampled without pausing the server (``--nonblocking``)."""
     argv = [_py_spy(), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--nolineno"]
-    argv += ["--gil", "--nonblocking", "--output", str(output)]
+    argv += ["--gil", "--nonblocking", "--subprocesses", "--output", str(output)]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     started = process.stdout.readline()  # "py-spy> Sampling process 250 times a second ..."
@@ -333,7 +351,9 @@ def _area(frame: str) -> str:
     return where.split("/", 1)[0] if "/" in where else where.removesuffix(".py")
 
 
-def summarize(output: Path, requests: int, rate: int, cpu: tuple[float, float], top: int = 12) -> str:
+def summarize(
+    outputs: Sequence[Path], requests: int, rate: int, cpu: tuple[float, float], top: int = 12
+) -> str:
     """The recording of one phase: the bridge's CPU per request (user and system, from /proc), the Python
     share of it (samples holding the GIL), self and inclusive time by area (bridge's own modules, other
     packages, standard library modules), the hottest functions, and the bridge's costliest functions."""
@@ -342,7 +362,7 @@ def summarize(output: Path, requests: int, rate: int, cpu: tuple[float, float], 
     within: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
-    for line in output.read_text().splitlines():
+    for line in (line for output in outputs for line in output.read_text().splitlines()):
         frames, count = _frames(line) if line.strip() else ([], 0)
         if not frames:
             continue
@@ -370,8 +390,11 @@ def summarize(output: Path, requests: int, rate: int, cpu: tuple[float, float], 
             f"{a} {share(n)}" for a, n in within.most_common() if n < 0.95 * samples and a != "threading"
         )[:600],
         "  hottest functions (self): " + ", ".join(f"{f} {share(n)}" for f, n in leaves.most_common(top)),
-        "  the bridge's functions (inclusive):",
+        "  top cumulative (inclusive; the threads' entry points, in nearly every sample, left out):",
     ]
+    outer = [(frame, n) for frame, n in inclusive.most_common() if n < 0.95 * samples]
+    lines += [f"    {share(n):>4}  {frame.split(' (')[0]} ({_area(frame)})" for frame, n in outer[:top]]
+    lines.append("  the bridge's functions (inclusive):")
     ours = [(frame, n) for frame, n in inclusive.most_common() if "(bridge/" in frame and n < 0.95 * samples]
     lines += [f"    {share(n):>4}  {frame.split(' (')[0]} ({_area(frame)})" for frame, n in ours[: top + 4]]
     return "\n".join(lines)
@@ -402,10 +425,84 @@ def profile(bridge: ServedBridge, users: int, concurrency: int, directory: Path,
     print_phases(f"bridge under py-spy ({rate} Hz), {users} users, concurrency {concurrency}", phases)
     for phase in phases:
         print(f"\n{phase.name} ({names[phase.name]})")
-        print(summarize(names[phase.name], phase.count, rate, cpu[phase.name]))
+        print(summarize([names[phase.name]], phase.count, rate, cpu[phase.name]))
+    spent = (sum(cpu[p.name][0] for p in phases), sum(cpu[p.name][1] for p in phases))
+    print(f"\nwhole mix ({directory})")
+    print(summarize([names[p.name] for p in phases], sum(p.count for p in phases), rate, spent, top=25))
 
 
 # --- the comparison --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One concurrency's whole mix, the bridge's and raw ldap3's, for the table of issue #22."""
+
+    concurrency: int
+    bridge: Phase
+    raw: Phase | None
+    p50: dict[str, tuple[float, float | None]]  # request type -> p50 ms, bridge and raw
+
+
+def _per_request(phase: Phase, label: str) -> float:
+    return 1000 * phase.cpu.get(label, 0.0) / phase.count if phase.count else 0.0
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def print_budget(rows: Sequence[Budget], configuration: str) -> None:
+    """The figures of issue #22 in one table: ops/s, the ratio, CPU milliseconds per request (the bridge's
+    processes summed; raw ldap3's is the load client's own, which is all it runs), slapd's, and the LDAP
+    operations per request, each side; then the p50s at concurrency 1, each with its target."""
+    print(f"\nCPU budget per request (issue #22), {configuration}")
+    print(
+        f"  {'conc.':>5} {'bridge ops/s':>12} {'raw ops/s':>10} {'bridge/raw':>16} "
+        f"{'bridge CPU ms':>19} {'raw ldap3 CPU ms':>16} {'slapd CPU ms b/r':>17} {'LDAP ops b/r':>13}"
+    )
+    for row in rows:
+        cpu = _per_request(row.bridge, "bridge")
+        cells = f"  {row.concurrency:>5} {row.bridge.rate:>12.1f}"
+        ops = row.bridge.ldap.work / row.bridge.count if row.bridge.ldap is not None else float("nan")
+        slapd = f"{_per_request(row.bridge, 'slapd'):.2f}"
+        raw_ops = "-"
+        if row.raw is not None:
+            ratio = row.bridge.rate / row.raw.rate
+            target = RATIO_TARGETS.get(row.concurrency, 0.0)
+            cells += f" {row.raw.rate:>10.1f} {f'{ratio:.2f} ({_verdict(ratio >= target)})':>16}"
+            raw_cpu = f"{_per_request(row.raw, 'client'):.2f}"
+            slapd += f" / {_per_request(row.raw, 'slapd'):.2f}"
+            if row.raw.ldap is not None:
+                raw_ops = f"{row.raw.ldap.work / row.raw.count:.2f}"
+        else:
+            cells += f" {'-':>10} {'-':>16}"
+            raw_cpu = "-"
+        cells += f" {f'{cpu:.2f} ({_verdict(cpu <= CPU_TARGET_MS)})':>19} {raw_cpu:>16} {slapd:>17}"
+        print(cells + f" {f'{ops:.2f} / {raw_ops}':>13}")
+    targets = ", ".join(f"{c}: >= {t}" for c, t in RATIO_TARGETS.items())
+    print(f"  targets: bridge/raw {targets}; bridge CPU <= {CPU_TARGET_MS} ms a request")
+    for row in rows:
+        if row.concurrency != 1:
+            continue
+        for name, (ours, theirs) in row.p50.items():
+            raw = f", raw ldap3 {theirs:.2f} ms" if theirs is not None else ""
+            print(
+                f"  p50 at concurrency 1, {name}: bridge {ours:.2f} ms{raw} "
+                f"(target <= {P50_TARGET_MS}: {_verdict(ours <= P50_TARGET_MS)})"
+            )
+
+
+def count_log_lines(log: Path) -> Counter[str]:
+    """The bridge's log lines by logger (``bridge.access``, ``bridge.audit``, ...)."""
+    counts: Counter[str] = Counter()
+    with log.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            try:
+                counts[str(json.loads(line).get("logger"))] += 1
+            except (ValueError, AttributeError):
+                counts["(not JSON)"] += 1
+    return counts
 
 
 def compare(
@@ -420,11 +517,14 @@ def compare(
     per_group: int,
     per_patch: int,
     raw: bool,
-) -> None:
+) -> tuple[list[Budget], int]:
     """At each concurrency: a warm-up of both loads, then ``rounds`` rounds that alternate which goes first;
-    the tables, the ratios, and at the end the issue's targets."""
+    the tables, the ratios, and at the end the issue's targets. Returns each concurrency's whole mix and
+    the number of HTTP requests sent, warm-ups included."""
     summary: list[str] = []
+    budget: list[Budget] = []
     errors = 0
+    sent = 0
 
     def work(tag: str, count: int) -> Plan:
         return plan(tag, count, per_group=per_group, per_patch=per_patch)
@@ -454,7 +554,7 @@ def compare(
             if "raw" in got:
                 merge(theirs, got["raw"])
                 ratios.append(mix_rate(got["bridge"]) / mix_rate(got["raw"]))
-        scim.close()
+        sent += scim.close()
         if direct is not None:
             direct.close()
         title = f"concurrency {concurrency}: {rounds} rounds of {users} users"
@@ -464,15 +564,14 @@ def compare(
         errors += total.errors
         assert total.ldap is not None
         line = f"concurrency {concurrency:>2}: bridge {total.rate:6.1f} ops/s"
+        raw_total = None
         if theirs:
             print_phases(f"{title}, raw ldap3 ({concurrency} connections)", list(theirs.values()))
             raw_total = total_phase(list(theirs.values()))
             errors += raw_total.errors
             ratio = total.rate / raw_total.rate
             target = RATIO_TARGETS.get(concurrency)
-            verdict = (
-                "" if target is None else f" (target >= {target}: {'met' if ratio >= target else 'NOT met'})"
-            )
+            verdict = "" if target is None else f" (target >= {target}: {_verdict(ratio >= target)})"
             each = ", ".join(f"{r:.2f}" for r in ratios)
             middle = statistics.median(ratios)
             line += f", raw {raw_total.rate:6.1f} ops/s, bridge / raw {ratio:.2f}{verdict}"
@@ -485,15 +584,24 @@ def compare(
         ops = total.ldap.work / total.count
         line += (
             f"\n    LDAP operations per SCIM request over the mix {ops:.2f} "
-            f"(target <= {OPS_TARGET}: {'met' if ops <= OPS_TARGET else 'NOT met'}); "
+            f"(target <= {OPS_TARGET}: {_verdict(ops <= OPS_TARGET)}); "
             f"binds {total.ldap.binds} in {total.count} requests once warm "
-            f"(target 0: {'met' if total.ldap.binds == 0 else 'NOT met'})"
+            f"(target 0: {_verdict(total.ldap.binds == 0)})"
         )
         summary.append(line)
+        p50 = {
+            name: (
+                percentile(ours[name].latencies_ms, 0.5),
+                percentile(theirs[name].latencies_ms, 0.5) if name in theirs else None,
+            )
+            for name in (LOOKUP, UPDATE)
+        }
+        budget.append(Budget(concurrency, total, raw_total, p50))
     print("\nsummary (ops/s of the whole mix: its requests over the sum of its phases' times)")
     for line in summary:
         print("  " + line)
-    print(f"  errors: {errors} (target 0: {'met' if errors == 0 else 'NOT met'})")
+    print(f"  errors: {errors} (target 0: {_verdict(errors == 0)})")
+    return budget, sent
 
 
 def main() -> None:
@@ -519,8 +627,12 @@ def main() -> None:
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples a second (200)")
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    print(machine(), flush=True)
-    print(f"ldap.uniqueness: {args.uniqueness}; server.processes: {args.processes}", flush=True)
+    print(machine(args.bridge_src), flush=True)
+    configuration = (
+        f"server.processes {args.processes}, server.threads {args.threads}, ldap.pool_size {args.pool_size}, "
+        f"ldap.uniqueness {args.uniqueness}, access and audit lines on (to a file), /metrics on"
+    )
+    print(configuration, flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-entra-") as workdir:
         unique = args.uniqueness == "directory"
         server = Slapd(
@@ -542,7 +654,7 @@ def main() -> None:
                     return
                 monitor = Monitor(info)
                 watch = {"client": os.getpid(), "bridge": bridge.pid, "slapd": slapd_pid(info)}
-                compare(
+                budget, sent = compare(
                     bridge,
                     info,
                     monitor,
@@ -555,6 +667,12 @@ def main() -> None:
                     raw=not args.no_raw,
                 )
                 monitor.close()
+                print_budget(budget, configuration)
+                logged = count_log_lines(bridge.log)
+                print(
+                    f"  log: {logged['bridge.access']} access lines for {sent} requests sent, "
+                    f"{logged['bridge.audit']} audit lines, {logged['bridge.audit.events']} event lines"
+                )
         finally:
             server.stop()
 

@@ -27,9 +27,10 @@ import falcon.testing
 import ldap3
 
 from bench.common import REPO, TOKEN, client_for
-from bridge.app import create_app
-from bridge.config import AuthConfig, LdapConfig, Settings, load_maps
+from bridge.app import create_app, create_services
+from bridge.config import AuthConfig, LdapConfig, Settings
 from bridge.directory.memory import InMemoryDirectory
+from bridge.mapping.load import load_maps
 from bridge.testing.scim_model.model import Step
 from bridge.testing.scim_model.run import Disagreement, Sequence
 from bridge.testing.scim_model.stored import StoredMap
@@ -70,7 +71,7 @@ def memory_bridge() -> Iterator[Client]:
         ),
         map=str(MAP),
     )
-    app = create_app(settings, InMemoryDirectory(bases), load_maps(MAP))
+    app = create_app(create_services(settings, InMemoryDirectory(bases), load_maps(MAP)))
     yield falcon.testing.TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
