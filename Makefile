@@ -4,16 +4,21 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 DIRECTORY ?= openldap
 
-.PHONY: demo test lint unit deps bench drill clean deb
+.PHONY: demo test lint unit deps test-deps bench drill clean deb
 
+# What the demo needs (slapd, the virtualenv); test-deps adds what the tests and benchmarks run
+# (HAProxy, nginx, Caddy, Apache, promtool, lintian and the package's build tools).
 deps:
 	@packaging/install-dev-deps.sh $(VENV)
+
+test-deps:
+	@packaging/install-dev-deps.sh --tests $(VENV)
 
 demo: deps
 	@if [ "$(DIRECTORY)" = ad ]; then packaging/install-samba.sh; fi
 	$(PY) -m bridge demo --port $(PORT) --directory $(DIRECTORY)
 
-lint: deps
+lint: test-deps
 	$(VENV)/bin/ruff check bridge tests bench
 	$(VENV)/bin/ruff format --check bridge tests bench
 	$(VENV)/bin/mypy
@@ -27,7 +32,7 @@ unit: deps
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-bench: deps
+bench: test-deps
 	$(PY) -m bench.entra_load --uniqueness directory --processes 2
 	$(PY) -m bench.scale
 	$(PY) -m bench.encoding
@@ -40,7 +45,7 @@ bench: deps
 
 # The fault and fuzz drill (bench/README.md): slapd killed, stopped and blackholed, the connection limit
 # filled and 10,000 fuzzed requests, under an Entra-like load; a few minutes, loopback only; it prints figures.
-drill: deps
+drill: test-deps
 	$(PY) -m bench.drill
 
 # The Debian package, dist/scim-ldap-bridge_<version>_<arch>.deb (packaging/debian/build.sh says how).
