@@ -20,7 +20,6 @@ from bridge.directory.base import (
     GreaterOrEqual,
     LessOrEqual,
     Modification,
-    SameEntry,
     all_of,
 )
 from bridge.directory.errors import DirectoryError, EntryAlreadyExists, NoSuchEntry
@@ -254,24 +253,29 @@ class GroupService:
         is_member = [op.path is not None and op.path.attr.lower() == "members" for op in operations]
         member_ops = [op for op, m in zip(operations, is_member, strict=True) if m]
         other_ops = [op for op, m in zip(operations, is_member, strict=True) if not m]
-        on_members = self._members.on_members
-        writes = member_writes.planned(self._members, member_ops)
-        member_changes = [] if on_members else member_writes.changes(self._members, writes)
-        writes = writes if on_members else []
-        # Where members keep the membership, the group's own entry is not written: nothing would assert it.
-        seen = None if if_match or on_members else self._recent.get(group_id)
         reported: set[str] = set()
+        if member_ops:
+            # The group is read afresh in the search that resolves the member ids, never taken from the
+            # remembered entries: on OpenLDAP a member write cannot carry an assertion (slapd's memberof
+            # overlay would skip memberOf), so a remembered DN would cost a read of its own to check.
+            plan = member_writes.planned(self._members, group_id, member_ops, self._read)
+            on_members = self._members.on_members
+            member_changes = [] if on_members else member_writes.changes(self._members, plan.writes)
+            writes = plan.writes if on_members else []
+            expect = expected_version("Group", plan.group, if_match)
+            self._patch(plan.group, member_changes, other_ops, writes, expect, fresh=True, reported=reported)
+            return
+        # Where members keep the membership, the group's own entry is rarely written: nothing would assert it.
+        seen = None if if_match or self._members.on_members else self._recent.get(group_id)
         if seen is not None:
-            # A member change depends on nothing but which group it is; other changes on its attributes.
-            expect: Expect = seen.version if other_ops else SameEntry(seen.id)
             try:
-                self._patch(seen, member_changes, other_ops, writes, expect, fresh=False, reported=reported)
+                self._patch(seen, [], other_ops, [], seen.version, fresh=False, reported=reported)
                 return
             except (NotFound, PreconditionFailed, Stale):
                 self._recent.drop(group_id)
         entry = self._entry(group_id)
         expect = expected_version("Group", entry, if_match)
-        self._patch(entry, member_changes, other_ops, writes, expect, fresh=True, reported=reported)
+        self._patch(entry, [], other_ops, [], expect, fresh=True, reported=reported)
 
     def _patch(
         self,

@@ -1,45 +1,60 @@
-"""The member operations of a group PATCH: which members each names, resolved before anything is written,
-and what they come to, as one modify of the group or one modify per member."""
+"""The member operations of a group PATCH: which members each names and the group they go to, found in
+one search before anything is written, and what they come to, as one modify of the group or one modify
+per member."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from bridge.directory.base import Modification
+from bridge.directory.base import Entry, Modification
 from bridge.scim.canonical import PatchOperation
-from bridge.scim.errors import InvalidPath, InvalidValue
+from bridge.scim.errors import InvalidPath, InvalidValue, NotFound
 from bridge.scim.filter import Compare, Filter, Or
 from bridge.services.members import Member, Memberships
 
 Write = tuple[str, list[Member]]  # ("add" | "remove" | "set", the members)
 
 
-def planned(memberships: Memberships, operations: Sequence[PatchOperation]) -> list[Write]:
-    """Each member operation as ("add" | "remove" | "set", members), every id resolved before anything
-    is written: an unknown id in an add or a replacement is a 400, removing a non-member succeeds.
-    Entra removes in two forms: Remove + a value list (legacy), and members[value eq "id"] [D2]."""
-    writes: list[Write] = []
-    for index, operation in enumerate(operations):
-        where = f"Operations[{index}]"
-        path = operation.path
-        assert path is not None
-        if operation.op == "add":
-            writes.append(("add", memberships.resolve(member_ids(operation.value, where), strict=True)))
-        elif operation.op == "remove" and (path.filter is not None or operation.value not in (None, [], "")):
-            ids = (
-                filter_ids(path.filter, where)
-                if path.filter is not None
-                else member_ids(operation.value, where)
-            )
-            writes.append(("remove", memberships.resolve(ids, strict=False)))
-        elif operation.op == "remove":
-            writes.append(("set", []))
-        else:
-            if path.filter is not None:
-                raise InvalidPath(f"{where}: replace the whole members list, not a filtered part")
-            writes.append(("set", memberships.resolve(member_ids(operation.value or [], where), strict=True)))
-    return writes
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The member writes of a PATCH, and the group they go to, found in the same search."""
+
+    writes: list[Write]
+    group: Entry
+
+
+def planned(
+    memberships: Memberships, group_id: str, operations: Sequence[PatchOperation], read: Sequence[str]
+) -> Plan:
+    """Each member operation as ("add" | "remove" | "set", members), and the group (read with ``read``),
+    all found before anything is written, in one search: an unknown group is a 404, then an unknown id in
+    an add or a replacement a 400; removing a non-member succeeds. Entra removes in two forms: Remove + a
+    value list (legacy), and members[value eq "id"] [D2]."""
+    named = [_named(operation, f"Operations[{index}]") for index, operation in enumerate(operations)]
+    found = memberships.find([i for _, ids, _ in named for i in ids], group_id, read)
+    if found.group is None:
+        raise NotFound(f"Group {group_id} not found")
+    return Plan([(kind, found.pick(ids, strict=strict)) for kind, ids, strict in named], found.group)
+
+
+def _named(operation: PatchOperation, where: str) -> tuple[str, list[str], bool]:
+    """One member operation as its kind, the ids it names, and whether each must exist."""
+    path = operation.path
+    assert path is not None
+    if operation.op == "add":
+        return "add", member_ids(operation.value, where), True
+    if operation.op == "remove" and (path.filter is not None or operation.value not in (None, [], "")):
+        ids = (
+            filter_ids(path.filter, where) if path.filter is not None else member_ids(operation.value, where)
+        )
+        return "remove", ids, False
+    if operation.op == "remove":
+        return "set", [], True
+    if path.filter is not None:
+        raise InvalidPath(f"{where}: replace the whole members list, not a filtered part")
+    return "set", member_ids(operation.value or [], where), True
 
 
 def write(memberships: Memberships, group_dn: str, writes: Sequence[Write]) -> None:
@@ -130,4 +145,4 @@ def filter_ids(flt: Filter, where: str) -> list[str]:
     raise InvalidPath(f'{where}: members can be selected by value only, e.g. members[value eq "<id>"]')
 
 
-__all__ = ["Write", "changes", "filter_ids", "member_ids", "planned", "write"]
+__all__ = ["Plan", "Write", "changes", "filter_ids", "member_ids", "planned", "write"]

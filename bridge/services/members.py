@@ -39,6 +39,23 @@ class Member:
     kind: str
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What one search found: members by lower-case SCIM id, and the group looked for beside them."""
+
+    members: dict[str, Member]
+    group: Entry | None = None
+
+    def pick(self, ids: Sequence[str], *, strict: bool) -> list[Member]:
+        """The members with these ids, in their order, each once; with ``strict`` an unknown id is a 400."""
+        wanted = list(dict.fromkeys(i.lower() for i in ids))
+        missing = [i for i in dict.fromkeys(ids) if i.lower() not in self.members]
+        if missing and strict:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise InvalidValue(f"members: no user or group has the id {shown}")
+        return [self.members[i] for i in wanted if i in self.members]
+
+
 class Spelling(Protocol):
     """How the directory spells a new entry's DN and a dynamic group's search URL: the LDAP syntax, which
     the services leave to ``bridge.directory.ldap.render`` (the one place that escapes values)."""
@@ -104,27 +121,54 @@ class Memberships:
         classes = {value.lower() for value in entry.get("objectClass")}
         return "Group" if self._groups.map.object_classes[0].lower() in classes else "User"
 
+    def _member(self, entry: Entry) -> Member:
+        return Member(entry.id, entry.dn, entry.first(self._uid_attribute), self._kinds(entry))
+
     def _found(self, entries: Iterable[Entry]) -> list[Member]:
-        return [Member(e.id, e.dn, e.first(self._uid_attribute), self._kinds(e)) for e in entries]
+        return [self._member(e) for e in entries]
 
     def resolve(self, ids: Sequence[str], *, strict: bool) -> list[Member]:
         """The members with these SCIM ids (users or groups); with ``strict``, an unknown id is a 400."""
-        found: dict[str, Member] = {}
-        wanted = list(dict.fromkeys(ids))
-        read = ("objectClass", self._uid_attribute)
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            condition = all_of(
-                any_of(self._user_scope, self._group_scope), any_of(*(self._id_filter(i) for i in chunk))
-            )
-            found.update((m.id, m) for m in self._found(self._under_bases(condition, read)))
-        known = {k.lower() for k in found}  # once, not per id: a member add may hold 10,000 ids
-        missing = [i for i in wanted if i.lower() not in known]
-        if missing and strict:
-            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise InvalidValue(f"members: no user or group has the id {shown}")
-        lowered = {k.lower(): v for k, v in found.items()}
-        return [lowered[i.lower()] for i in wanted if i.lower() in lowered]
+        return self.find(ids).pick(ids, strict=strict)
+
+    def find(self, ids: Sequence[str], group_id: str | None = None, read: Sequence[str] = ()) -> Found:
+        """The users and groups with these SCIM ids, and with ``group_id`` the group of that id (read
+        with ``read``) found in the same search: a member PATCH then costs one search and its write,
+        where finding the group apart, or checking a remembered one by a read, cost one more."""
+        wanted: dict[str, str] = {}  # each id once, as first spelt
+        for i in ids:
+            wanted.setdefault(i.lower(), i)
+        group_key = group_id.lower() if group_id is not None else None
+        # The group is looked for as a group, under the group base; as a member of itself it is the same.
+        others = [i for key, i in wanted.items() if key != group_key]
+        chunks = [others[start : start + _CHUNK] for start in range(0, len(others), _CHUNK)]
+        if group_id is not None and not chunks:
+            chunks = [[]]
+        members: dict[str, Member] = {}
+        group: Entry | None = None
+        for index, chunk in enumerate(chunks):
+            terms = [self._with_ids(chunk)] if chunk else []
+            attributes: Sequence[str] = ("objectClass", self._uid_attribute)
+            if group_id is not None and index == 0:
+                terms.append(all_of(self._group_scope, self._id_filter(group_id)))
+                attributes = tuple(dict.fromkeys((*attributes, *read)))
+            for entry in self._under_bases(any_of(*terms), attributes):
+                key = entry.id.lower()
+                if key == group_key:
+                    if self._in_group_base(entry.dn):
+                        group = entry
+                else:
+                    members[key] = self._member(entry)
+        if group is not None and group.id.lower() in wanted:
+            members[group.id.lower()] = self._member(group)
+        return Found(members, group)
+
+    def _with_ids(self, ids: Sequence[str]) -> DirFilter:
+        return all_of(any_of(self._user_scope, self._group_scope), any_of(*(self._id_filter(i) for i in ids)))
+
+    def _in_group_base(self, dn: str) -> bool:
+        key, base = dn.lower(), self.group_base.lower()
+        return key == base or key.endswith("," + base)
 
     @property
     def on_members(self) -> bool:
@@ -341,4 +385,4 @@ def _common_parent(bases: Sequence[str]) -> str | None:
     return ",".join(common) or None
 
 
-__all__ = ["Member", "Memberships", "Spelling"]
+__all__ = ["Found", "Member", "Memberships", "Spelling"]

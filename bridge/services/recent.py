@@ -1,11 +1,11 @@
 """The entries one instance read or wrote last, so that a write need not read its entry first.
 
 Entra writes to a user right after creating or reading it (POST then PATCH; GET then PATCH active=false)
-and adds members to a group it has just created or looked up. Each of those writes would otherwise begin
-with a search by id, because a SCIM id (entryUUID) does not give the DN. Instead, a write starts from the
-entry this instance saw last and asserts, in the write itself, that the entry is still that one: its
-version (entryCSN, the RFC 4528 assertion control) for a write computed from the entry's attributes, or
-its id for a member change, which depends on nothing else. Anything changed meanwhile, by another
+and renames a group it has just looked up. Each of those writes would otherwise begin with a search by
+id, because a SCIM id (entryUUID) does not give the DN. Instead, a write starts from the entry this
+instance saw last and asserts, in the write itself, that the entry is still that one: its version
+(entryCSN, the RFC 4528 assertion control). (A member change needs no remembered group: it finds the
+group by id in the search that resolves the member ids.) Anything changed meanwhile, by another
 instance, an administrator or slapd itself, fails the assertion, and the request reads the entry afresh
 and does what it would have done without this cache. The directory stays the only state; any number of
 instances can run side by side.
