@@ -176,15 +176,7 @@ def any_of(*items: DirFilter) -> DirFilter:
 # --- the port -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SameEntry:
-    """An ``expect`` that asserts who the entry is (its SCIM id) rather than its version: a write to a
-    DN remembered from earlier, which must still name the same entry (not a namesake made since)."""
-
-    id: str
-
-
-Expect = str | SameEntry | None
+Expect = str | None  # the version a write expects the entry at, or None for any
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +240,8 @@ class Directory(Protocol):
         """Create ``rdn,parent`` with ``attributes`` and return it as read back with ``read``."""
         ...
 
-    # ``expect``, on every write: the entry's version as the caller read it, or ``SameEntry(id)``. When
-    # the entry has changed since (or is another entry), the write raises ``Changed`` and changes nothing
+    # ``expect``, on every write: the entry's version as the caller read it. When
+    # the entry has changed since, the write raises ``Changed`` and changes nothing
     # (OpenLDAP checks it in the same operation, with the assertion control of RFC 4528; elsewhere it is
     # compared just before the write).
 

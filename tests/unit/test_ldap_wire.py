@@ -277,6 +277,7 @@ def test_an_add_is_ldap3s(
     [
         {"client_strategy": ldap3.MOCK_SYNC},
         {"auto_referrals": True},
+        {"raise_exceptions": True},
         {"return_empty_attributes": True},
         {"check_names": False},
         {"auto_escape": False},

@@ -21,11 +21,9 @@ from bridge.directory.base import (
     AllOf,
     DirFilter,
     Entry,
-    Eq,
     Expect,
     Modification,
     Present,
-    SameEntry,
     SearchResult,
 )
 from bridge.directory.dn import dn_key, first_rdn, normalize_dn, parent_dn
@@ -37,7 +35,6 @@ from bridge.directory.ldap.controls import (
     SORT_REQUEST,
     VLV_REQUEST,
     Control,
-    assertion,
     assertion_equal,
     list_view,
     post_read,
@@ -144,18 +141,8 @@ class LdapDirectory:
         if expect is None:
             return []
         if self._flavor.asserts and asserted:
-            if not isinstance(expect, SameEntry):
-                return [assertion_equal(self._flavor.version_attribute, expect)]
-            identity = self._flavor.id_filter(expect.id)
-            if isinstance(identity, Eq):
-                return [assertion_equal(identity.attribute, identity.value)]
-            return [assertion(render_filter(identity))]
-        found = self._read(conn, dn, ())
-        if (
-            found.id.lower() != expect.id.lower()
-            if isinstance(expect, SameEntry)
-            else found.version != expect
-        ):
+            return [assertion_equal(self._flavor.version_attribute, expect)]
+        if self._read(conn, dn, ()).version != expect:
             raise Changed(f"{dn} changed since it was read")
         return []
 

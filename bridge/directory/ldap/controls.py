@@ -91,7 +91,7 @@ def _ber(tag: int, value: bytes) -> bytes:
 
 
 def assertion_equal(attribute: str, value: str) -> Control:
-    """:func:`assertion` of ``(attribute=value)``, the version or id check of every remembered write,
+    """:func:`assertion` of ``(attribute=value)``, the version check of every asserted write,
     encoded here: an equalityMatch is ``[3] SEQUENCE { attributeDesc, assertionValue }`` of two OCTET
     STRINGs (RFC 4511 section 4.5.1), where pyasn1 took 70 µs a write. The value goes in as raw octets,
     as it does once ldap3 has parsed an escaped filter string: BER has nothing to escape."""

@@ -42,7 +42,8 @@ Raw = dict[str, list[bytes]]
 
 def malformed(what: str) -> Exception:
     """The error for bytes that are no LDAP message of the kinds read here: ldap3's receive error, so the
-    pool drops the connection (whose stream can no longer be followed) as after any failed read."""
+    pool treats it as any failed read (the connection, whose stream can no longer be followed, is closed;
+    its server counts as unreachable, which requests try again themselves)."""
     error: Exception = LDAPSocketReceiveError(f"malformed answer from the directory: {what}")
     return error
 
@@ -57,7 +58,7 @@ def _element(data: bytes, at: int, end: int) -> tuple[int, int, int]:
     if first >= 0x80:
         octets = first & 0x7F
         if not 0 < octets <= 4 or start + octets > end:
-            raise malformed("an LDAP message has a length ldap cannot have")
+            raise malformed("an LDAP message has a length LDAP does not use")
         size = int.from_bytes(data[start : start + octets], "big")
         start += octets
     else:

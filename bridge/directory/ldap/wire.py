@@ -50,8 +50,8 @@ _OPERATIONS = {MODIFY_ADD: encoding.ADD, MODIFY_DELETE: encoding.DELETE, MODIFY_
 def encodable(conn: Connection) -> bool:
     """Whether ldap3 would send the encoder's bytes on ``conn``, and need nothing more of the request to
     read the answer: each setting below changes what it sends (a schema, a validator, SASL signing, name
-    checks, escaping) or what it reads back (referrals, empty attributes, usage counts), and each is as
-    ``dial`` leaves it."""
+    checks, escaping) or what it reads back (referrals, results raised, empty attributes, usage counts),
+    and each is as ``dial`` leaves it."""
     return (
         type(conn.strategy) is SyncStrategy
         and conn.listening
@@ -60,6 +60,7 @@ def encodable(conn: Connection) -> bool:
         and conn.sasl_mechanism is None
         and not conn.sasl_in_progress
         and not conn.auto_referrals
+        and not conn.raise_exceptions
         and not conn.empty_attributes
         and conn.check_names
         and conn.auto_escape
