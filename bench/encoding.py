@@ -50,6 +50,7 @@ from bridge.directory.base import AllOf, Eq
 from bridge.directory.ldap import decoding, encoding, wire
 from bridge.directory.ldap.controls import POST_READ, assertion_equal, post_read
 from bridge.directory.ldap.render import render_filter
+from bridge.testing.offline_ldap import offline_connection
 
 BASE = "ou=people,dc=example,dc=org"
 DN = f"uid=ann@contoso.com,{BASE}"
@@ -168,21 +169,7 @@ class Recorder:
 
 def connection() -> ldap3.Connection:
     """An ldap3 connection as ``bridge.directory.ldap.servers.dial`` makes one, on a Recorder."""
-    server = ldap3.Server("ldap://127.0.0.1:1", get_info=ldap3.NONE)
-    conn = ldap3.Connection(
-        server,
-        client_strategy=ldap3.SYNC,
-        auto_bind=False,
-        raise_exceptions=False,
-        auto_referrals=False,
-        return_empty_attributes=False,
-    )
-    conn.socket = Recorder()
-    conn.closed = False
-    conn.listening = True
-    conn.bound = True
-    conn.strategy._outstanding = {}
-    return conn
+    return offline_connection(Recorder())
 
 
 def ldap3_request(message_type: str, request: Any, controls: Any) -> bytes:

@@ -31,6 +31,7 @@ from bridge.directory.base import (
 from bridge.directory.ldap import encoding
 from bridge.directory.ldap.controls import assertion_equal, post_read
 from bridge.directory.ldap.render import render_filter
+from bridge.testing.offline_ldap import offline_connection
 
 BASE = "ou=people,dc=example,dc=org"
 PERMISSIVE = ("1.2.840.113556.1.4.1413", False, None)
@@ -94,21 +95,7 @@ def message_id_and_tag(data: bytes) -> tuple[int, int]:
 @pytest.fixture
 def conn() -> Iterator[ldap3.Connection]:
     """An ldap3 connection as ``bridge.directory.ldap.servers.dial`` makes one, writing to a Recorder."""
-    server = ldap3.Server("ldap://127.0.0.1:1", get_info=ldap3.NONE)
-    connection = ldap3.Connection(
-        server,
-        client_strategy=ldap3.SYNC,
-        auto_bind=False,
-        raise_exceptions=False,
-        auto_referrals=False,
-        return_empty_attributes=False,
-    )
-    connection.socket = Recorder()
-    connection.closed = False
-    connection.listening = True
-    connection.bound = True
-    connection.strategy._outstanding = {}
-    yield connection
+    yield offline_connection(Recorder())
 
 
 def sent(conn: ldap3.Connection) -> tuple[int, bytes]:

@@ -21,6 +21,7 @@ from bridge.directory.base import AllOf, BitsSet, DirFilter, Eq, Negation, Prese
 from bridge.directory.ldap import encoding, wire
 from bridge.directory.ldap.controls import POST_READ, assertion_equal, post_read
 from bridge.directory.ldap.render import render_filter
+from bridge.testing.offline_ldap import offline_connection
 
 BASE = "ou=people,dc=example,dc=org"
 PERMISSIVE = ("1.2.840.113556.1.4.1413", False, None)
@@ -83,21 +84,7 @@ class Responder:
 
 def connection(**settings: Any) -> ldap3.Connection:
     """An ldap3 connection as ``bridge.directory.ldap.servers.dial`` makes one, on a Responder."""
-    server = ldap3.Server("ldap://127.0.0.1:1", get_info=ldap3.NONE)
-    options: dict[str, Any] = {
-        "client_strategy": ldap3.SYNC,
-        "auto_bind": False,
-        "raise_exceptions": False,
-        "auto_referrals": False,
-        "return_empty_attributes": False,
-    }
-    conn = ldap3.Connection(server, **{**options, **settings})
-    conn.socket = Responder()
-    conn.closed = False
-    conn.listening = True
-    conn.bound = True
-    conn.strategy._outstanding = {}
-    return conn
+    return offline_connection(Responder(), **settings)
 
 
 @pytest.fixture
