@@ -37,6 +37,7 @@ bench: test-deps
 	$(PY) -m bench.scale
 	$(PY) -m bench.encoding
 	$(PY) -m bench.logs
+	$(PY) -m bench.http_side
 	$(PY) -m bench.memory --processes 2
 	$(PY) -m bench.group_members
 	$(PY) -m bench.group_members --shape dynlist

@@ -13,6 +13,9 @@ new connections wait in the kernel's queue. Two bounds free the places:
 ``GET /healthz`` is answered in the I/O loop itself when it is the only request on its connection, so it is
 answered while every worker thread is busy (for example with a directory that stopped answering); its
 handler asks nothing of the directory and returns at once.
+
+A response goes out in one ``send``: waitress writes the header and then the body, each flushed at once
+(a system call and a TCP segment each); here the header waits for the body (issue #22, bench/README.md).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any, cast
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from bridge.config import ServerConfig
 
@@ -35,10 +38,32 @@ _MAINTENANCE_SECONDS = 1  # how often waitress looks for idle connections (its d
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+class OneWriteTask(WSGITask):  # type: ignore[misc]  # waitress has no type hints
+    """waitress's task for a request, which sends the response header together with the body's first
+    piece (the whole body, for the bridge's answers) when that piece fits the announced length."""
+
+    wrote_header: bool = False  # waitress's own attribute, typed
+
+    def write(self, data: bytes) -> None:
+        if self.wrote_header or not data or not self.complete:
+            super().write(data)
+            return
+        header = self.build_response_header()  # decides chunked_response, so built once, here
+        self.wrote_header = True
+        length = self.content_length
+        if self.chunked_response or not self.has_body or length is None or len(data) > length:
+            self.channel.write_soon(header)
+            super().write(data)  # waitress's own rules for the body: cut, chunk or drop
+            return
+        self.content_bytes_written += len(data)
+        self.channel.write_soon(header + data)
+
+
 class Channel(HTTPChannel):  # type: ignore[misc]  # waitress has no type hints
     """waitress's connection, which also drops a request that takes more than ``read_timeout`` seconds
-    to arrive, and answers a lone ``GET /healthz`` in the I/O loop."""
+    to arrive, answers a lone ``GET /healthz`` in the I/O loop, and sends each response in one write."""
 
+    task_class = OneWriteTask
     read_timeout: float = 30.0
     reading_since: float | None = None  # time.time() of the first byte of the request now arriving
     health_waiting = False  # a /healthz request for the I/O loop to answer after this read
@@ -59,7 +84,7 @@ class Channel(HTTPChannel):  # type: ignore[misc]  # waitress has no type hints
     def readable(self) -> bool:
         # The loop asks every connection this at least once a second: the place to enforce the deadline,
         # but never while an answer is being made on this connection (a request pipelined behind it).
-        if self._too_slow(time.time()):
+        if self.reading_since is not None and self._too_slow(time.time()):  # the clock read only then
             self.will_close = True  # closed on this turn of the loop (writable() says so)
             self.reading_since = None
         return bool(super().readable())
@@ -131,4 +156,4 @@ def create_server(app: WsgiApp, socket_map: dict[int, Any], settings: ServerConf
     return server
 
 
-__all__ = ["HEALTH_PATH", "Channel", "Dispatcher", "channel_class", "create_server"]
+__all__ = ["HEALTH_PATH", "Channel", "Dispatcher", "OneWriteTask", "channel_class", "create_server"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -34,16 +35,12 @@ def collapse_slashes(path: str) -> str:
     return re.sub(r"/{2,}", "/", path)
 
 
-def client_address(
-    req: falcon.Request, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+def forwarded_client(
+    req: falcon.Request, peer: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 ) -> str:
-    """Who sent the request: the peer, or, when the peer is a trusted proxy, the last address in
+    """Who sent a request that came through ``peer``, a trusted proxy: the last address in
     X-Forwarded-For that is not a trusted proxy (proxies append, so the addresses on the right are the
     ones a trusted hop wrote; anything further left may be forged by the client)."""
-
-    peer = req.remote_addr or ""
-    if not is_trusted(peer, trusted):
-        return peer
     hops = [hop.strip() for hop in (req.get_header("X-Forwarded-For") or "").split(",") if hop.strip()]
     for hop in reversed(hops):
         if not is_trusted(hop, trusted):
@@ -53,11 +50,24 @@ def client_address(
 
 def is_trusted(address: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     """Whether ``address`` lies in one of the ``trusted`` networks."""
-    try:
-        parsed = ipaddress.ip_address(address.strip())
-    except ValueError:
+    if not trusted:  # no proxy is trusted (the default): no address to parse
         return False
-    return any(parsed in network for network in trusted)
+    address = address.strip()
+    parsed = _address(address) if len(address) <= _LONGEST_ADDRESS else None
+    return parsed is not None and any(parsed in network for network in trusted)
+
+
+_LONGEST_ADDRESS = 64  # an IPv6 address in full with an IPv4 tail and a zone id: 61 characters
+
+
+@functools.lru_cache(maxsize=1024)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address parsed, or None; the few peers (proxies, Entra's egress) are parsed once each, and the
+    cache holds no more than 1,024 short strings, whatever X-Forwarded-For carries."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 _HOST = re.compile(
@@ -78,15 +88,19 @@ def forwarded_origin(req: falcon.Request) -> str | None:
 
 class RequestId:
     """Give every request an id (the caller's X-Request-ID when it is sane), echoed in the response, and
-    note the client's address (see :func:`client_address`)."""
+    note the client's address: the peer, or behind a trusted proxy the client it names
+    (:func:`forwarded_client`)."""
 
     def __init__(self, trusted_proxies: Sequence[str] = ()) -> None:
         self._trusted = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies]
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.client = client_address(req, self._trusted)
-        if is_trusted(req.remote_addr or "", self._trusted):
+        peer = req.remote_addr or ""
+        if is_trusted(peer, self._trusted):  # the peer parsed once a request, and not at all by default
+            req.context.client = forwarded_client(req, peer, self._trusted)
             req.context.origin = forwarded_origin(req)
+        else:
+            req.context.client = peer
         given = req.get_header("X-Request-ID") or ""
         rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         req.context.request_id = rid
@@ -183,12 +197,14 @@ class BearerAuth:
     ) -> None:
         self._digests = digests(token_hashes)
         self._prefix = protected_prefix
+        self._under = f"{protected_prefix}/"
         self._limit = limit or FailureLimit(0, 1)
         self._jwts = jwts if jwts is not None and jwts.verifies_jwts else None
         self._failed = failed or (lambda endpoint, reason: None)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.path != self._prefix and not req.path.startswith(f"{self._prefix}/"):
+        path = req.path
+        if path != self._prefix and not path.startswith(self._under):
             return  # paths outside the base (also /scim/v2x) get their 404 from the router
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.strip().partition(" ")

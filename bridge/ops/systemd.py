@@ -129,6 +129,9 @@ class ReloadableApp:
         except BaseException:
             self._finished(generation)
             raise
+        if type(body) is list:  # made whole (falcon's answer but for a stream): the app is done with it
+            self._finished(generation)
+            return body
         return _Body(body, lambda: self._finished(generation))
 
     def replace(self, app: Callable[..., Iterable[bytes]], close: Callable[[], None]) -> None:
@@ -148,7 +151,9 @@ class ReloadableApp:
     def _finished(self, generation: _Generation) -> None:
         with self._lock:
             generation.running -= 1
-        self._close_idle()
+            retired = bool(self._retired)
+        if retired:  # only after a reload: none, nearly always
+            self._close_idle()
 
     def _close_idle(self) -> None:
         with self._lock:
