@@ -26,6 +26,7 @@ from bridge.app import create_app, create_services
 from bridge.config import Secret
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
+from bridge.directory.ldap.servers import TIMEOUT
 from bridge.mapping.model import MapSet
 from bridge.testing.slapd import Slapd, SlapdInfo, default_schema_path
 from tests.conftest import SCIM, ScimClient
@@ -204,6 +205,31 @@ def test_a_stalled_directory_is_found_by_the_probe_and_then_requests_get_503_at_
     assert waiting["write"][0].status_code == 200, waiting["write"][0].text
     until(lambda: bridge.lookup().status_code == 200, PROBE_BOUND)
     assert bridge.client.post_user({"userName": "resumed@contoso.com"}).status_code == 201
+
+
+def test_a_read_whose_server_the_probe_finds_stalled_as_it_starts_is_not_sent(
+    bridge_over: Callable[..., Bridge], one: list[Slapd], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the test above once lost: the probe finds the server stalled after the pool chose a
+    connection for a read and before the read was listed among those a stall cuts short. The read must
+    not go out then, to wait its whole operation timeout."""
+    bridge = bridge_over(one)
+    assert bridge.lookup().status_code == 200
+    pool = bridge.pool
+    take = pool._take
+
+    def take_then_stall() -> Any:
+        pooled = take()
+        pooled.state.failed(TIMEOUT, "the probe's read timed out", probe=True)
+        return pooled
+
+    monkeypatch.setattr(pool, "_take", take_then_stall)
+    one[0].pause()
+    try:
+        read, seconds = timed(bridge.lookup)
+    finally:
+        one[0].resume()
+    assert read.status_code == 503 and seconds < FAST, (read.status_code, seconds)
 
 
 def test_a_refused_bind_is_reported_at_once_without_the_password(

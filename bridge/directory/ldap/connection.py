@@ -231,6 +231,11 @@ class ConnectionPool:
             if idempotent:
                 with self._counting:
                     self._reading[id(pooled)] = pooled
+                    # The probe may have found the server stalled after _take chose it and before this
+                    # read was listed, when _server_failed could not cut it short: never start it then.
+                    stalled = pooled.state.problem == TIMEOUT
+                if stalled:
+                    raise _Broken("the directory stopped answering during a read", TIMEOUT, transport=True)
             try:
                 yield pooled.conn
             except LDAPException as exc:
