@@ -58,6 +58,14 @@ class ResourceMapping:
                 if rule.target.type not in types:
                     types.append(rule.target.type)
         self._slots = slots
+        # rules_for is asked once per value of every write (the unmapped check) and per filter: an index
+        # by (attribute, sub, urn), lower case, instead of a scan of every rule each time.
+        by_target: dict[tuple[str, str | None, str | None], list[Rule]] = {}
+        for rule in self.rules:
+            target = rule.target
+            sub = target.sub.name.lower() if target.sub else None
+            by_target.setdefault((target.attribute.name.lower(), sub, target.urn or None), []).append(rule)
+        self._by_target = {key: tuple(rules) for key, rules in by_target.items()}
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -238,15 +246,8 @@ class ResourceMapping:
 
     def rules_for(self, attribute: str, sub: str | None, urn: str | None) -> list[Rule]:
         """The rules whose target is ``attribute`` (any element type) and ``sub``."""
-        out = []
-        for rule in self.rules:
-            target = rule.target
-            if target.attribute.name.lower() != attribute.lower() or (target.urn or None) != (urn or None):
-                continue
-            if (target.sub.name.lower() if target.sub else None) != (sub.lower() if sub else None):
-                continue
-            out.append(rule)
-        return out
+        key = (attribute.lower(), sub.lower() if sub else None, urn or None)
+        return list(self._by_target.get(key, ()))
 
 
 def _returned(rule: Rule) -> str:
