@@ -32,7 +32,7 @@ from bridge.config import AuthConfig, LdapConfig, Secret, Settings
 from bridge.directory.ldap.adapter import LdapDirectory
 from bridge.directory.ldap.connection import ConnectionPool
 from bridge.mapping.load import parse_maps
-from bridge.testing import wait_until_serving
+from bridge.testing import stop_child, wait_until_serving
 from bridge.testing.slapd import Slapd, SlapdInfo, find_free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -185,12 +185,7 @@ def serve_bridge(
         wait_until_serving(port, process, log, processes=processes)
         yield ServedBridge(port, "/scim/v2", process.pid, log, threads, pool_size)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process, 10)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ import http.client
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from bridge.testing import listening, stop_child
 from bridge.testing.slapd import find_free_port
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "packaging" / "reverse-proxy"
@@ -319,13 +319,7 @@ def running(name: str, folder: Path, bridge_port: int, certificate: Certificate)
         _wait_until_listening(name, setup.port, process, folder)
         yield Proxy(name, setup.port, process, output, launch.access_log)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_child(process, 10)
 
 
 def _wait_until_listening(name: str, port: int, process: subprocess.Popen[bytes], folder: Path) -> None:
@@ -333,9 +327,8 @@ def _wait_until_listening(name: str, port: int, process: subprocess.Popen[bytes]
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ProxyFailed(f"{name} exited with {process.returncode}:\n{_logs(folder)}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if listening(port):
+            return
         time.sleep(0.02)
     raise ProxyFailed(f"{name} did not listen on 127.0.0.1:{port} within 10 s:\n{_logs(folder)}")
 

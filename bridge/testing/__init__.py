@@ -14,6 +14,24 @@ from types import FrameType
 from typing import Any
 
 
+def listening(port: int) -> bool:
+    """Whether something accepts TCP connections on ``port`` on loopback."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def stop_child(process: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM a child server still running, and SIGKILL it if it has not exited within ``grace`` s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class NotServing(RuntimeError):
     """A bridge started for a test or a benchmark exited, or did not serve in time; with its log."""
 
@@ -27,9 +45,7 @@ def wait_until_serving(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise NotServing(f"the bridge exited with {process.returncode}:\n{log.read_text()}")
-        with socket.socket() as probe:
-            listening = probe.connect_ex(("127.0.0.1", port)) == 0
-        if listening and log.read_text().count('"message": "serving SCIM on') >= processes:
+        if listening(port) and log.read_text().count('"message": "serving SCIM on') >= processes:
             return
         time.sleep(0.05)
     raise NotServing(f"the bridge did not serve on {port} within {timeout:.0f} s:\n{log.read_text()}")

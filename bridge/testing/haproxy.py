@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import string
 import subprocess
 import time
@@ -22,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from bridge.testing import listening, stop_child
 from bridge.testing.slapd import find_free_port
 
 __all__ = ["SERVED_BY", "HAProxy", "HAProxyError"]
@@ -98,7 +98,7 @@ class HAProxy:
             self._process = subprocess.Popen([tool, "-db", "-f", str(config)], stdout=out, stderr=out)
         atexit.register(self.stop)  # a test run that dies leaves no proxy behind
         deadline = time.monotonic() + 5.0
-        while not self._listening():
+        while not listening(self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise HAProxyError(f"haproxy did not listen on {self.port}:\n{log.read_text()}")
@@ -109,17 +109,8 @@ class HAProxy:
         """Terminate the haproxy this object started, if it still runs. Idempotent."""
         atexit.unregister(self.stop)
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def _listening(self) -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+        if process is not None:
+            stop_child(process, 5)
 
     def __enter__(self) -> str:
         return self.start()
