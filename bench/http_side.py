@@ -2,15 +2,17 @@
 
 ```sh
 python -m bench.http_side [--requests 4000] [--concurrency 4] [--request get|filter|patch] [--runs 4]
+                          [--fresh]
 python -m bench.http_side --bridge-src DIR [--bridge-src DIR2 ...]   # a before and after, interleaved
 ```
 
-It serves the bridge as ``serve`` does for one process (waitress through ``create_server``, the
+It serves the bridge as ``serve`` does for one process (the server of ``create_server``, the
 ``ReloadableApp`` and ``Service`` loop, the app's middleware, JSON access lines to a file, ``/metrics``) in a
-subprocess on loopback, over the in-memory directory instead of LDAP, so that what is left is waitress,
+subprocess on loopback, over the in-memory directory instead of LDAP, so that what is left is the HTTP server,
 Falcon, the middleware, logging, metrics, JSON and the mapping. It creates one user, warms up, then sends
 ``--requests`` requests of one kind over ``--concurrency`` keep-alive connections (``http.client``, one
-thread each), and reads the server's CPU (user and system, from ``/proc``) before and after. Each source
+thread each; with ``--fresh`` a new connection for every request, as nginx opens them without upstream
+``keepalive``), and reads the server's CPU (user and system, from ``/proc``) before and after. Each source
 (``--bridge-src``: another checkout's ``bridge`` and ``config``; this one by default) is served ``--runs``
 times, the order alternating, and the median printed, as the spread of a shared machine is large.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
+import inspect
 import json
 import os
 import signal
@@ -71,9 +74,11 @@ def serve(port: int, log: str) -> None:
     bases = [SUFFIX, f"ou=people,{SUFFIX}", f"ou=disabled,{SUFFIX}", f"ou=groups,{SUFFIX}"]
     services = create_services(settings, InMemoryDirectory(bases), load_maps(settings.map_path))
     app = ReloadableApp(create_app(services), lambda: None)
-    sockets: dict[int, object] = {}
-    server = create_server(app, sockets, settings.server, host="127.0.0.1", port=port)
-    service = Service(server, sockets)
+    if "socket_map" in inspect.signature(create_server).parameters:  # a source from before the own server
+        sockets: dict[int, object] = {}
+        service = Service(create_server(app, sockets, settings.server, host="127.0.0.1", port=port), sockets)
+    else:
+        service = Service(create_server(app, settings.server, host="127.0.0.1", port=port))
     signal.signal(signal.SIGTERM, service.request_stop)
     print("serving", flush=True)
     service.run()
@@ -92,7 +97,7 @@ def _free_port() -> int:
 
 
 def measure(
-    source: Path, kind: str, requests: int, concurrency: int, log: Path
+    source: Path, kind: str, requests: int, concurrency: int, log: Path, *, fresh: bool = False
 ) -> tuple[float, float, float]:
     """One run: the server's CPU microseconds per request (all, and system) and the requests a second."""
     port = _free_port()
@@ -117,6 +122,8 @@ def measure(
 
         def send(count: int, conn: http.client.HTTPConnection) -> None:
             for _ in range(count):
+                if fresh:
+                    conn.close()  # the next request opens a connection of its own
                 conn.request(method, path, body, HEADERS)
                 answer = conn.getresponse()
                 answer.read()
@@ -156,6 +163,9 @@ def main() -> None:
     parser.add_argument("--request", choices=("get", "filter", "patch"), default="get")
     parser.add_argument("--runs", type=int, default=4, help="runs of each source, alternating (4)")
     parser.add_argument("--bridge-src", type=Path, action="append", help="a checkout to serve (repeatable)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="a connection per request, as nginx without upstream keepalive"
+    )
     args = parser.parse_args()
     sources = [path.resolve() for path in args.bridge_src or [REPO]]
     results: dict[Path, list[tuple[float, float, float]]] = {source: [] for source in sources}
@@ -163,9 +173,13 @@ def main() -> None:
         for run in range(args.runs):
             for source in sources if run % 2 == 0 else sources[::-1]:
                 log = Path(workdir) / "bridge.log"
-                results[source].append(measure(source, args.request, args.requests, args.concurrency, log))
+                results[source].append(
+                    measure(source, args.request, args.requests, args.concurrency, log, fresh=args.fresh)
+                )
+    connections = "a connection per request" if args.fresh else "keep-alive connections"
     print(
-        f"{args.request} requests, {args.requests} a run, concurrency {args.concurrency}, {args.runs} runs "
+        f"{args.request} requests, {args.requests} a run, concurrency {args.concurrency}, {connections}, "
+        f"{args.runs} runs "
         f"(load {os.getloadavg()[0]:.1f} at the end)"
     )
     for source, runs in results.items():

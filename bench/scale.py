@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200, help="users per round (default 200)")
     parser.add_argument("--concurrency", type=int, default=8, help="connections of the load (default 8)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per topology, alternating order (2)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads of each bridge (8)")
+    parser.add_argument("--threads", type=int, default=8, help="server.threads of each bridge (8)")
     parser.add_argument("--pool-size", type=int, default=8, help="ldap.pool_size of each bridge (8)")
     args = parser.parse_args()
     print(machine(), flush=True)

@@ -27,7 +27,11 @@ class ServerConfig:
         "Address to listen on. Keep 127.0.0.1 behind a reverse proxy on the same host.", "127.0.0.1"
     )
     port: int = doc("TCP port to listen on.", 8080)
-    threads: int = doc("Worker threads of the waitress server (requests served at once).", 8)
+    threads: int = doc(
+        "Requests each process serves at once; a request waits for one of these places once it has "
+        "arrived whole, so a slow client holds none.",
+        8,
+    )
     processes: int = doc(
         "Bridge processes serving the port, each with its own threads and LDAP pool: more than 1 uses "
         "more cores (Python runs one thread at a time per process). Each process keeps its own recently "

@@ -1,159 +1,385 @@
-"""The HTTP server's connections: how many it holds, how long an idle or a slow one may keep its place, and
-``/healthz`` answered without a worker thread.
+"""The HTTP server: each client connection served start to end by a thread of its own, through waitress's
+request parser and response task; how many connections it holds, how long an idle or a slow one may keep
+its place, and how many requests run at once.
 
-waitress reads each request whole in its I/O loop and only then hands it to a worker thread, so an idle or a
-slow connection costs no thread, but it does take one of ``server.connection_limit`` places; past the limit,
-new connections wait in the kernel's queue. Two bounds free the places:
+A connection's thread reads a request whole (waitress's ``HTTPRequestParser``, with its limits and its
+checks against request smuggling), takes one of ``server.threads`` places, runs the app through waitress's
+``WSGITask`` (the environ, the response framing, keep-alive), leaves its place and sends the response in
+one ``send``. waitress's own server reads requests in an I/O loop and hands each to a worker thread, then
+the worker wakes the loop: two thread crossings and a core's wake-up a request, which cost a PATCH at
+concurrency 1 a tenth of a millisecond and the mix 15 % of its CPU (issue #22, bench/README.md).
 
-- ``server.channel_timeout``: waitress closes a connection idle that long (checked every second here, not
-  every 30 s as by default);
-- ``server.read_timeout``: a request still arriving that long after its first byte is dropped. waitress's
-  idle timeout alone never ends a client that sends a byte every few seconds (slowloris).
+A thread waiting for a slow client holds no place: places are taken only by requests read whole, so the
+``threads`` bound what runs against the directory at once. Connections are bounded too:
 
-``GET /healthz`` is answered in the I/O loop itself when it is the only request on its connection, so it is
-answered while every worker thread is busy (for example with a directory that stopped answering); its
-handler asks nothing of the directory and returns at once.
+- ``server.connection_limit``: past it, :class:`Service <bridge.ops.systemd.Service>` accepts no more, and
+  new connections wait in the kernel's queue;
+- ``server.channel_timeout``: a connection idle that long (no request arriving, none being answered) is
+  closed; also the longest a response may take to leave;
+- ``server.read_timeout``: a request still arriving that long after its first byte is dropped, however
+  steadily it trickles in (slowloris).
 
-A response goes out in one ``send``: waitress writes the header and then the body, each flushed at once
-(a system call and a TCP segment each); here the header waits for the body (issue #22, bench/README.md).
+``GET /healthz`` takes no place: it is answered while every place is busy (for example with a directory
+that stopped answering); its handler asks nothing of the directory and returns at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any
 
-import waitress
-from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
-from waitress.task import ThreadedTaskDispatcher, WSGITask
+from waitress.adjustments import Adjustments
+from waitress.buffers import ReadOnlyFileBasedBuffer
+from waitress.parser import HTTPRequestParser
+from waitress.task import ErrorTask, WSGITask
+from waitress.utilities import InternalServerError
 
 from bridge.config import ServerConfig
+from bridge.http.after import AFTER_RESPONSE
+
+logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
-_MAINTENANCE_SECONDS = 1  # how often waitress looks for idle connections (its default is 30 s)
+_RECEIVE_BYTES = 65_536
+_ACCEPT_PAUSE = 0.1  # seconds the accept loop waits after accept() failed
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class OneWriteTask(WSGITask):  # type: ignore[misc]  # waitress has no type hints
-    """waitress's task for a request, which sends the response header together with the body's first
-    piece (the whole body, for the bridge's answers) when that piece fits the announced length."""
+class Task(WSGITask):  # type: ignore[misc]  # waitress has no type hints
+    """waitress's task for a request, whose environ holds the list of what to run once the response is
+    sent (:mod:`bridge.http.after`)."""
 
-    wrote_header: bool = False  # waitress's own attribute, typed
-
-    def write(self, data: bytes) -> None:
-        if self.wrote_header or not data or not self.complete:
-            super().write(data)
-            return
-        header = self.build_response_header()  # decides chunked_response, so built once, here
-        self.wrote_header = True
-        length = self.content_length
-        if self.chunked_response or not self.has_body or length is None or len(data) > length:
-            self.channel.write_soon(header)
-            super().write(data)  # waitress's own rules for the body: cut, chunk or drop
-            return
-        self.content_bytes_written += len(data)
-        self.channel.write_soon(header + data)
+    def get_environment(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environment()
+        environ.setdefault(AFTER_RESPONSE, [])
+        return environ
 
 
-class Channel(HTTPChannel):  # type: ignore[misc]  # waitress has no type hints
-    """waitress's connection, which also drops a request that takes more than ``read_timeout`` seconds
-    to arrive, answers a lone ``GET /healthz`` in the I/O loop, and sends each response in one write."""
+class Listener:
+    """A listening socket, as waitress's task reads it: the app, the settings, the port (``SERVER_PORT``)."""
 
-    task_class = OneWriteTask
-    read_timeout: float = 30.0
-    reading_since: float | None = None  # time.time() of the first byte of the request now arriving
-    health_waiting = False  # a /healthz request for the I/O loop to answer after this read
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.loop_thread = threading.get_ident()  # waitress accepts in its I/O loop
-
-    def received(self, data: bytes) -> bool:
-        before = self.request
-        done = bool(super().received(data))
-        if self.request is None:
-            self.reading_since = None
-        elif self.request is not before:  # a new request began in this data
-            self.reading_since = time.time()
-        return done
-
-    def readable(self) -> bool:
-        # The loop asks every connection this at least once a second: the place to enforce the deadline,
-        # but never while an answer is being made on this connection (a request pipelined behind it).
-        if self.reading_since is not None and self._too_slow(time.time()):  # the clock read only then
-            self.will_close = True  # closed on this turn of the loop (writable() says so)
-            self.reading_since = None
-        return bool(super().readable())
-
-    def _too_slow(self, now: float) -> bool:
-        since = self.reading_since
-        return since is not None and not self.requests and now - since > self.read_timeout
-
-    def handle_read(self) -> None:
-        super().handle_read()
-        while self.health_waiting:
-            self.health_waiting = False
-            self.service()
-
-    def answers_health_here(self) -> bool:
-        """Whether the request just read is a lone ``GET /healthz`` the I/O loop can answer itself: asked
-        from the loop's own thread, with nothing queued before it or waiting to be sent on this connection."""
-        if threading.get_ident() != self.loop_thread or len(self.requests) != 1 or self.total_outbufs_len:
-            return False
-        request = self.requests[0]
-        return bool(not request.error and request.command == "GET" and request.path == HEALTH_PATH)
+    def __init__(self, sock: socket.socket, app: WsgiApp, adj: Adjustments) -> None:
+        self.socket = sock
+        self.application = app
+        self.adj = adj
+        address = sock.getsockname()
+        self.effective_host = str(address[0])
+        self.effective_port = int(address[1])
+        self.server_name = adj.server_name
 
 
-class Dispatcher(ThreadedTaskDispatcher):  # type: ignore[misc]
-    """waitress's worker threads, but a ``/healthz`` read by the I/O loop stays there."""
+class Connection:
+    """One client connection and the thread that serves it. waitress's task writes the response through
+    :meth:`write_soon`, which keeps it; it is sent in one ``send`` (header and body together) once the
+    request has left its place, so a client slow to read holds no place."""
 
-    def add_task(self, task: Any) -> None:
-        if isinstance(task, Channel) and task.answers_health_here():
-            task.health_waiting = True
-            return
-        super().add_task(task)
+    def __init__(self, server: Server, listener: Listener, sock: socket.socket, addr: Any) -> None:
+        self.owner, self.socket = server, sock
+        self.server = listener  # what waitress's task calls its channel's server
+        self.adj = server.adj
+        self.addr = addr if isinstance(addr, tuple) and len(addr) >= 2 else ("", 0)
+        self.opened = time.monotonic()
+        self.answered = 0
+        self.reading = False  # the first byte of a request has arrived, its answer is not sent yet
+        self.closed = False
+        self._output: list[bytes] = []
+
+    # --- what waitress's task asks of its channel --------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return not self.closed
+
+    def write_soon(self, data: Any) -> int:
+        if isinstance(data, ReadOnlyFileBasedBuffer):  # wsgi.file_wrapper: the bridge sends none
+            data = b"".join(data)
+        if data:
+            self._output.append(bytes(data))
+        return len(data)
+
+    def check_client_disconnected(self) -> bool:
+        return False
+
+    # --- the thread --------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Read, answer, again, until the client closes, a timeout or an error ends the connection, or
+        the server stops."""
+        try:
+            pending = b""
+            while not (self.owner.stopping and self.answered):
+                request, pending = self._read(pending)
+                if request is None or not self._answer(request):
+                    break
+                self.answered += 1
+        except OSError:
+            pass  # the client went away, or a timeout: the connection ends, as any other
+        except Exception:  # a fault of the server's own: this connection ends, the others go on
+            logger.exception("the connection from %s failed", self.addr[0])
+        finally:
+            self._close()
+
+    def _read(self, pending: bytes) -> tuple[HTTPRequestParser | None, bytes]:
+        """The next request whole, and what arrived after it; None when the client closed or took too long."""
+        sock, adj, owner = self.socket, self.adj, self.owner
+        request = HTTPRequestParser(adj)
+        deadline: float | None = None
+        sent_continue = False
+        while True:
+            if not pending:
+                wait = owner.idle_seconds if deadline is None else deadline - time.monotonic()
+                if wait <= 0:
+                    return None, b""
+                sock.settimeout(wait)
+                pending = sock.recv(_RECEIVE_BYTES)
+                if not pending:
+                    return None, b""
+            if deadline is None:
+                self.reading = True
+                deadline = time.monotonic() + owner.read_seconds
+            used = request.received(pending)
+            pending = pending[used:]
+            if request.expect_continue and request.headers_finished and not sent_continue:
+                sent_continue = True
+                sock.settimeout(owner.idle_seconds)
+                sock.sendall(_CONTINUE)
+            if request.completed:
+                if request.empty:  # blank lines between requests
+                    request, deadline, sent_continue = HTTPRequestParser(adj), None, False
+                    self.reading = False
+                    continue
+                return request, pending
+
+    def _answer(self, request: HTTPRequestParser) -> bool:
+        """Run the app for ``request`` and send its response; whether the connection stays open."""
+        # /healthz, and a request the parser refused (answered without the app), take no place.
+        placeless = request.error or (request.command == "GET" and request.path == HEALTH_PATH)
+        try:
+            if placeless:
+                task = self._run(request)
+            else:
+                with self.owner.places:
+                    task = self._run(request)
+            try:
+                self._send()
+            finally:  # the access line of a request whose client left before its answer is written too
+                self._after(task)
+        finally:
+            request.close()  # the body's buffer (a temporary file for a large one)
+            self.reading = False
+        return not task.close_on_finish
+
+    def _run(self, request: HTTPRequestParser) -> Any:
+        """waitress's task for ``request``, run: the response is in the output."""
+        task = (ErrorTask if request.error else Task)(self, request)
+        try:
+            task.service()
+        except Exception:
+            # As waitress's own channel does: the app raised (the bridge's own errors are all answered
+            # by falcon); a 500 if nothing was written yet, and the connection closed.
+            logger.exception("Exception while serving %s", request.path)
+            if task.wrote_header:
+                task.close_on_finish = True
+                return task
+            self._output.clear()
+            failed = HTTPRequestParser(self.adj)
+            failed.error = InternalServerError("The server encountered an unexpected internal server error")
+            failed.version = request.version
+            task = ErrorTask(self, failed)
+            task.service()
+        return task
+
+    @staticmethod
+    def _after(task: Any) -> None:
+        environ = getattr(task, "environ", None)
+        for action in environ.get(AFTER_RESPONSE, ()) if environ else ():
+            try:
+                action()
+            except Exception:
+                logger.exception("after the response to %s", task.request.path)
+
+    def _send(self) -> None:
+        output, self._output = self._output, []
+        if output:
+            self.socket.settimeout(self.owner.idle_seconds)
+            self.socket.sendall(output[0] if len(output) == 1 else b"".join(output))
+
+    def wake(self) -> None:
+        """End a read in progress: the thread sees the client gone (used to stop idle connections)."""
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RD)
+
+    def _close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.socket.close()
+        self.owner.forget(self)
 
 
-def channel_class(read_timeout: float) -> type[Channel]:
-    """The connection class of a server whose requests must arrive within ``read_timeout`` seconds."""
-    return cast(type[Channel], type("BridgeChannel", (Channel,), {"read_timeout": float(read_timeout)}))
+class Server:
+    """The listening sockets, the connections they accepted and their threads, and the places of the
+    requests running at once. :class:`Service <bridge.ops.systemd.Service>` runs its accept loop."""
+
+    def __init__(
+        self, app: WsgiApp, settings: ServerConfig, sockets: list[socket.socket], adj: Adjustments
+    ) -> None:
+        self.adj = adj
+        self.listeners = [Listener(sock, app, adj) for sock in sockets]
+        self.places = threading.BoundedSemaphore(settings.threads)
+        self.limit = settings.connection_limit
+        self.idle_seconds = float(settings.channel_timeout)
+        self.read_seconds = float(settings.read_timeout)
+        self.stopping = False
+        self._lock = threading.Lock()
+        self._connections: set[Connection] = set()
+        self._wake_read, self._wake_write = socket.socketpair()
+        for end in (self._wake_read, self._wake_write):
+            end.setblocking(False)
+
+    # --- the accept loop's side -------------------------------------------------------------------
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of each listening socket."""
+        return [(listener.effective_host, listener.effective_port) for listener in self.listeners]
+
+    def waitables(self) -> list[Any]:
+        """What the accept loop waits on: the wake-up socket, and the listeners while there is room."""
+        with self._lock:
+            room = len(self._connections) < self.limit and not self.stopping
+        return [self._wake_read, *(listener.socket for listener in self.listeners if room)]
+
+    def accept(self, ready: Iterable[Any]) -> None:
+        """Accept what is waiting on the ``ready`` sockets (up to the limit) and start their threads."""
+        for listener in self.listeners:
+            if listener.socket in ready:
+                self._accept_from(listener)
+        if self._wake_read in ready:
+            with contextlib.suppress(OSError):
+                while self._wake_read.recv(4096):
+                    pass
+
+    def accept_waiting(self) -> None:
+        """Accept every connection the kernel has queued (a stop serves them before closing the port)."""
+        for listener in self.listeners:
+            self._accept_from(listener, limit=False)
+
+    def _accept_from(self, listener: Listener, limit: bool = True) -> None:
+        while True:
+            with self._lock:
+                if limit and len(self._connections) >= self.limit:
+                    return
+            try:
+                sock, addr = listener.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: the loop tries again on its next turn
+                logger.warning("cannot accept a connection: %s", exc)
+                time.sleep(_ACCEPT_PAUSE)  # the socket stays readable: not a warning a millisecond
+                return
+            sock.setblocking(True)
+            for level, option, value in self.adj.socket_options:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(level, option, value)
+            connection = Connection(self, listener, sock, addr)
+            with self._lock:
+                self._connections.add(connection)
+            thread = threading.Thread(target=connection.serve, name="connection", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as exc:  # no more threads: this connection is closed, the others go on
+                logger.warning("cannot start a thread for a connection: %s", exc)
+                connection.closed = True
+                sock.close()
+                self.forget(connection)
+                return
+
+    def close_listeners(self) -> None:
+        """Refuse new connections."""
+        for listener in self.listeners:
+            with contextlib.suppress(OSError):
+                listener.socket.close()
+
+    def connections(self) -> list[Connection]:
+        with self._lock:
+            return list(self._connections)
+
+    def wake(self) -> None:
+        """Wake the accept loop (safe in a signal handler: one non-blocking send, no lock)."""
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"\0")
+
+    def close(self) -> None:
+        """Close what is left: listeners, connections (their threads end), the wake-up socket."""
+        self.close_listeners()
+        for connection in self.connections():
+            with contextlib.suppress(OSError):
+                connection.socket.shutdown(socket.SHUT_RDWR)
+        for end in (self._wake_read, self._wake_write):
+            end.close()
+
+    # --- the connections' side ----------------------------------------------------------------------
+
+    def forget(self, connection: Connection) -> None:
+        with self._lock:
+            full = len(self._connections) >= self.limit
+            self._connections.discard(connection)
+        if full or self.stopping:  # the loop may be waiting for room, or for the last connection
+            self.wake()
 
 
-def create_server(app: WsgiApp, socket_map: dict[int, Any], settings: ServerConfig, **listen: Any) -> Any:
-    """A waitress server for ``app`` on ``listen`` (host and port, or bound ``sockets``), its dispatchers
-    in ``socket_map``, with the connection limits and timeouts of ``settings``."""
-    dispatcher = Dispatcher()
-    dispatcher.set_thread_count(settings.threads)
+def _listening_sockets(adj: Adjustments) -> list[socket.socket]:
+    """Bound and listening sockets for ``host`` and ``port``, as waitress binds them."""
+    sockets = []
     try:
-        server = waitress.create_server(
-            app,
-            map=socket_map,
-            _dispatcher=dispatcher,  # waitress's own hook for a dispatcher of one's own
-            threads=settings.threads,
-            ident=None,
-            connection_limit=settings.connection_limit,
-            channel_timeout=settings.channel_timeout,
-            cleanup_interval=_MAINTENANCE_SECONDS,
-            # waitress would drop X-Forwarded-* from every peer; the bridge's RequestId middleware
-            # believes them from server.trusted_proxies only.
-            clear_untrusted_proxy_headers=False,
-            **listen,
-        )
+        for family, kind, proto, address in adj.listen:
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(adj.backlog)
     except OSError:
-        dispatcher.shutdown(timeout=1)
+        for sock in sockets:
+            sock.close()
         raise
-    listeners = [d for d in socket_map.values() if isinstance(d, BaseWSGIServer)]
-    kind = channel_class(settings.read_timeout)
-    for listener in listeners:
-        listener.channel_class = kind
-    # waitress counts its own listening sockets and wake-up pipe against the limit: the limit set here is
-    # of client connections.
-    listeners[0].adj.connection_limit = settings.connection_limit + len(socket_map)
-    return server
+    return sockets
 
 
-__all__ = ["HEALTH_PATH", "Channel", "Dispatcher", "OneWriteTask", "channel_class", "create_server"]
+def create_server(
+    app: WsgiApp,
+    settings: ServerConfig,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    sockets: list[socket.socket] | None = None,
+) -> Server:
+    """A server for ``app`` on ``host`` and ``port``, or on the bound ``sockets`` (a parent of worker
+    processes binds them), with the threads, connection limits and timeouts of ``settings``."""
+    options: dict[str, Any] = {
+        "ident": None,
+        # waitress would drop X-Forwarded-* from every peer; the bridge's RequestId middleware believes them
+        # from server.trusted_proxies only.
+        "clear_untrusted_proxy_headers": False,
+    }
+    if sockets is None:
+        options["host"] = settings.host if host is None else host
+        options["port"] = settings.port if port is None else port
+    else:
+        options.update(sockets=sockets)
+    adj = Adjustments(**options)
+    bound = list(sockets) if sockets is not None else _listening_sockets(adj)
+    for sock in bound:
+        sock.setblocking(False)
+    return Server(app, settings, bound, adj)
+
+
+__all__ = ["HEALTH_PATH", "Connection", "Server", "Task", "create_server"]

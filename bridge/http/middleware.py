@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import falcon
 
 from bridge.hashes import digests, matches
+from bridge.http.after import after_response
 from bridge.logs import request_id
 from bridge.oauth.errors import KeysUnavailable, Refused
 from bridge.scim.errors import TooManyRequests, Unauthorized, Unavailable
@@ -271,7 +272,8 @@ class AccessLog:
             fields["unmapped"] = [item.path for item in ignored]  # names the map does not store, no values
         if resp.status_code >= 400:
             fields.update(error_fields(resp.media))
-        access.info("%s %s %s", req.method, req.uri_template or req.path, resp.status_code, extra=fields)
+        line = (req.method, req.uri_template or req.path, resp.status_code)
+        after_response(req, access.info, "%s %s %s", *line, extra=fields)
 
 
 def error_fields(body: Any) -> dict[str, str]:

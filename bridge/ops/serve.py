@@ -140,14 +140,13 @@ def _serve_one(
         if restart_only:
             logger.warning("%s changed: only a restart applies it", ", ".join(restart_only))
 
-    sockets: dict[int, object] = {}
     try:
-        server = create_server(app, sockets, server_settings, **listen)
+        server = create_server(app, server_settings, **listen)
     except OSError as exc:
         app.close()
         print(_cannot_listen(server_settings.host, server_settings.port, exc), file=sys.stderr)
         return EXIT_FAILED
-    service = Service(server, sockets, reload=reload, environ=environ)
+    service = Service(server, reload=reload, environ=environ)
     signal.signal(signal.SIGTERM, service.request_stop)
     if "sockets" not in listen:  # a worker ignores Ctrl-C: its parent relays it as SIGTERM
         signal.signal(signal.SIGINT, service.request_stop)

@@ -2,14 +2,14 @@
 
 - :func:`notify` is sd_notify(3) in a few lines: one datagram of ``NAME=value`` lines to the AF_UNIX socket
   named by ``$NOTIFY_SOCKET`` (a path, or ``@name`` in the abstract namespace); without it, nothing.
-- :class:`Service` runs waitress's event loop itself, so that it can say ``READY=1`` once the socket
-  listens, ping ``WATCHDOG=1`` from that loop (a wedged loop stops the pings and systemd restarts the
-  bridge), reload on SIGHUP between two turns of the loop, and drain on SIGTERM: it takes the connections
-  the kernel has already accepted and closes the listening socket (new connections are refused), answers
-  every request received or being received (a silent new connection gets :data:`_FIRST_REQUEST_GRACE` to
-  send one), closes idle keep-alive connections, and returns when no connection is left, or after
-  :data:`DRAIN_SECONDS`, cutting off what still runs.
-- :class:`ReloadableApp` is the WSGI app waitress serves: a reload swaps the app inside it; each request
+- :class:`Service` runs the server's accept loop (:mod:`bridge.http.connections`) itself, so that it can
+  say ``READY=1`` once the socket listens, ping ``WATCHDOG=1`` from that loop (a wedged loop stops the
+  pings and systemd restarts the bridge), reload on SIGHUP between two turns of the loop, and drain on
+  SIGTERM: it takes the connections the kernel has already accepted and closes the listening socket (new
+  connections are refused), answers every request received or being received (a silent new connection
+  gets :data:`_FIRST_REQUEST_GRACE` to send one), closes idle keep-alive connections, and returns when no
+  connection is left, or after :data:`DRAIN_SECONDS`, cutting off what still runs.
+- :class:`ReloadableApp` is the WSGI app the server serves: a reload swaps the app inside it; each request
   finishes on the app it started on, and a replaced app's LDAP connections are closed after its last
   request.
 
@@ -19,26 +19,26 @@ Signal handlers only set a flag and wake the loop, which acts on it between two 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import select
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from waitress import wasyncore
-from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
+if TYPE_CHECKING:
+    from bridge.http.connections import Connection, Server
 
 logger = logging.getLogger(__name__)
 
 # A request still running this long after SIGTERM is cut off. It covers the LDAP timeouts of one request
 # (connect_timeout 5 s per server, operation_timeout 10 s) and stays inside the unit's TimeoutStopSec=40s.
 DRAIN_SECONDS = 25.0
+_LOOP_TURN = 1.0  # seconds one turn of the accept loop waits at most (a signal wakes it at once)
 _DRAIN_TURN = 0.1  # seconds one turn of the loop waits for an event while draining
 # A connection accepted just before the stop has not sent its request yet: it gets this long to do so.
 _FIRST_REQUEST_GRACE = 2.0
@@ -163,35 +163,28 @@ class ReloadableApp:
             generation.close()
 
 
-def _closable(channel: HTTPChannel, now: float) -> bool:
-    """No request is being received, waiting, running or answered on this connection, and none is on its
-    way: it has answered before (an idle keep-alive connection), or it has sent nothing for a while."""
-    if channel.requests or channel.request is not None or channel.total_outbufs_len:
+def _closable(connection: Connection, now: float) -> bool:
+    """No request is being received, run or answered on this connection: it has answered before (an idle
+    keep-alive connection), or it has sent nothing for a while."""
+    if connection.reading:
         return False
-    if channel.last_activity == channel.creation_time:  # nothing received yet (waitress's time.time())
-        return bool(now - channel.creation_time >= _FIRST_REQUEST_GRACE)
-    return True
+    return bool(connection.answered or now - connection.opened >= _FIRST_REQUEST_GRACE)
 
 
 class Service:
-    """Runs a waitress server made with ``create_server(app, map=socket_map, ...)`` under systemd."""
+    """Runs the accept loop of a server made with :func:`bridge.http.connections.create_server` under
+    systemd."""
 
     def __init__(
         self,
-        server: Any,
-        socket_map: dict[int, Any],
+        server: Server,
         *,
         reload: Callable[[], None] | None = None,
         drain_seconds: float = DRAIN_SECONDS,
         environ: Mapping[str, str] = os.environ,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._map = socket_map
-        self._listeners = [d for d in socket_map.values() if isinstance(d, BaseWSGIServer)]
-        if not self._listeners:
-            raise ValueError("the socket map holds no waitress server")
-        self._dispatcher = server.task_dispatcher
-        self._adj = self._listeners[0].adj
+        self._server = server
         self._reloader = reload
         self._drain_seconds = drain_seconds
         self._environ = environ
@@ -206,41 +199,37 @@ class Service:
     @property
     def addresses(self) -> list[tuple[str, int]]:
         """(host, port) of each listening socket."""
-        return [(str(s.effective_host), int(s.effective_port)) for s in self._listeners]
+        return self._server.addresses
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         """A signal handler: drain and stop; a second call stops without waiting for requests."""
         self._forced = self._stop_requested
         self._stop_requested = True
-        self._wake()
+        self._server.wake()
 
     def request_reload(self, signum: int = 0, frame: FrameType | None = None) -> None:
         """A signal handler: reload the configuration at the next turn of the loop."""
         self._reload_requested = True
-        self._wake()
-
-    def _wake(self) -> None:
-        # One byte down the pipe the worker threads use to wake the loop; no lock is taken without a thunk,
-        # so this is safe in a signal handler. Without it the loop still notices within a turn.
-        with contextlib.suppress(OSError):  # the pipe is closed at the very end of a stop
-            self._listeners[0].trigger.pull_trigger()
+        self._server.wake()
 
     def run(self, status: str = "serving") -> None:
         """Serve until :meth:`request_stop`, then drain; ``status`` is the STATUS= line systemd shows."""
         self._status = status
         notify("READY=1", f"STATUS={status}", environ=self._environ)
-        timeout = float(self._adj.asyncore_loop_timeout)
-        if self._interval is not None:
-            timeout = min(timeout, self._interval)
-        while not self._stop_requested:
-            self._turn(timeout)
-            if self._reload_requested and not self._stop_requested:
-                self._reload_requested = False
-                self._reload()
-        self._drain()
+        timeout = _LOOP_TURN if self._interval is None else min(_LOOP_TURN, self._interval)
+        try:
+            while not self._stop_requested:
+                self._turn(timeout)
+                if self._reload_requested and not self._stop_requested:
+                    self._reload_requested = False
+                    self._reload()
+            self._drain()
+        finally:
+            self._server.close()
 
     def _turn(self, timeout: float) -> None:
-        wasyncore.loop(timeout=timeout, map=self._map, use_poll=self._adj.asyncore_use_poll, count=1)
+        ready, _, _ = select.select(self._server.waitables(), [], [], timeout)
+        self._server.accept(ready)
         if self._interval is not None and self._clock() >= self._next_ping:
             notify("WATCHDOG=1", environ=self._environ)
             self._next_ping = self._clock() + self._interval
@@ -260,28 +249,19 @@ class Service:
 
     def _drain(self) -> None:
         notify("STOPPING=1", "STATUS=stopping: answering the requests in progress", environ=self._environ)
-        for listener in self._listeners:
-            # Take the connections the kernel has already accepted, so that they are served too...
-            while True:
-                known = len(self._map)
-                listener.handle_accept()
-                if len(self._map) == known:
-                    break
-            # ...then refuse new ones. The dispatcher's own close(), not the server's, which would also close
-            # the trigger that the worker threads pull when an answer is ready.
-            wasyncore.dispatcher.close(listener)
+        server = self._server
+        server.accept_waiting()  # the connections the kernel has already accepted are served too...
+        server.close_listeners()  # ...then new ones are refused
+        server.stopping = True  # each connection closes once it has answered
         deadline = self._clock() + self._drain_seconds
-        left: list[HTTPChannel] = []
         while True:
-            self._turn(_DRAIN_TURN)  # reads the requests that arrived, sends the answers that are ready
-            left = [c for c in self._map.values() if isinstance(c, HTTPChannel)]
+            left = server.connections()
             if not left or self._forced or self._clock() >= deadline:
                 break
-            now = time.time()
-            for channel in left:
-                if _closable(channel, now):
-                    channel.will_close = True  # the next turn closes it
+            now = time.monotonic()
+            for connection in left:
+                if _closable(connection, now):
+                    connection.wake()
+            self._turn(_DRAIN_TURN)
         if left:
             logger.warning("stopping with %d connection(s) still busy, their requests unanswered", len(left))
-        self._dispatcher.shutdown(cancel_pending=True, timeout=0 if left else 1)
-        wasyncore.close_all(self._map)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -47,6 +48,21 @@ class Bridge:
 
     def log_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.stderr_path.read_text().splitlines() if line.strip()]
+
+    def access_lines(self, request_id: str, wait: float = 5.0) -> list[dict[str, Any]]:
+        """The access lines of the request ``request_id``. The bridge writes one just after it has sent
+        the response, so this waits up to ``wait`` seconds for it; ``wait=0`` takes what is there (to
+        check that the bridge never saw a request, once its answer came from elsewhere)."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = [
+                line
+                for line in self.log_lines()
+                if line["logger"] == "bridge.access" and line.get("request_id") == request_id
+            ]
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.01)
 
 
 @pytest.fixture

@@ -126,8 +126,7 @@ class Worker:
         self.conn.request(method, "/scim/v2" + path, body=data, headers=headers)
         response = self.conn.getresponse()
         raw, rid = response.read(), response.getheader("X-Request-ID")
-        lines = self.bridge.log_lines()
-        (line,) = [line for line in lines if line["request_id"] == rid and line["logger"] == "bridge.access"]
+        (line,) = self.bridge.access_lines(rid)
         return response.status, json.loads(raw) if raw else None, line["pid"]
 
 

@@ -1,5 +1,5 @@
-"""How a response leaves the server (issue #22): the header and the body in one write, on waitress's own
-connection and task code, and a reload that closes an app only once the server is done with its body."""
+"""How a response leaves the server (issue #22): the header and the body in one write, through waitress's
+own task code, and a reload that closes an app only once the server is done with its body."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
-from waitress.parser import HTTPRequestParser
 
 from bridge.config import ServerConfig
-from bridge.http.connections import Channel, create_server
+from bridge.http.connections import Connection, create_server
 from bridge.ops.systemd import ReloadableApp
 
 
@@ -29,28 +28,25 @@ def _answer(body: bytes, length: str | None = None) -> Callable[..., Iterable[by
 def _records(app: Callable[..., Iterable[bytes]], request: bytes) -> list[bytes]:
     """What the server sends for ``request``, one item per write: the connection is a SOCK_SEQPACKET
     pair, which keeps each send a record of its own."""
-    sockets: dict[int, Any] = {}
-    server = create_server(app, sockets, ServerConfig(threads=1), host="127.0.0.1", port=0)
+    server = create_server(app, ServerConfig(threads=1), host="127.0.0.1", port=0)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        channel = Channel(server, ours, ("127.0.0.1", 1), server.adj, map=sockets)
-        parser = HTTPRequestParser(server.adj)
-        parser.received(request)
-        assert parser.completed
-        channel.requests = [parser]
-        channel.service()  # as a worker thread runs it
+        theirs.sendall(request)
+        theirs.shutdown(socket.SHUT_WR)  # after the request, the client is done
+        Connection(server, server.listeners[0], ours, ("127.0.0.1", 1)).serve()  # as its thread runs it
         theirs.setblocking(False)
         records = []
         while True:
             try:
-                records.append(theirs.recv(65536))
+                record = theirs.recv(65536)
             except BlockingIOError:
                 return records
+            if not record:
+                return records
+            records.append(record)
     finally:
-        server.task_dispatcher.shutdown(timeout=1)
         theirs.close()
-        for dispatcher in list(sockets.values()):
-            dispatcher.close()
+        server.close()
 
 
 BODY = b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1"}'
@@ -70,8 +66,9 @@ def test_without_a_length_waitress_still_writes_the_body_its_own_way() -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         yield b"abc"
 
-    sent = b"".join(_records(app, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"))
-    assert b"Transfer-Encoding: chunked" in sent and sent.endswith(b"3\r\nabc\r\n0\r\n\r\n")
+    records = _records(app, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert len(records) == 1  # sent once the app is done, as every response
+    assert b"Transfer-Encoding: chunked" in records[0] and records[0].endswith(b"3\r\nabc\r\n0\r\n\r\n")
 
 
 def test_a_status_without_a_body_gets_the_header_alone() -> None:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 import yaml
 
+from bridge.config import ServerConfig
+from bridge.http.connections import create_server
 from bridge.ops.systemd import ReloadableApp, Service
 from bridge.testing import wait_until_serving
 from tests.conftest import OPENLDAP_MAP, REPO, TOKEN, TOKEN_HASH
@@ -37,7 +38,7 @@ def notify_socket() -> Iterator[NotifySocket]:
         yield sock
 
 
-# --- the waitress loop, in process --------------------------------------------------------------------
+# --- the accept loop, in process --------------------------------------------------------------------
 
 
 class Gate:
@@ -91,9 +92,8 @@ def start() -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def run(app: Any, environ: dict[str, str], **options: Any) -> Running:
-        sockets: dict[int, Any] = {}
-        server = waitress.create_server(app, map=sockets, host="127.0.0.1", port=0, threads=2, ident=None)
-        service = Service(server, sockets, environ=environ, **options)
+        server = create_server(app, ServerConfig(threads=2), host="127.0.0.1", port=0)
+        service = Service(server, environ=environ, **options)
         thread = threading.Thread(target=service.run, daemon=True)
         thread.start()
         running = Running(service, thread, service.addresses[0][1])

@@ -45,4 +45,4 @@ def test_a_command_without_a_directory_loads_no_ldap_nor_web_library(argv: list[
 
 def test_the_check_sees_a_library_that_was_loaded() -> None:
     """Guards the test above against passing on a check that sees nothing."""
-    assert run(["version"], first="bridge.ops.systemd") == (0, ["waitress"])
+    assert run(["version"], first="bridge.http.connections") == (0, ["falcon", "waitress"])
