@@ -26,7 +26,9 @@ that stopped answering); its handler asks nothing of the directory and returns a
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import select
 import socket
 import threading
 import time
@@ -46,7 +48,10 @@ logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 _RECEIVE_BYTES = 65_536
-_ACCEPT_PAUSE = 0.1  # seconds the accept loop waits after accept() failed
+_ACCEPT_PAUSE = 0.1  # seconds a thread waits after accept() failed
+_IDLE_THREADS = 2  # threads kept waiting in accept on each listening socket, room permitting
+_QUEUE_SECONDS = 1.0  # the longest a stop waits for the connections already queued to be accepted
+_ACCEPT_AGAIN = {errno.ECONNABORTED, errno.EPROTO, errno.EINTR, errno.EAGAIN}  # accept() again at once
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -124,7 +129,7 @@ class Connection:
         except Exception:  # a fault of the server's own: this connection ends, the others go on
             logger.exception("the connection from %s failed", self.addr[0])
         finally:
-            self._close()
+            self.close()
 
     def _read(self, pending: bytes) -> tuple[HTTPRequestParser | None, bytes]:
         """The next request whole, and what arrived after it; None when the client closed or took too long."""
@@ -216,7 +221,8 @@ class Connection:
         with contextlib.suppress(OSError):
             self.socket.shutdown(socket.SHUT_RD)
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Close the connection and leave the server's count (the thread's last act)."""
         self.closed = True
         with contextlib.suppress(OSError):
             self.socket.close()
@@ -224,8 +230,17 @@ class Connection:
 
 
 class Server:
-    """The listening sockets, the connections they accepted and their threads, and the places of the
-    requests running at once. :class:`Service <bridge.ops.systemd.Service>` runs its accept loop."""
+    """The listening sockets, the threads that accept and serve their connections, and the places of the
+    requests running at once.
+
+    A connection is accepted by the thread that serves it: idle threads wait in a blocking ``accept``,
+    and the kernel gives each new connection to one of them, so neither a connection nor a request
+    crosses to another thread. While there is room under ``server.connection_limit``, the accept loop of
+    :class:`Service <bridge.ops.systemd.Service>` keeps :data:`_IDLE_THREADS` of them waiting on each
+    listening socket; a thread whose connection ends waits again, unless ``server.threads`` others already
+    do. At the limit none waits, and new connections wait in the kernel's queue until a connection ends
+    and its thread accepts again. A stop serves what the kernel has queued, then shuts the listening
+    sockets, which ends every ``accept``."""
 
     def __init__(
         self, app: WsgiApp, settings: ServerConfig, sockets: list[socket.socket], adj: Adjustments
@@ -237,8 +252,10 @@ class Server:
         self.idle_seconds = float(settings.channel_timeout)
         self.read_seconds = float(settings.read_timeout)
         self.stopping = False
+        self._most_idle = max(_IDLE_THREADS, settings.threads)
         self._lock = threading.Lock()
         self._connections: set[Connection] = set()
+        self._idle = dict.fromkeys(self.listeners, 0)  # threads waiting in accept, by listening socket
         self._wake_read, self._wake_write = socket.socketpair()
         for end in (self._wake_read, self._wake_write):
             end.setblocking(False)
@@ -251,59 +268,42 @@ class Server:
         return [(listener.effective_host, listener.effective_port) for listener in self.listeners]
 
     def waitables(self) -> list[Any]:
-        """What the accept loop waits on: the wake-up socket, and the listeners while there is room."""
-        with self._lock:
-            room = len(self._connections) < self.limit and not self.stopping
-        return [self._wake_read, *(listener.socket for listener in self.listeners if room)]
+        """What the accept loop waits on between its turns."""
+        return [self._wake_read]
 
-    def accept(self, ready: Iterable[Any]) -> None:
-        """Accept what is waiting on the ``ready`` sockets (up to the limit) and start their threads."""
-        for listener in self.listeners:
-            if listener.socket in ready:
-                self._accept_from(listener)
+    def tend(self, ready: Iterable[Any] = ()) -> None:
+        """One turn of the accept loop: take its wake-ups, and start threads to wait in ``accept`` while
+        fewer than :data:`_IDLE_THREADS` do on a listening socket and there is room under the limit."""
         if self._wake_read in ready:
             with contextlib.suppress(OSError):
                 while self._wake_read.recv(4096):
                     pass
-
-    def accept_waiting(self) -> None:
-        """Accept every connection the kernel has queued (a stop serves them before closing the port)."""
         for listener in self.listeners:
-            self._accept_from(listener, limit=False)
+            while True:
+                with self._lock:
+                    if self.stopping or self._idle[listener] >= _IDLE_THREADS or self._count() >= self.limit:
+                        break
+                    self._idle[listener] += 1  # counted before it runs: the loop starts no more than needed
+                if not self._start(listener):
+                    break
 
-    def _accept_from(self, listener: Listener, limit: bool = True) -> None:
-        while True:
-            with self._lock:
-                if limit and len(self._connections) >= self.limit:
-                    return
-            try:
-                sock, addr = listener.socket.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # out of file descriptors, say: the loop tries again on its next turn
-                logger.warning("cannot accept a connection: %s", exc)
-                time.sleep(_ACCEPT_PAUSE)  # the socket stays readable: not a warning a millisecond
-                return
-            sock.setblocking(True)
-            for level, option, value in self.adj.socket_options:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(level, option, value)
-            connection = Connection(self, listener, sock, addr)
-            with self._lock:
-                self._connections.add(connection)
-            thread = threading.Thread(target=connection.serve, name="connection", daemon=True)
-            try:
-                thread.start()
-            except RuntimeError as exc:  # no more threads: this connection is closed, the others go on
-                logger.warning("cannot start a thread for a connection: %s", exc)
-                connection.closed = True
-                sock.close()
-                self.forget(connection)
-                return
-
-    def close_listeners(self) -> None:
-        """Refuse new connections."""
+    def stop_accepting(self) -> None:
+        """Serve the connections the kernel has already queued (a stop answers them too), then shut the
+        listening sockets: new connections are refused, and every thread waiting in ``accept`` ends."""
+        self.stopping = True  # a thread ends after its connection, and none starts to wait
+        deadline = time.monotonic() + _QUEUE_SECONDS
         for listener in self.listeners:
+            while _queued(listener.socket) and time.monotonic() < deadline:
+                with self._lock:
+                    none_waits = self._idle[listener] == 0
+                    if none_waits:
+                        self._idle[listener] += 1
+                if none_waits:
+                    self._start(listener, self._serve_queued)  # every thread busy: one for the queued one
+                time.sleep(0.005)  # the waiting threads take the queued connections
+        for listener in self.listeners:
+            with contextlib.suppress(OSError):
+                listener.socket.shutdown(socket.SHUT_RDWR)  # ends the accepts waiting (EINVAL)
             with contextlib.suppress(OSError):
                 listener.socket.close()
 
@@ -318,21 +318,94 @@ class Server:
 
     def close(self) -> None:
         """Close what is left: listeners, connections (their threads end), the wake-up socket."""
-        self.close_listeners()
+        if not self.stopping:
+            self.stop_accepting()
         for connection in self.connections():
             with contextlib.suppress(OSError):
                 connection.socket.shutdown(socket.SHUT_RDWR)
         for end in (self._wake_read, self._wake_write):
             end.close()
 
-    # --- the connections' side ----------------------------------------------------------------------
+    # --- the threads' side ------------------------------------------------------------------------
+
+    def _count(self) -> int:
+        return len(self._connections) + sum(self._idle.values())
+
+    def _start(self, listener: Listener, work: Callable[[Listener], None] | None = None) -> bool:
+        """Start a thread, already counted idle on ``listener``, to accept and serve its connections."""
+        target = work or self._accept_and_serve
+        thread = threading.Thread(target=target, args=(listener,), name="scim-connection", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as exc:  # no more threads: fewer connections at once, no failure
+            logger.warning("cannot start a thread for connections: %s", exc)
+            with self._lock:
+                self._idle[listener] -= 1
+            return False
+        return True
+
+    def _accept_and_serve(self, listener: Listener) -> None:
+        """A thread's life: accept a connection, serve it, accept again, until the server stops or enough
+        other threads wait."""
+        while (connection := self._accept(listener)) is not None:
+            connection.serve()
+            with self._lock:
+                if self.stopping or self._count() >= self.limit or self._idle[listener] >= self._most_idle:
+                    return
+                self._idle[listener] += 1
+
+    def _serve_queued(self, listener: Listener) -> None:
+        """During a stop: accept one connection the kernel had queued (unless another thread took it
+        first: then wait until the stop shuts the socket), and serve it."""
+        connection = self._accept(listener, stopping=True)
+        if connection is not None:
+            connection.serve()
+
+    def _accept(self, listener: Listener, stopping: bool = False) -> Connection | None:
+        """The next connection on ``listener``, counted, and this thread no longer counted idle; None once
+        the server stops (a thread started by the stop itself accepts one all the same)."""
+        connection: Connection | None = None
+        try:
+            while connection is None and (stopping or not self.stopping):
+                try:
+                    sock, addr = listener.socket.accept()
+                except OSError as exc:
+                    if self.stopping:
+                        return None  # the socket was shut (EINVAL) or closed
+                    if exc.errno not in _ACCEPT_AGAIN:  # out of file descriptors, say: wait a little
+                        logger.warning("cannot accept a connection: %s", exc)
+                        time.sleep(_ACCEPT_PAUSE)
+                    continue
+                for level, option, value in self.adj.socket_options:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(level, option, value)
+                connection = Connection(self, listener, sock, addr)  # during a stop too: it is served
+        finally:
+            with self._lock:
+                self._idle[listener] -= 1
+                if connection is not None:
+                    self._connections.add(connection)  # in the same step: a stop sees it either way
+                short = not self.stopping and self._idle[listener] < _IDLE_THREADS
+        if connection is not None and short:
+            self.wake()  # the accept loop starts another thread to wait
+        return connection
 
     def forget(self, connection: Connection) -> None:
         with self._lock:
-            full = len(self._connections) >= self.limit
             self._connections.discard(connection)
-        if full or self.stopping:  # the loop may be waiting for room, or for the last connection
+        if self.stopping:  # the loop may be waiting for the last connection
             self.wake()
+
+
+def _queued(sock: socket.socket) -> bool:
+    """Whether a connection waits in the kernel's queue of the listening ``sock`` (one that another worker
+    process has shut already holds none)."""
+    try:
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return bool(listening and ready)
 
 
 def _listening_sockets(adj: Adjustments) -> list[socket.socket]:
@@ -378,7 +451,7 @@ def create_server(
     adj = Adjustments(**options)
     bound = list(sockets) if sockets is not None else _listening_sockets(adj)
     for sock in bound:
-        sock.setblocking(False)
+        sock.setblocking(True)  # threads wait in accept(); a parent of workers never accepts on it
     return Server(app, settings, bound, adj)
 
 

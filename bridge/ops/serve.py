@@ -70,7 +70,6 @@ def command(args: argparse.Namespace) -> int:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
         listener.listen(1024)
-        listener.setblocking(False)
     except OSError as exc:
         print(_cannot_listen(server.host, server.port, exc), file=sys.stderr)
         return EXIT_FAILED

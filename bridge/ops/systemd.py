@@ -215,6 +215,7 @@ class Service:
     def run(self, status: str = "serving") -> None:
         """Serve until :meth:`request_stop`, then drain; ``status`` is the STATUS= line systemd shows."""
         self._status = status
+        self._server.tend()  # threads waiting for connections, before READY
         notify("READY=1", f"STATUS={status}", environ=self._environ)
         timeout = _LOOP_TURN if self._interval is None else min(_LOOP_TURN, self._interval)
         try:
@@ -229,7 +230,7 @@ class Service:
 
     def _turn(self, timeout: float) -> None:
         ready, _, _ = select.select(self._server.waitables(), [], [], timeout)
-        self._server.accept(ready)
+        self._server.tend(ready)
         if self._interval is not None and self._clock() >= self._next_ping:
             notify("WATCHDOG=1", environ=self._environ)
             self._next_ping = self._clock() + self._interval
@@ -250,9 +251,9 @@ class Service:
     def _drain(self) -> None:
         notify("STOPPING=1", "STATUS=stopping: answering the requests in progress", environ=self._environ)
         server = self._server
-        server.accept_waiting()  # the connections the kernel has already accepted are served too...
-        server.close_listeners()  # ...then new ones are refused
-        server.stopping = True  # each connection closes once it has answered
+        # The connections the kernel has already accepted are served too, then new ones are refused; each
+        # connection closes once it has answered.
+        server.stop_accepting()
         deadline = self._clock() + self._drain_seconds
         while True:
             left = server.connections()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -214,3 +215,32 @@ def test_the_docs_link_to_the_examples_and_keep_no_copies_of_their_own() -> None
     guide = (repo / "docs" / "reverse-proxy.md").read_text(encoding="utf-8")
     for example in ("nginx.conf", "Caddyfile", "apache.conf", "haproxy.cfg"):
         assert f"(../packaging/reverse-proxy/{example})" in guide, example
+
+
+def _established_to(port: int) -> int:
+    """TCP connections of this host in state ESTABLISHED whose remote end is ``port`` on loopback."""
+    count = 0
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        for row in table.read_text().splitlines()[1:]:
+            fields = row.split()
+            remote_port, state = int(fields[2].rsplit(":", 1)[1], 16), fields[3]
+            count += remote_port == port and state == "01"
+    return count
+
+
+def test_the_proxies_keep_their_connections_to_the_bridge_as_their_files_say(proxied: Proxied) -> None:
+    """nginx (through its upstream block's keepalive), Caddy and Apache keep an idle connection to the
+    bridge for the next request, whichever client sends it; HAProxy ties one to each client connection
+    (``http-reuse never``), so none is left once the client's have closed (this client opens one a
+    request)."""
+    bridge_port = urllib.parse.urlsplit(proxied.bridge.url).port
+    assert bridge_port is not None
+    for _ in range(3):
+        assert_empty_list(proxied.call("GET", entra_probe("Users", "userName")))
+    if proxied.proxy.name == "haproxy":
+        deadline = time.monotonic() + 5
+        while _established_to(bridge_port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _established_to(bridge_port) == 0
+    else:
+        assert _established_to(bridge_port) >= 1

@@ -282,3 +282,28 @@ def test_work_left_until_after_the_response_runs_even_when_the_client_left_befor
         app.after_may_run.set()
         app.gate.set()
         assert app.after_ran.wait(5)  # the access line of a request is written whatever became of its answer
+
+
+def test_a_stop_answers_a_connection_still_queued_in_the_kernel_when_every_thread_is_busy() -> None:
+    app = App()
+    server = create_server(app, ServerConfig(connection_limit=1), host="127.0.0.1", port=0)
+    service = Service(server, environ={})
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        with Client(server) as busy, Client(server) as queued:
+            busy.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert app.entered.wait(5)
+            queued.send(b"GET /queued HTTP/1.1\r\nHost: x\r\n\r\n")  # past the limit: in the kernel's queue
+            assert queued.waits()
+            service.request_stop()
+            time.sleep(0.3)
+            app.gate.set()
+            assert busy.body() == b"GET /slow "
+            assert queued.body() == b"GET /queued "
+        thread.join(5)
+        assert not thread.is_alive()
+    finally:
+        app.gate.set()
+        service.request_stop()
+        service.request_stop()
