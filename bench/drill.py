@@ -65,6 +65,9 @@ OVERRIDES = {"server": {"connection_limit": CONNECTION_LIMIT, "channel_timeout":
 # its keep-alive connection, idle meanwhile, is not closed by the bridge just as its next request leaves
 # (a race every keep-alive client has at that boundary, not a fault of the bridge).
 RAW_WAIT = 4.0
+# How long a fresh connection of the flood may wait for its answer: more than read_timeout, the longest a
+# slow connection keeps its place, so that the figures show the whole wait.
+PROBE_WAIT = 15.0
 BIND_PASSWORD = "drill-Bind-Secret-16"  # a throwaway slapd's; looked for in the bridge's log afterwards
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
 
@@ -279,7 +282,7 @@ class Flood:
 def flood(bridge: ServedBridge, record: Record, hold: float) -> Flood:
     """Hold more connections than the limit, each sending a request a header line every 2 s and never
     finishing it, and reopen each one the bridge closes; meanwhile every 0.5 s a fresh connection asks
-    /healthz and another a lookup, each allowed 10 s."""
+    /healthz and another a lookup, each allowed :data:`PROBE_WAIT` seconds."""
     result = Flood(attackers=CONNECTION_LIMIT + 20)
     stop = threading.Event()
 
@@ -316,7 +319,7 @@ def flood(bridge: ServedBridge, record: Record, hold: float) -> Flood:
 
     def probe(kind: str, path: str) -> None:
         started = time.monotonic()
-        status, _ = Client(bridge.port, timeout=10).send("GET", path)
+        status, _ = Client(bridge.port, timeout=PROBE_WAIT).send("GET", path)
         result.probes.append((kind, status, time.monotonic() - started))
         record.add(Answer(f"fresh {kind}", status, started, time.monotonic()))
 

@@ -609,7 +609,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=300, help="users per round (default 300)")
     parser.add_argument("--concurrency", default="1,4,16", help="comma-separated (default 1,4,16)")
     parser.add_argument("--rounds", type=int, default=4, help="rounds per concurrency, alternating order (4)")
-    parser.add_argument("--threads", type=int, default=8, help="requests served at once (server.threads, default 8)")
+    parser.add_argument("--threads", type=int, default=8, help="server.threads (default 8)")
     parser.add_argument("--pool-size", type=int, default=8, help="ldap.pool_size (default 8)")
     parser.add_argument("--per-group", type=int, default=20, help="users per group (default 20)")
     parser.add_argument("--per-patch", type=int, default=1, help="members added per PATCH (default 1)")

@@ -131,7 +131,8 @@ def setup_logging(config: LoggingConfig, stream: IO[str] | None = None) -> None:
         to_file.setFormatter(formatter())
         to_file.addFilter(RequestContext())
         audit.addHandler(to_file)
-    # ldap3 logs through its own machinery only when asked; waitress's queue warnings are useful.
+    # ldap3 logs through its own machinery only when asked; the warnings of waitress's task (an app that
+    # sent more or less than its Content-Length) are useful.
     logging.getLogger("waitress").setLevel(max(logging.INFO, logging.getLevelName(config.level)))
 
 

@@ -1,26 +1,28 @@
-"""The HTTP server: each client connection served start to end by a thread of its own, through waitress's
-request parser and response task; how many connections it holds, how long an idle or a slow one may keep
-its place, and how many requests run at once.
+"""The HTTP server: each client connection accepted and served start to end by a thread of its own,
+through waitress's request parser and response task; how many connections it holds, how long an idle or a
+slow one may keep its place, and how many requests run at once.
 
-A connection's thread reads a request whole (waitress's ``HTTPRequestParser``, with its limits and its
-checks against request smuggling), takes one of ``server.threads`` places, runs the app through waitress's
-``WSGITask`` (the environ, the response framing, keep-alive), leaves its place and sends the response in
-one ``send``. waitress's own server reads requests in an I/O loop and hands each to a worker thread, then
-the worker wakes the loop: two thread crossings and a core's wake-up a request, which cost a PATCH at
-concurrency 1 a tenth of a millisecond and the mix 15 % of its CPU (issue #22, bench/README.md).
+A thread waiting in ``accept`` takes a connection, reads each request whole (waitress's
+``HTTPRequestParser``, with its limits and its checks against request smuggling), takes one of
+``server.threads`` places, runs the app through waitress's ``WSGITask`` (the environ, the response framing,
+keep-alive), leaves its place and sends the response in one ``send``; then the request's access line
+(:mod:`bridge.http.after`). waitress's own server reads requests in an I/O loop and hands each to a worker
+thread, and the worker wakes the loop to send: two thread crossings a request, which cost a PATCH at
+concurrency 1 a tenth of a millisecond and the mix about 15 % of its CPU (issue #22, bench/README.md).
 
 A thread waiting for a slow client holds no place: places are taken only by requests read whole, so the
 ``threads`` bound what runs against the directory at once. Connections are bounded too:
 
-- ``server.connection_limit``: past it, :class:`Service <bridge.ops.systemd.Service>` accepts no more, and
-  new connections wait in the kernel's queue;
+- ``server.connection_limit``: past it no thread waits in ``accept``, and new connections wait in the
+  kernel's queue until one closes;
 - ``server.channel_timeout``: a connection idle that long (no request arriving, none being answered) is
   closed; also the longest a response may take to leave;
 - ``server.read_timeout``: a request still arriving that long after its first byte is dropped, however
   steadily it trickles in (slowloris).
 
 ``GET /healthz`` takes no place: it is answered while every place is busy (for example with a directory
-that stopped answering); its handler asks nothing of the directory and returns at once.
+that stopped answering); its handler asks nothing of the directory and returns at once. Nor does a request
+the parser refuses, which waitress answers (400, 413, 431, 501) without the app.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ class Connection:
             self.socket.settimeout(self.owner.idle_seconds)
             self.socket.sendall(output[0] if len(output) == 1 else b"".join(output))
 
-    def wake(self) -> None:
+    def stop_reading(self) -> None:
         """End a read in progress: the thread sees the client gone (used to stop idle connections)."""
         with contextlib.suppress(OSError):
             self.socket.shutdown(socket.SHUT_RD)

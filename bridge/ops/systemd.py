@@ -262,7 +262,7 @@ class Service:
             now = time.monotonic()
             for connection in left:
                 if _closable(connection, now):
-                    connection.wake()
+                    connection.stop_reading()
             self._turn(_DRAIN_TURN)
         if left:
             logger.warning("stopping with %d connection(s) still busy, their requests unanswered", len(left))
