@@ -75,7 +75,9 @@ class ServerConfig:
     )
     read_timeout: int = doc(
         "Seconds a client may take to send one whole request, headers and body, from its first byte; "
-        "a slower one is disconnected, so a client trickling bytes (slowloris) cannot hold a connection.",
+        "a slower one is disconnected, so a client trickling bytes (slowloris) cannot hold a connection. "
+        "While every connection of connection_limit is taken and others wait, channel_timeout is the "
+        "limit instead.",
         30,
     )
 

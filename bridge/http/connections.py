@@ -18,7 +18,8 @@ A thread waiting for a slow client holds no place: places are taken only by requ
 - ``server.channel_timeout``: a connection idle that long (no request arriving, none being answered) is
   closed; also the longest a response may take to leave;
 - ``server.read_timeout``: a request still arriving that long after its first byte is dropped, however
-  steadily it trickles in (slowloris).
+  steadily it trickles in (slowloris); and while every connection place is taken and others wait, one
+  still arriving after ``channel_timeout`` is (:meth:`Server.shed_slow`).
 
 ``GET /healthz`` takes no place: it is answered while every place is busy (for example with a directory
 that stopped answering); its handler asks nothing of the directory and returns at once. Nor does a request
@@ -95,6 +96,7 @@ class Connection:
         self.opened = time.monotonic()
         self.answered = 0
         self.reading = False  # the first byte of a request has arrived, its answer is not sent yet
+        self.arriving_since: float | None = None  # monotonic time of a request's first byte, until whole
         self.closed = False
         self._output: list[bytes] = []
 
@@ -150,7 +152,8 @@ class Connection:
                     return None, b""
             if deadline is None:
                 self.reading = True
-                deadline = time.monotonic() + owner.read_seconds
+                self.arriving_since = time.monotonic()
+                deadline = self.arriving_since + owner.read_seconds
             used = request.received(pending)
             pending = pending[used:]
             if request.expect_continue and request.headers_finished and not sent_continue:
@@ -158,6 +161,7 @@ class Connection:
                 sock.settimeout(owner.idle_seconds)
                 sock.sendall(_CONTINUE)
             if request.completed:
+                self.arriving_since = None
                 if request.empty:  # blank lines between requests
                     request, deadline, sent_continue = HTTPRequestParser(adj), None, False
                     self.reading = False
@@ -312,6 +316,20 @@ class Server:
     def connections(self) -> list[Connection]:
         with self._lock:
             return list(self._connections)
+
+    def shed_slow(self) -> None:
+        """While every place under the limit is taken and connections wait in the kernel's queue, drop
+        the requests that have been arriving for ``channel_timeout`` seconds or more (read_timeout alone
+        would let trickling clients hold every place that long)."""
+        with self._lock:
+            full = len(self._connections) >= self.limit
+        if not full or not any(_queued(listener.socket) for listener in self.listeners):
+            return
+        now = time.monotonic()
+        for connection in self.connections():
+            since = connection.arriving_since
+            if since is not None and now - since >= self.idle_seconds:
+                connection.stop_reading()
 
     def wake(self) -> None:
         """Wake the accept loop (safe in a signal handler: one non-blocking send, no lock)."""

@@ -231,6 +231,7 @@ class Service:
     def _turn(self, timeout: float) -> None:
         ready, _, _ = select.select(self._server.waitables(), [], [], timeout)
         self._server.tend(ready)
+        self._server.shed_slow()
         if self._interval is not None and self._clock() >= self._next_ping:
             notify("WATCHDOG=1", environ=self._environ)
             self._next_ping = self._clock() + self._interval

@@ -307,3 +307,48 @@ def test_a_stop_answers_a_connection_still_queued_in_the_kernel_when_every_threa
         app.gate.set()
         service.request_stop()
         service.request_stop()
+
+
+def _trickle(server: Server, stop: threading.Event) -> Client:
+    """A connection sending a request's first line and then a header byte every 0.2 s, never ending it."""
+    client = Client(server)
+    client.send(b"GET /slowloris HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+
+    def drip() -> None:
+        while not stop.wait(0.2):
+            try:
+                client.sock.send(b"a")
+            except OSError:
+                return
+
+    threading.Thread(target=drip, daemon=True).start()
+    return client
+
+
+def test_with_every_place_taken_a_request_arriving_past_the_idle_timeout_makes_way() -> None:
+    stop = threading.Event()
+    with serving(App(), connection_limit=2, channel_timeout=1, read_timeout=30) as server:
+        slow = [_trickle(server, stop) for _ in range(2)]
+        try:
+            began = time.monotonic()
+            with Client(server, timeout=10) as waiting:  # in the kernel's queue: both places are held
+                waiting.send(b"GET /waiting HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert waiting.body() == b"GET /waiting "
+            assert time.monotonic() - began < 5  # not the 30 s of read_timeout
+            assert any(closed_by_server(client, 0.5) for client in slow)
+        finally:
+            stop.set()
+            for client in slow:
+                client.close()
+
+
+def test_with_places_to_spare_a_trickling_request_keeps_its_connection_past_the_idle_timeout() -> None:
+    stop = threading.Event()
+    with serving(App(), connection_limit=5, channel_timeout=1, read_timeout=30) as server:
+        slow = _trickle(server, stop)
+        try:
+            time.sleep(2.5)  # more than twice channel_timeout, far less than read_timeout
+            assert not closed_by_server(slow, 0.3)
+        finally:
+            stop.set()
+            slow.close()
