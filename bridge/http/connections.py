@@ -223,7 +223,8 @@ class Connection:
             self.socket.sendall(output[0] if len(output) == 1 else b"".join(output))
 
     def stop_reading(self) -> None:
-        """End a read in progress: the thread sees the client gone (used to stop idle connections)."""
+        """End a read in progress: the thread sees the client gone and closes the connection (an idle one
+        at a stop, a slow request making way)."""
         with contextlib.suppress(OSError):
             self.socket.shutdown(socket.SHUT_RD)
 
