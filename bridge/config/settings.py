@@ -221,7 +221,7 @@ class LdapConfig:
         5.0,
     )
     operation_timeout: float = doc("Seconds to wait for the answer to one LDAP operation.", 10.0)
-    pool_size: int = doc("LDAP connections opened at start, kept open and shared by the worker threads.", 8)
+    pool_size: int = doc("LDAP connections opened at start, kept open and shared by the requests.", 8)
     group_base: str | None = doc("Base DN for groups.", None)
     user_filter: str | None = doc(
         "Extra LDAP filter ANDed to every user search: entries that do not match are invisible "

@@ -107,7 +107,7 @@ class RequestId:
         req.context.request_id = rid
         req.context.started = time.monotonic()
         req.context.request_id_token = request_id.set(rid)
-        unmapped.noted.set(())  # a worker thread serves many requests: each starts with nothing ignored
+        unmapped.noted.set(())  # a thread serves many requests: each starts with nothing ignored
         events.noted.set([])  # nor recorded
         resp.set_header("X-Request-ID", rid)
         if "//" in req.path:

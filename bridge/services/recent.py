@@ -60,7 +60,7 @@ def _keep(entry: Entry) -> bool:
 
 
 class Recent:
-    """Entries by SCIM id, bounded, shared by the worker threads."""
+    """Entries by SCIM id, bounded, shared by the threads serving requests."""
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._size = size
