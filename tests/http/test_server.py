@@ -352,3 +352,27 @@ def test_with_places_to_spare_a_trickling_request_keeps_its_connection_past_the_
         finally:
             stop.set()
             slow.close()
+
+
+def test_every_listening_socket_is_served_ipv4_and_ipv6() -> None:
+    """A parent of worker processes hands its bound sockets over; a host name may resolve to both families:
+    each socket gets threads of its own waiting in accept."""
+    four = socket.create_server(("127.0.0.1", 0))
+    six = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    app = App()
+    server = create_server(app, ServerConfig(), sockets=[four, six])
+    service = Service(server, environ={})
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        for family, address in ((socket.AF_INET, four.getsockname()), (socket.AF_INET6, six.getsockname())):
+            with socket.socket(family) as sock:
+                sock.settimeout(5)
+                sock.connect(address)
+                sock.sendall(b"GET /either HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b"".join(iter(lambda: sock.recv(4096), b""))
+            assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"GET /either "), family
+    finally:
+        service.request_stop()
+        thread.join(5)
+    assert not thread.is_alive()
