@@ -16,8 +16,8 @@ Lines = Callable[[], list[dict[str, Any]]]
 
 
 @contextmanager
-def captured_logs() -> Iterator[Lines]:
-    """Everything logged, through ``setup_logging`` at DEBUG, as parsed JSON lines; the root logger's
+def captured_stream(level: str = "DEBUG") -> Iterator[io.StringIO]:
+    """The stream everything logged goes to, through ``setup_logging`` at ``level``; the root logger's
     handlers, level and the access/audit switches are restored afterwards."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
@@ -25,13 +25,9 @@ def captured_logs() -> Iterator[Lines]:
     switches = {name: logging.getLogger(name).disabled for name in names}
     waitress_level = logging.getLogger("waitress").level
     stream = io.StringIO()
-    setup_logging(LoggingConfig(level="DEBUG"), stream)
-
-    def lines() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in stream.getvalue().splitlines()]
-
+    setup_logging(LoggingConfig(level=level), stream)
     try:
-        yield lines
+        yield stream
     finally:
         for handler in list(root.handlers):
             root.removeHandler(handler)
@@ -41,3 +37,15 @@ def captured_logs() -> Iterator[Lines]:
         for name, disabled in switches.items():
             logging.getLogger(name).disabled = disabled
         logging.getLogger("waitress").setLevel(waitress_level)
+
+
+@contextmanager
+def captured_logs() -> Iterator[Lines]:
+    """Everything logged, through ``setup_logging`` at DEBUG, as parsed JSON lines (see
+    :func:`captured_stream`)."""
+    with captured_stream() as stream:
+
+        def lines() -> list[dict[str, Any]]:
+            return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+        yield lines

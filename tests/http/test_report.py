@@ -3,49 +3,28 @@ requests to the app; how ``--since`` reads its periods is in tests/unit/test_rep
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bridge.config import LoggingConfig
-from bridge.logs import setup_logging
 from bridge.ops.report import build, render
 from bridge.scim.schemas import PATCH_OP
 from tests.conftest import SCIM, ScimClient
+from tests.log_capture import captured_stream
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def logged() -> Iterator[io.StringIO]:
-    """The JSON lines logged meanwhile, through the real logging setup; the test's handlers after."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    stream = io.StringIO()
-    setup_logging(LoggingConfig(level="INFO"), stream)
-    try:
-        yield stream
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
 
 
 @pytest.fixture
 def audit_lines(client: ScimClient) -> Iterator[list[str]]:
     """The JSON lines a little provisioning cycle writes, through the real logging setup."""
-    with logged() as stream:
+    with captured_stream(level="INFO") as stream:
         ann = client.post_user({"userName": "ann@contoso.com", "active": True}).json["id"]
         bob = client.post_user({"userName": "bob@contoso.com", "active": True}).json["id"]
         for value in ("False", "True", "False"):
@@ -123,7 +102,7 @@ def test_the_report_command_reads_a_file(audit_lines: list[str], tmp_path: Path)
 
 def test_the_report_sums_what_clients_sent_that_the_map_does_not_store(client: ScimClient) -> None:
     """scim.unmapped: ignore names each path on the audit log; the report counts the requests per path."""
-    with logged() as stream:
+    with captured_stream(level="INFO") as stream:
         ann = client.post_user({"userName": "ann", "nickName": "A", "roles": [{"value": "r"}]}).json["id"]
         client.patch_user(ann, {"op": "replace", "value": {"nickName": "B", "title": "Chef"}})
         client.simulate_post(f"{SCIM}/Groups", json={"displayName": "Ops", "x-colour": "red"})
