@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -51,20 +52,36 @@ class App:
         self.after_ran.set()
 
 
+@dataclass
+class Running:
+    server: Server
+    service: Service
+    thread: threading.Thread
+
+
 @contextmanager
-def serving(app: App, **settings: Any) -> Iterator[Server]:
-    server = create_server(app, ServerConfig(**settings), host="127.0.0.1", port=0)
+def running(app: App, sockets: list[socket.socket] | None = None, **settings: Any) -> Iterator[Running]:
+    """The server for ``app`` on loopback (or on ``sockets``), its accept loop run by ``Service`` in a
+    thread; stopped at the end, the app's gates open."""
+    listen: dict[str, Any] = {"sockets": sockets} if sockets is not None else {"host": "127.0.0.1", "port": 0}
+    server = create_server(app, ServerConfig(**settings), **listen)
     service = Service(server, environ={})
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     try:
-        yield server
+        yield Running(server, service, thread)
     finally:
         app.gate.set()
         app.after_may_run.set()
         service.request_stop()
         service.request_stop()
         thread.join(5)
+
+
+@contextmanager
+def serving(app: App, **settings: Any) -> Iterator[Server]:
+    with running(app, **settings) as run:
+        yield run.server
 
 
 class Client:
@@ -286,27 +303,19 @@ def test_work_left_until_after_the_response_runs_even_when_the_client_left_befor
 
 def test_a_stop_answers_a_connection_still_queued_in_the_kernel_when_every_thread_is_busy() -> None:
     app = App()
-    server = create_server(app, ServerConfig(connection_limit=1), host="127.0.0.1", port=0)
-    service = Service(server, environ={})
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    try:
-        with Client(server) as busy, Client(server) as queued:
+    with running(app, connection_limit=1) as run:
+        with Client(run.server) as busy, Client(run.server) as queued:
             busy.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
             assert app.entered.wait(5)
             queued.send(b"GET /queued HTTP/1.1\r\nHost: x\r\n\r\n")  # past the limit: in the kernel's queue
             assert queued.waits()
-            service.request_stop()
+            run.service.request_stop()
             time.sleep(0.3)
             app.gate.set()
             assert busy.body() == b"GET /slow "
             assert queued.body() == b"GET /queued "
-        thread.join(5)
-        assert not thread.is_alive()
-    finally:
-        app.gate.set()
-        service.request_stop()
-        service.request_stop()
+        run.thread.join(5)
+        assert not run.thread.is_alive()
 
 
 def _trickle(server: Server, stop: threading.Event) -> Client:
@@ -359,12 +368,7 @@ def test_every_listening_socket_is_served_ipv4_and_ipv6() -> None:
     each socket gets threads of its own waiting in accept."""
     four = socket.create_server(("127.0.0.1", 0))
     six = socket.create_server(("::1", 0), family=socket.AF_INET6)
-    app = App()
-    server = create_server(app, ServerConfig(), sockets=[four, six])
-    service = Service(server, environ={})
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    try:
+    with running(App(), sockets=[four, six]) as run:
         for family, address in ((socket.AF_INET, four.getsockname()), (socket.AF_INET6, six.getsockname())):
             with socket.socket(family) as sock:
                 sock.settimeout(5)
@@ -372,7 +376,6 @@ def test_every_listening_socket_is_served_ipv4_and_ipv6() -> None:
                 sock.sendall(b"GET /either HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 answer = b"".join(iter(lambda: sock.recv(4096), b""))
             assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"GET /either "), family
-    finally:
-        service.request_stop()
-        thread.join(5)
-    assert not thread.is_alive()
+        run.service.request_stop()
+        run.thread.join(5)
+        assert not run.thread.is_alive()
