@@ -16,16 +16,17 @@ Lines = Callable[[], list[dict[str, Any]]]
 
 
 @contextmanager
-def captured_stream(level: str = "DEBUG") -> Iterator[io.StringIO]:
-    """The stream everything logged goes to, through ``setup_logging`` at ``level``; the root logger's
-    handlers, level and the access/audit switches are restored afterwards."""
+def captured_stream(level: str = "DEBUG", **switches: bool) -> Iterator[io.StringIO]:
+    """The stream everything logged goes to, through ``setup_logging`` at ``level`` (``switches``: more
+    of ``LoggingConfig``, such as ``access_log=False``); the root logger's handlers, level and the
+    access/audit switches are restored afterwards."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     names = ("bridge.access", "bridge.audit", "bridge.audit.events")
-    switches = {name: logging.getLogger(name).disabled for name in names}
+    disabled = {name: logging.getLogger(name).disabled for name in names}
     waitress_level = logging.getLogger("waitress").level
     stream = io.StringIO()
-    setup_logging(LoggingConfig(level=level), stream)
+    setup_logging(LoggingConfig(level=level, **switches), stream)
     try:
         yield stream
     finally:
@@ -34,8 +35,8 @@ def captured_stream(level: str = "DEBUG") -> Iterator[io.StringIO]:
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
-        for name, disabled in switches.items():
-            logging.getLogger(name).disabled = disabled
+        for name, was in disabled.items():
+            logging.getLogger(name).disabled = was
         logging.getLogger("waitress").setLevel(waitress_level)
 
 

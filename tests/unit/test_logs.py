@@ -18,7 +18,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from bridge.config import LoggingConfig
 from bridge.logs import REDACTED, RequestContext, formatter, request_id, setup_logging
-from tests.log_capture import Lines, captured_logs
+from tests.log_capture import Lines, captured_logs, captured_stream
 
 
 @pytest.fixture
@@ -171,21 +171,11 @@ def test_setup_logging_writes_json_lines_and_honours_the_level(log_lines: Lines)
 
 
 def test_access_and_audit_lines_can_be_switched_off() -> None:
-    """logging.access_log / audit_log false silence their streams (bridge.config LoggingConfig)."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
-        setup_logging(LoggingConfig(level="INFO", access_log=False, audit_log=False), stream)
+    """logging.access_log / audit_log false silence their streams (bridge.config LoggingConfig), the
+    provisioning events with the audit lines."""
+    with captured_stream("INFO", access_log=False, audit_log=False) as stream:
         logging.getLogger("bridge.access").info("GET /x 200")
         logging.getLogger("bridge.audit").info("directory add")
+        logging.getLogger("bridge.audit.events").info("user.created")
         logging.getLogger("bridge.service").info("kept")
-    finally:
-        for name in ("bridge.access", "bridge.audit"):
-            logging.getLogger(name).disabled = False
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
     assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["kept"]
