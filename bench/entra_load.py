@@ -8,7 +8,7 @@ python -m bench.entra_load --profile DIR [--profile-concurrency 4]   # py-spy on
 It starts a throwaway slapd (the test launcher, with its monitor backend) and ``scim-ldap-bridge serve`` as
 a subprocess on loopback (``bench.common.serve_bridge``: the OpenLDAP map, no TLS, the production logging),
 then, at each concurrency C, sends per user what Entra sends in a first cycle, each request type as its
-own phase with C keep-alive HTTP connections (one thread each, ``http.client``):
+own phase with C keep-alive HTTP connections (one thread each, ``bench.http_client``):
 
 1. ``GET /Users?filter=userName eq "..."``, which misses (Entra's matching lookup);
 2. ``POST /Users`` with Entra's body;
@@ -33,7 +33,6 @@ against its target; and how many access and audit lines the bridge's log holds (
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -77,6 +76,7 @@ from bench.common import (
     serve_bridge,
     total_phase,
 )
+from bench.http_client import HttpConnection, ResponseError
 from bench.raw_ldap import RawLoad, slapd_pid
 from bridge.testing.slapd import Slapd, default_schema_path
 
@@ -92,25 +92,23 @@ OPS_TARGET = 1.2
 
 
 class HttpWorker:
-    """One keep-alive HTTP/1.1 connection to the bridge, used by one thread."""
+    """One keep-alive HTTP/1.1 connection to the bridge, used by one thread (:mod:`bench.http_client`: a
+    client that costs little beside the server it measures)."""
 
     def __init__(self, bridge: ServedBridge) -> None:
-        self._conn = http.client.HTTPConnection(HOST, bridge.port, timeout=60)
-        self._headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
+        self._conn = HttpConnection(HOST, bridge.port, headers=headers)
         self.sent = 0  # requests sent, warm-ups included: each should leave one access line
 
     def send(self, method: str, path: str, body: bytes | None, expect: int) -> bytes:
         self.sent += 1
         try:
-            self._conn.request(method, path, body, self._headers)
-            response = self._conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException):
-            self._conn.close()  # the next request opens a fresh connection
-            raise
+            response = self._conn.request(method, path, body)
+        except ResponseError as exc:
+            raise LoadError(f"{method} {path}: {exc}") from exc
         if response.status != expect:
-            raise LoadError(f"{method} {path}: {response.status} {data[:300]!r}")
-        return data
+            raise LoadError(f"{method} {path}: {response.status} {response.body[:300]!r}")
+        return response.body
 
     def close(self) -> None:
         self._conn.close()
