@@ -10,7 +10,7 @@ here, before anything is written, purely from the map.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,13 +66,21 @@ class Unstored:
 
 
 def unstored(
-    mapping: ResourceMapping, document: Mapping[str, Any], *, kept_apart: tuple[str, ...] = ()
+    mapping: ResourceMapping,
+    document: Mapping[str, Any],
+    *,
+    kept_apart: tuple[str, ...] = (),
+    only: Collection[tuple[str | None, str]] | None = None,
 ) -> Unstored:
     """What of ``document`` (canonical, before references become DNs) the map would not store.
 
     ``kept_apart`` names attributes the service stores by other means (a group's ``members``) or that
     are read-only (a user's ``groups``). ``active`` is stored where the map has an ``active`` rule.
+    ``only`` limits the check to these attributes (extension URN or None, name): a PATCH's, as the rest
+    of its document is the resource as the directory holds it, read back through the same map.
     """
+    if only is not None:
+        document = part(document, only)
     skipped = {name.lower() for name in kept_apart}
     if mapping.map.active is not None:
         skipped.add("active")
@@ -104,6 +112,22 @@ def always_held(
     if mapping.map.active is not None and "active" in before and after.get("active") is None:
         cleared.append("active")
     return tuple(cleared)
+
+
+def part(document: Mapping[str, Any], attributes: Collection[tuple[str | None, str]]) -> dict[str, Any]:
+    """The attributes of ``document`` named in ``attributes`` ((extension URN or None, name), any case),
+    extension attributes still under their URN."""
+    wanted = {(urn.lower() if urn else None, name.lower()) for urn, name in attributes}
+    found: dict[str, Any] = {}
+    for key, value in document.items():
+        lowered = key.lower()
+        if lowered.startswith("urn:") and isinstance(value, Mapping):
+            inner = {name: item for name, item in value.items() if (lowered, str(name).lower()) in wanted}
+            if inner:
+                found[key] = inner
+        elif (None, lowered) in wanted:
+            found[key] = value
+    return found
 
 
 def leaves(document: Mapping[str, Any]) -> Iterator[Leaf]:
@@ -158,4 +182,4 @@ def _reads_back(rule: Rule, value: Any) -> bool:
     return bool(back == value)
 
 
-__all__ = ["Leaf", "Unstored", "always_held", "leaves", "unstored"]
+__all__ = ["Leaf", "Unstored", "always_held", "leaves", "part", "unstored"]

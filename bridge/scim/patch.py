@@ -20,12 +20,18 @@ from bridge.scim.schemas import Attribute, ResourceSchema
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
 
 
+Written = frozenset[tuple[str | None, str]]  # (an extension's URN, or None for the core schema; a name)
+
+
 @dataclass(frozen=True, slots=True)
 class PatchResult:
-    """The patched document, and the paths of operations that targeted unknown attributes."""
+    """The patched document, the paths of operations that targeted unknown attributes, and the attributes
+    the operations wrote, spelled as the schema spells them: what of the document the client sent (the
+    rest is the resource as it was)."""
 
     document: dict[str, Any]
     ignored: tuple[str, ...]
+    written: Written = frozenset()
 
 
 def copy_document(value: Any) -> Any:
@@ -44,9 +50,10 @@ def apply_patch(
     """A new document with ``operations`` applied in order; ``document`` is left untouched."""
     result: dict[str, Any] = copy_document(document)
     ignored: list[str] = []
+    written: set[tuple[str | None, str]] = set()
     for index, operation in enumerate(operations):
-        _apply(result, operation, schema, ignored, f"Operations[{index}]")
-    return PatchResult(result, tuple(dict.fromkeys(ignored)))
+        _apply(result, operation, schema, ignored=ignored, written=written, where=f"Operations[{index}]")
+    return PatchResult(result, tuple(dict.fromkeys(ignored)), frozenset(written))
 
 
 def _owner(document: dict[str, Any], urn: str | None, schema: ResourceSchema, create: bool) -> dict[str, Any]:
@@ -64,7 +71,9 @@ def _apply(
     document: dict[str, Any],
     operation: PatchOperation,
     schema: ResourceSchema,
+    *,
     ignored: list[str],
+    written: set[tuple[str | None, str]],
     where: str,
 ) -> None:
     path = operation.path
@@ -78,6 +87,9 @@ def _apply(
         return
     if attribute.mutability == "readOnly":
         raise Mutability(f"{where}: {attribute.name} is read-only")
+    urn = schema.urn(path.uri) if path.uri is not None else None
+    urn = None if urn == schema.core_urn else urn
+    written.add((urn, attribute.name))
     owner = _owner(document, path.uri, schema, create=operation.op != "remove")
     primaries = _primaries(owner, attribute)
     if path.filter is not None:
@@ -87,10 +99,8 @@ def _apply(
     else:
         _apply_whole(owner, attribute, operation, where, ignored=ignored)
     _one_primary(owner, attribute, primaries)
-    if path.uri is not None and schema.urn(path.uri) != schema.core_urn:
-        urn = schema.urn(path.uri)
-        if urn in document and not document[urn]:
-            del document[urn]
+    if urn is not None and urn in document and not document[urn]:
+        del document[urn]
 
 
 def _clears(operation: PatchOperation) -> bool:

@@ -298,7 +298,7 @@ class GroupService:
         if other_ops:
             patched = apply_patch(old, other_ops, GROUP)
             new = patched.document
-            self._settle(new, patched.ignored, group_id, reported, before=old)
+            self._settle(new, patched.ignored, group_id, reported, before=old, written=patched.written)
             dn, expect = self._rename(entry, old, new, expect)
             changes = self._changes(entry, old, new, dn) + changes
         if not fresh and not changes and dn == entry.dn:

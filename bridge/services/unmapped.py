@@ -14,7 +14,7 @@ mapped attribute is in the directory afterwards:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -64,6 +64,7 @@ class UnmappedPolicy:
         resource_id: str | None = None,
         reported: set[str] | None = None,
         before: Mapping[str, Any] | None = None,
+        written: Collection[tuple[str | None, str]] | None = None,
     ) -> None:
         """Refuse ``document`` (what the client asked ``resource`` to become) when the map would lose a
         value of it, or, by the policy, when it holds values the map has no row for; else note them.
@@ -71,7 +72,9 @@ class UnmappedPolicy:
         that settles again (its remembered entry was stale) passes the same ``reported`` set, so each
         path is noted once. A PATCH passes the resource ``before`` it: clearing a value the directory
         always holds is refused (RFC 7644 3.5.2.2, ``mutability``); a PUT that leaves one out keeps or
-        refills it instead (RFC 7644 3.5.1: the server "MAY assign a default value")."""
+        refills it instead (RFC 7644 3.5.1: the server "MAY assign a default value"). A PATCH also passes
+        the attributes its operations ``written``: only their values are the client's to check, the rest
+        being the resource as the directory holds it."""
         if before is not None and (cleared := always_held(mapping, before, document)):
             raise Mutability(
                 f"{_listed(cleared)} cannot be removed: the directory always holds a value for "
@@ -79,7 +82,7 @@ class UnmappedPolicy:
                 "a value the directory requires when none is sent). Replace the value instead "
                 "(active: false disables)"
             )
-        found = unstored(mapping, document, kept_apart=kept_apart)
+        found = unstored(mapping, document, kept_apart=kept_apart, only=written)
         if found.lost:
             raise InvalidValue(
                 f"the directory would not read back {_listed(found.lost)} as sent (the map's conversion "
@@ -118,7 +121,9 @@ class Settle:
         unknown: tuple[str, ...],
         resource_id: str | None,
         reported: set[str] | None = None,
+        *,
         before: Mapping[str, Any] | None = None,
+        written: Collection[tuple[str | None, str]] | None = None,
     ) -> None:
         self.policy.settle(
             self.resource,
@@ -129,6 +134,7 @@ class Settle:
             resource_id=resource_id,
             reported=reported,
             before=before,
+            written=written,
         )
 
 

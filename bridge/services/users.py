@@ -256,7 +256,8 @@ class ProvisioningService:
             old = self._mapping.to_document(entry)
             result = apply_patch(self._references.client_form(old), operations, USER)
             # Removing or nulling active is refused here: only an explicit false disables an account.
-            self._settle(result.document, result.ignored, entry.id, reported, before=old)
+            written = result.written
+            self._settle(result.document, result.ignored, entry.id, reported, before=old, written=written)
             document = self._references.directory_form(result.document)
             return self._update(entry, old, document, may_delete=True, expect=expect, fresh=fresh)
 

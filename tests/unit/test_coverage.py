@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bridge.mapping.coverage import Leaf, leaves, unstored
+from bridge.mapping.coverage import Leaf, Unstored, leaves, unstored
 from bridge.mapping.engine import ResourceMapping
 from bridge.mapping.model import Converter, MapSet, ResourceMap
 
@@ -81,3 +81,30 @@ def test_a_value_a_rows_conversion_cannot_read_back_is_lost(user_map: ResourceMa
         f"{ENTERPRISE}:employeeNumber",
     )
     assert unstored(mapping, {ENTERPRISE: {"employeeNumber": 7}}).lost == ()
+
+
+def test_only_limits_the_check_to_the_attributes_named_in_any_case(user_map: ResourceMap) -> None:
+    """A PATCH checks what its operations wrote; the rest of its document is the entry as read."""
+    rules = tuple(
+        replace(rule, converter=Converter("integer")) if rule.ldap == "employeeNumber" else rule
+        for rule in user_map.rules
+    )
+    mapping = ResourceMapping(replace(user_map, rules=rules))
+    document = {
+        "userName": "ann",
+        "nickName": "Annie",
+        "title": "Boss",
+        ENTERPRISE: {"department": "Ops", "employeeNumber": "007", "costCentre": "1"},
+    }
+    everything = unstored(mapping, document)
+    assert [leaf.path for leaf in everything.unmapped] == ["nickName", f"{ENTERPRISE}:costCentre"]
+    assert everything.lost == (f"{ENTERPRISE}:employeeNumber",)
+    assert unstored(mapping, document, only={(None, "title"), (ENTERPRISE, "department")}) == Unstored()
+    nickname = unstored(mapping, document, only={(None, "NICKNAME"), (None, "costCentre")})
+    assert ([leaf.path for leaf in nickname.unmapped], nickname.lost) == (["nickName"], ())
+    extension = unstored(
+        mapping, document, only={(ENTERPRISE.lower(), "costcentre"), (ENTERPRISE, "employeeNumber")}
+    )
+    assert [leaf.path for leaf in extension.unmapped] == [f"{ENTERPRISE}:costCentre"]
+    assert extension.lost == (f"{ENTERPRISE}:employeeNumber",)
+    assert unstored(mapping, document, only=()) == Unstored()

@@ -359,6 +359,30 @@ def test_unknown_attributes_are_reported_as_ignored_and_leave_the_document_alone
     )
 
 
+def test_the_result_names_the_attributes_written_in_the_schemas_spelling_and_not_the_ignored() -> None:
+    """What the unmapped check looks at on a PATCH: the attributes the operations wrote, however the
+    client spelled them (a core URN, an extension's attribute without its URN, a value filter, a
+    path-less value), and none of those it ignored."""
+    result = applied(
+        ALICE,
+        {"op": "Replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:TITLE", "value": "Boss"},
+        {"op": "replace", "path": "department", "value": "Ops"},
+        {"op": "add", "path": 'emails[type eq "other"].value', "value": "a@example.org"},
+        {"op": "remove", "path": "name.givenName"},
+        {"op": "replace", "value": {"displayName": "A", f"{ENTERPRISE_USER}:employeeNumber": "7"}},
+        {"op": "replace", "path": "favouriteColour", "value": "blue"},
+    )
+    assert result.written == {
+        (None, "title"),
+        (ENTERPRISE_USER, "department"),
+        (None, "emails"),
+        (None, "name"),
+        (None, "displayName"),
+        (ENTERPRISE_USER, "employeeNumber"),
+    }
+    assert result.ignored == ("favouriteColour",)
+
+
 ERROR_CASES = [
     pytest.param({"op": "replace", "path": "id", "value": "x"}, Mutability, "id is read-only", id="id"),
     pytest.param(
