@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from bridge.scim.errors import InvalidFilter, InvalidPath
@@ -29,6 +30,13 @@ def parse_path(text: str, *, max_length: int = MAX_PATH_LENGTH) -> Path:
         raise InvalidPath(f"the path is {len(text)} characters long; the limit is {max_length}")
     if not text.strip():
         raise InvalidPath("the path is empty")
+    return _parsed(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Path:
+    """A path parsed once: Entra sends the same few in every PATCH (``title``, the enterprise
+    ``department``, ``members``), and a ``Path`` is immutable. A path that fails raises each time."""
     try:
         attr_path, flt, sub = parse_path_parts(text)
     except InvalidFilter as exc:
