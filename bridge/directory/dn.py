@@ -10,6 +10,7 @@ type that is an OID), this module refuses it too.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from bridge.directory.errors import NoSuchEntry
@@ -94,8 +95,11 @@ def first_rdn(dn: str) -> str:
     return "+".join(out)
 
 
-def _parse(dn: str) -> list[tuple[str, str, str]]:
-    """``dn`` as (attribute type lower-cased, value as escaped, following separator) triples."""
+@functools.lru_cache(maxsize=2048)
+def _parse(dn: str) -> tuple[tuple[str, str, str], ...]:
+    """``dn`` as (attribute type lower-cased, value as escaped, following separator) triples. Kept for the
+    DNs met last: a request reads the same few several times (its entry's, its parent, the bases), and
+    each costs some 8 µs to read (issue #22). A DN that is none raises each time."""
     dn = respelled(dn)
     parts = []
     for ava, separator in _split(dn):
@@ -104,7 +108,7 @@ def _parse(dn: str) -> list[tuple[str, str, str]]:
         if not equals or not _TYPE.fullmatch(attribute) or not _valid_value(value):
             raise NoSuchEntry(f"not a valid DN: {dn!r}")
         parts.append((attribute.lower(), value, separator))
-    return parts
+    return tuple(parts)
 
 
 def respelled(dn: str) -> str:
