@@ -133,14 +133,14 @@ class ResourceMapping:
                 else:
                     fixed.append(element)
             for slot in types:
-                values = {
-                    json.dumps({k: v for k, v in e.items() if k not in _FLAGS}, sort_keys=True)
-                    for e in fixed
-                    if isinstance(e, dict) and str(e.get("type", "")).lower() == slot.lower()
-                }
-                if len(values) > 1:
+                wanted = slot.lower()
+                same = [e for e in fixed if isinstance(e, dict) and str(e.get("type", "")).lower() == wanted]
+                # Compared as canonical JSON only when there are several: a write maps its document two or
+                # three times, nearly always with one element of a type.
+                distinct = len({_canonical(e) for e in same}) if len(same) > 1 else len(same)
+                if distinct > 1:
                     raise InvalidValue(
-                        f'{name} has {len(values)} elements of type "{slot}"; the directory keeps one. '
+                        f'{name} has {distinct} elements of type "{slot}"; the directory keeps one. '
                         f"Send one, or replace the one it has"
                     )
             if fixed != elements:
@@ -252,6 +252,12 @@ class ResourceMapping:
 
 def _returned(rule: Rule) -> str:
     return (rule.target.sub or rule.target.attribute).returned
+
+
+def _canonical(element: Mapping[str, Any]) -> str:
+    """An element of a multi-valued attribute as one text, its flags left out: two that differ only in
+    ``primary`` are one value."""
+    return json.dumps({k: v for k, v in element.items() if k not in _FLAGS}, sort_keys=True)
 
 
 def _uac(entry: Entry) -> int:

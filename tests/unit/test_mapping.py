@@ -495,6 +495,21 @@ def test_cn_and_sn_are_filled_from_templates_when_the_client_sent_none(
     assert (values["sn"], values["cn"]) == ((sn,), (cn,))
 
 
+def test_one_element_a_type_is_kept_and_two_different_ones_are_refused(mapping: UserMapping) -> None:
+    """The map keeps one work email: a second that differs only in ``primary`` is the same value; one with
+    another address would be dropped silently, so it is refused; an untyped one takes the free slot."""
+    same = [
+        {"type": "work", "value": "a@contoso.com", "primary": True},
+        {"type": "work", "value": "a@contoso.com"},
+    ]
+    assert mapping.to_ldap({"userName": "a@contoso.com", "emails": same})["mail"] == ("a@contoso.com",)
+    untyped = [{"value": "b@contoso.com"}]
+    assert mapping.to_ldap({"userName": "a@contoso.com", "emails": untyped})["mail"] == ("b@contoso.com",)
+    two = [*same, {"type": "work", "value": "b@contoso.com"}]
+    with pytest.raises(InvalidValue, match='emails has 2 elements of type "work"'):
+        mapping.to_ldap({"userName": "a@contoso.com", "emails": two})
+
+
 def test_a_value_the_converter_refuses_is_invalid_value_naming_the_row(map_with: MapWith) -> None:
     """strip_suffix refuses a userName without '@' (config/maps/openldap.yaml comment) with invalidValue."""
     mapping = UserMapping(map_with(STRIP))
