@@ -95,7 +95,7 @@ def first_rdn(dn: str) -> str:
     return "+".join(out)
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=256)
 def _parse(dn: str) -> tuple[tuple[str, str, str], ...]:
     """``dn`` as (attribute type lower-cased, value as escaped, following separator) triples. Kept for the
     DNs met last: a request reads the same few several times (its entry's, its parent, the bases), and
