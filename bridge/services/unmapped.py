@@ -73,8 +73,8 @@ class UnmappedPolicy:
         path is noted once. A PATCH passes the resource ``before`` it: clearing a value the directory
         always holds is refused (RFC 7644 3.5.2.2, ``mutability``); a PUT that leaves one out keeps or
         refills it instead (RFC 7644 3.5.1: the server "MAY assign a default value"). A PATCH also passes
-        the attributes its operations ``written``: only their values are the client's to check, the rest
-        being the resource as the directory holds it."""
+        ``written``, the attributes its operations wrote: only their values are the client's to check, the
+        rest being the resource as the directory holds it."""
         if before is not None and (cleared := always_held(mapping, before, document)):
             raise Mutability(
                 f"{_listed(cleared)} cannot be removed: the directory always holds a value for "
