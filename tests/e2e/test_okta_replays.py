@@ -243,7 +243,8 @@ class ActiveDirectory:
         assert self.conn.bind(), self.conn.result
 
     def _connect(self, who: str, password: str) -> ldap3.Connection:
-        server = ldap3.Server(self.info.ldaps_url, use_ssl=True, tls=self.tls)
+        # No schema (see tests/integration/conftest.py, AdInspector): with it ldap3 mangles some GUID filters.
+        server = ldap3.Server(self.info.ldaps_url, use_ssl=True, tls=self.tls, get_info=ldap3.NONE)
         return ldap3.Connection(server, who, password, auto_referrals=False)
 
     def _search(self, base: str, ldap_filter: str, scope: str) -> list[tuple[str, dict[str, list[str]]]]:

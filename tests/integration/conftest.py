@@ -118,7 +118,10 @@ class AdInspector:
     def __init__(self, info: SambaInfo, subtree: AdSubtree) -> None:
         self.info, self.subtree = info, subtree
         self.tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=info.ca_file)
-        server = ldap3.Server(info.ldaps_url, use_ssl=True, tls=self.tls)
+        # No schema, as the bridge dials: with AD's, ldap3 turns an escaped objectGUID filter value into
+        # bytes and then unescapes those bytes again, so a GUID holding 0x5c before what reads as hex
+        # (5c 0c 38: "\x0c8" is int 8) is searched as another, shorter value and found nowhere.
+        server = ldap3.Server(info.ldaps_url, use_ssl=True, tls=self.tls, get_info=ldap3.NONE)
         self.conn = ldap3.Connection(
             server, info.bind_dn, info.password, auto_bind=True, auto_referrals=False
         )
