@@ -362,7 +362,9 @@ class ProvisioningService:
         renamed = str(new["userName"]).lower() != str(old.get("userName", "")).lower()
         if renamed and self._taken(new, entry.id):
             raise Uniqueness(f"userName {new['userName']} is already taken")
-        changes = self._mapping.changes(entry, old, new, now=self._stamp(), after=after)
+        # Only a disable records the time (the active rule's ``since``): other writes need not format it.
+        now = self._stamp() if disabling else None
+        changes = self._mapping.changes(entry, old, new, now=now, after=after)
         changes += [Modification("replace", name, (value,)) for name, value in derived.items()]
         try:
             with refusals("User", entry.id, self._mapping):
