@@ -56,14 +56,14 @@ def apply_patch(
     return PatchResult(result, tuple(dict.fromkeys(ignored)), frozenset(written))
 
 
-def _owner(document: dict[str, Any], urn: str | None, schema: ResourceSchema, create: bool) -> dict[str, Any]:
-    """The dict that holds attributes of schema ``urn``: the document, or its extension object."""
-    canonical = schema.urn(urn) if urn else schema.core_urn
-    if canonical is None or canonical == schema.core_urn:
+def _owner(document: dict[str, Any], urn: str | None, create: bool) -> dict[str, Any]:
+    """The dict that holds attributes of extension ``urn`` (canonical; None for the core schema): the
+    document, or its extension object."""
+    if urn is None:
         return document
     if create:
-        return document.setdefault(canonical, {})  # type: ignore[no-any-return]
-    found = document.get(canonical)
+        return document.setdefault(urn, {})  # type: ignore[no-any-return]
+    found = document.get(urn)
     return found if isinstance(found, dict) else {}
 
 
@@ -78,19 +78,19 @@ def _apply(
 ) -> None:
     path = operation.path
     assert path is not None  # canonical.normalize_patch splits path-less operations
-    if path.uri is not None and schema.urn(path.uri) is None:
+    canonical = schema.urn(path.uri) if path.uri is not None else schema.core_urn
+    if canonical is None:
         ignored.append(f"{path.uri}:{path.attr}")
         return
+    urn = None if canonical == schema.core_urn else canonical  # an extension's, or None for the core schema
     attribute = schema.attribute(path.uri, path.attr)
     if attribute is None:
         ignored.append(path.attr)
         return
     if attribute.mutability == "readOnly":
         raise Mutability(f"{where}: {attribute.name} is read-only")
-    urn = schema.urn(path.uri) if path.uri is not None else None
-    urn = None if urn == schema.core_urn else urn
     written.add((urn, attribute.name))
-    owner = _owner(document, path.uri, schema, create=operation.op != "remove")
+    owner = _owner(document, urn, create=operation.op != "remove")
     primaries = _primaries(owner, attribute)
     if path.filter is not None:
         _apply_filtered(owner, attribute, operation, where, ignored=ignored)
