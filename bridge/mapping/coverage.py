@@ -80,7 +80,7 @@ def unstored(
     of its document is the resource as the directory holds it, read back through the same map.
     """
     if only is not None:
-        document = part(document, only)
+        document = _part(document, only)
     skipped = {name.lower() for name in kept_apart}
     if mapping.map.active is not None:
         skipped.add("active")
@@ -114,7 +114,7 @@ def always_held(
     return tuple(cleared)
 
 
-def part(document: Mapping[str, Any], attributes: Collection[tuple[str | None, str]]) -> dict[str, Any]:
+def _part(document: Mapping[str, Any], attributes: Collection[tuple[str | None, str]]) -> dict[str, Any]:
     """The attributes of ``document`` named in ``attributes`` ((extension URN or None, name), any case),
     extension attributes still under their URN."""
     wanted = {(urn.lower() if urn else None, name.lower()) for urn, name in attributes}
@@ -182,4 +182,4 @@ def _reads_back(rule: Rule, value: Any) -> bool:
     return bool(back == value)
 
 
-__all__ = ["Leaf", "Unstored", "always_held", "leaves", "part", "unstored"]
+__all__ = ["Leaf", "Unstored", "always_held", "leaves", "unstored"]
